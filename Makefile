@@ -1,0 +1,79 @@
+# Winnow's two commands: `make demo` and `make test`. Both set up everything they need.
+#
+# Virtualenvs are cached under $(CACHE_DIR), keyed by the hash of their lock file, so a second
+# clone (or a second CI run on the same machine) reuses them. Each checkout gets a thin
+# `.venv` that layers the cached dependencies under an editable install of this checkout.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3.11
+CACHE_DIR ?= $(HOME)/.cache/winnow
+
+APP_LOCK := requirements/lock.txt
+LS_LOCK := requirements/label-studio.lock.txt
+APP_HASH := $(shell cat $(APP_LOCK) | sha256sum | cut -c1-16)
+LS_HASH := $(shell cat $(LS_LOCK) | sha256sum | cut -c1-16)
+DEPS_VENV := $(CACHE_DIR)/venv-deps-$(APP_HASH)
+LS_VENV := $(CACHE_DIR)/venv-label-studio-$(LS_HASH)
+VENV := .venv
+PY := $(VENV)/bin/python
+APT_PACKAGES := tuxpaint-stamps-default dataset-fashion-mnist labelme-examples
+SAMPLES := build/samples
+DEMO_DIR := build/demo
+
+.PHONY: demo test setup apt venv label-studio lint clean bench
+
+demo: setup
+	$(VENV)/bin/winnow samples $(SAMPLES) --which demo
+	WINNOW_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/winnow demo $(SAMPLES)/demo
+
+test: setup label-studio
+	$(VENV)/bin/ruff check winnow ml_backend sync analysis serve tests benchmarks
+	WINNOW_LS_VENV=$(abspath $(LS_VENV)) $(PY) -m pytest -q
+
+setup: apt venv
+
+apt: build/.apt-$(shell echo $(APT_PACKAGES) | sha256sum | cut -c1-8)
+build/.apt-%:
+	@mkdir -p build
+	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then echo "apt packages present"; else \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $(APT_PACKAGES); fi
+	@touch $@
+
+$(DEPS_VENV)/.complete: $(APP_LOCK)
+	rm -rf $(DEPS_VENV)
+	$(PYTHON) -m venv $(DEPS_VENV)
+	$(DEPS_VENV)/bin/pip install -q --upgrade pip
+	$(DEPS_VENV)/bin/pip install -q --no-deps -r $(APP_LOCK)
+	$(DEPS_VENV)/bin/pip check
+	touch $@
+
+venv: $(VENV)/.complete-$(APP_HASH)
+$(VENV)/.complete-$(APP_HASH): $(DEPS_VENV)/.complete pyproject.toml
+	rm -rf $(VENV)
+	$(PYTHON) -m venv --without-pip $(VENV)
+	$(DEPS_VENV)/bin/python -c "import sysconfig; print(sysconfig.get_paths()['purelib'])" \
+	  > $$($(PY) -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")/_winnow_deps.pth
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	ln -sf $(DEPS_VENV)/bin/weed $(VENV)/bin/weed
+	touch $@
+
+label-studio: $(LS_VENV)/.complete
+$(LS_VENV)/.complete: $(LS_LOCK)
+	rm -rf $(LS_VENV)
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install -q --upgrade pip
+	$(LS_VENV)/bin/pip install -q --no-deps -r $(LS_LOCK)
+	touch $@
+
+bench: setup
+	@dpkg -s opencv-doc >/dev/null 2>&1 || $(MAKE) APT_PACKAGES="opencv-doc" apt
+	$(VENV)/bin/winnow samples $(SAMPLES) --which bench
+	$(PY) benchmarks/features.py --folder $(SAMPLES)/bench
+
+lint: venv
+	$(VENV)/bin/ruff check winnow ml_backend sync analysis serve tests benchmarks
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

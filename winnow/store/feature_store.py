@@ -1,0 +1,249 @@
+"""The content-addressed feature store: one SQLite file under the data directory.
+
+Every image is identified by the sha256 of its bytes. ``images`` holds what depends only on
+the content (metadata, hashes, quality measurements, or the reason it could not be decoded);
+``embeddings`` holds one vector per (content, model); ``sources`` maps where content was found
+(a path, URL or S3 key) to its sha256, with the size and mtime used to skip unchanged files.
+The ML backend, the sync jobs and the API all read this same store, so nothing is computed
+twice. SQLite in WAL mode lets worker processes read while the writer commits.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from winnow.errors import StoreError
+from winnow.features.measure import ImageMeasurements
+
+SCHEMA_VERSION = 1
+_MEASURE_COLUMNS = [f.name for f in fields(ImageMeasurements)]
+_IMAGE_COLUMNS = [
+    "sha256", "n_bytes", "format", "width", "height", "mode", "has_exif", "exif_orientation",
+    "has_alpha", "n_frames", "error_kind", "error", *_MEASURE_COLUMNS, "computed_at",
+]  # fmt: skip
+_SOURCE_COLUMNS = [
+    "uri", "sha256", "size", "mtime_ns", "label", "split", "error_kind", "error", "seen_at",
+]  # fmt: skip
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS images (
+    sha256 TEXT PRIMARY KEY, n_bytes INTEGER, format TEXT, width INTEGER, height INTEGER,
+    mode TEXT, has_exif INTEGER, exif_orientation INTEGER, has_alpha INTEGER,
+    n_frames INTEGER, error_kind TEXT, error TEXT,
+    {", ".join(f"{c} {'INTEGER' if c in ('phash', 'dhash', 'is_grayscale') else 'REAL'}"
+               for c in _MEASURE_COLUMNS)},
+    computed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS sources (
+    uri TEXT PRIMARY KEY, sha256 TEXT, size INTEGER, mtime_ns INTEGER, label TEXT,
+    split TEXT, error_kind TEXT, error TEXT, seen_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sources_sha256 ON sources(sha256);
+CREATE TABLE IF NOT EXISTS embeddings (
+    sha256 TEXT NOT NULL, model_id TEXT NOT NULL, dim INTEGER NOT NULL, vector BLOB NOT NULL,
+    PRIMARY KEY (sha256, model_id)
+);
+"""
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What the store keeps per content. ``error_kind`` is set when decoding failed."""
+
+    sha256: str
+    n_bytes: int
+    format: str | None = None
+    width: int | None = None
+    height: int | None = None
+    mode: str | None = None
+    has_exif: bool | None = None
+    exif_orientation: int | None = None
+    has_alpha: bool | None = None
+    n_frames: int | None = None
+    error_kind: str | None = None
+    error: str | None = None
+    measurements: ImageMeasurements | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        m = self.measurements.as_dict() if self.measurements else {}
+        base = [getattr(self, c) for c in _IMAGE_COLUMNS[:12]]
+        return (*base, *(m.get(c) for c in _MEASURE_COLUMNS), time.time())
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """Where content was found. ``sha256`` is None when the bytes could not be read."""
+
+    uri: str
+    sha256: str | None
+    size: int | None = None
+    mtime_ns: int | None = None
+    label: str | None = None
+    split: str | None = None
+    error_kind: str | None = None
+    error: str | None = None
+
+    def row(self) -> tuple[Any, ...]:
+        return (*(getattr(self, c) for c in _SOURCE_COLUMNS[:-1]), time.time())
+
+
+class FeatureStore:
+    """Open (or create) the store at ``path``. Safe to open from several processes."""
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self.path = Path(path)
+        if readonly:
+            uri = f"file:{self.path}?mode=ro"
+            self._db = _connect(uri, uri=True)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = _connect(str(self.path))
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._migrate()
+
+    def _migrate(self) -> None:
+        with self._db:
+            self._db.executescript(_SCHEMA)
+            row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                self._db.execute(
+                    "INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {row[0]}, this Winnow reads "
+                    f"{SCHEMA_VERSION}; point WINNOW_DATA_DIR at a new directory"
+                )
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> FeatureStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writes -------------------------------------------------------------------------
+    def put_images(self, records: Iterable[ImageRecord]) -> None:
+        marks = ",".join("?" * len(_IMAGE_COLUMNS))
+        with self._db:
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO images VALUES ({marks})", [r.row() for r in records]
+            )
+
+    def put_sources(self, records: Iterable[SourceRecord]) -> None:
+        marks = ",".join("?" * len(_SOURCE_COLUMNS))
+        with self._db:
+            self._db.executemany(
+                f"INSERT OR REPLACE INTO sources VALUES ({marks})", [r.row() for r in records]
+            )
+
+    def put_embeddings(self, model_id: str, shas: Sequence[str], vectors: np.ndarray) -> None:
+        """Store float32 rows ``(N, D)`` for ``shas`` under ``model_id``."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.ndim != 2 or len(shas) != vectors.shape[0]:
+            raise ValueError(f"need (N, D) vectors for {len(shas)} shas, got {vectors.shape}")
+        dim = vectors.shape[1]
+        rows = [(s, model_id, dim, v.tobytes()) for s, v in zip(shas, vectors, strict=True)]
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)", rows)
+
+    # --- reads --------------------------------------------------------------------------
+    def known_images(self, shas: Iterable[str]) -> set[str]:
+        return self._present("SELECT sha256 FROM images WHERE sha256 IN ({})", list(shas))
+
+    def known_embeddings(self, shas: Iterable[str], model_id: str) -> set[str]:
+        query = "SELECT sha256 FROM embeddings WHERE model_id=? AND sha256 IN ({})"
+        return self._present(query, list(shas), model_id)
+
+    def complete(self, shas: Iterable[str], model_id: str | None) -> set[str]:
+        """Content needing no more work: measured (or known undecodable) and, when
+        ``model_id`` is given, embedded with that model."""
+        shas = list(shas)
+        if model_id is None:
+            return self.known_images(shas)
+        query = (
+            "SELECT i.sha256 FROM images i LEFT JOIN embeddings e"
+            " ON e.sha256 = i.sha256 AND e.model_id = ?"
+            " WHERE (i.error_kind IS NOT NULL OR e.sha256 IS NOT NULL) AND i.sha256 IN ({})"
+        )
+        return self._present(query, shas, model_id)
+
+    def sources_by_uri(self, uris: Iterable[str]) -> dict[str, SourceRecord]:
+        out: dict[str, SourceRecord] = {}
+        cols = ",".join(_SOURCE_COLUMNS[:-1])
+        for chunk in _chunks(list(uris)):
+            query = f"SELECT {cols} FROM sources WHERE uri IN ({','.join('?' * len(chunk))})"
+            for row in self._db.execute(query, chunk):
+                out[row[0]] = SourceRecord(*row)
+        return out
+
+    def images_frame(self) -> pd.DataFrame:
+        """All image records, one row per content; hashes as int64."""
+        return pd.read_sql_query("SELECT * FROM images", self._db)
+
+    def sources_frame(self) -> pd.DataFrame:
+        return pd.read_sql_query("SELECT * FROM sources", self._db)
+
+    def embeddings(
+        self, model_id: str, shas: Sequence[str] | None = None
+    ) -> tuple[list[str], np.ndarray]:
+        """``(shas, float32 (N, D))`` for ``model_id``, in the order of ``shas`` if given
+        (missing ones are left out of both)."""
+        if shas is None:
+            rows = self._db.execute(
+                "SELECT sha256, vector FROM embeddings WHERE model_id=? ORDER BY sha256",
+                (model_id,),
+            ).fetchall()
+        else:
+            found: dict[str, bytes] = {}
+            for chunk in _chunks(list(shas)):
+                marks = ",".join("?" * len(chunk))
+                query = f"SELECT sha256, vector FROM embeddings WHERE model_id=? AND sha256 IN ({marks})"
+                found.update(self._db.execute(query, (model_id, *chunk)).fetchall())
+            rows = [(s, found[s]) for s in shas if s in found]
+        if not rows:
+            return [], np.zeros((0, 0), dtype=np.float32)
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+        return [r[0] for r in rows], matrix.reshape(len(rows), -1).copy()
+
+    def counts(self) -> dict[str, int]:
+        q = self._db.execute
+        return {
+            "images": q("SELECT COUNT(*) FROM images WHERE error_kind IS NULL").fetchone()[0],
+            "undecodable": q("SELECT COUNT(*) FROM images WHERE error_kind IS NOT NULL").fetchone()[0],
+            "sources": q("SELECT COUNT(*) FROM sources").fetchone()[0],
+            "embeddings": q("SELECT COUNT(*) FROM embeddings").fetchone()[0],
+        }
+
+    def _present(self, query: str, keys: list[str], *params: Any) -> set[str]:
+        found: set[str] = set()
+        for chunk in _chunks(keys):
+            sql = query.format(",".join("?" * len(chunk)))
+            found.update(r[0] for r in self._db.execute(sql, (*params, *chunk)))
+        return found
+
+
+def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
+    try:
+        db = sqlite3.connect(target, uri=uri, timeout=60, check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=60000")
+        return db
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open feature store {target}: {exc}") from exc
+
+
+def _chunks(items: list[str], size: int = 900) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
