@@ -30,7 +30,7 @@ from winnow.features.worker import (
     process_chunk,
 )
 from winnow.models.embedder import Embedder
-from winnow.store.feature_store import FeatureStore
+from winnow.store.feature_store import FeatureStore, SourceRecord
 
 ProgressFn = Callable[[int], None]
 _CHUNK = 16
@@ -38,6 +38,9 @@ _CHUNK = 16
 
 @dataclass
 class ExtractionReport:
+    """Counts for one run. ``cache_hits`` are items needing no work; ``computed`` items were
+    decoded now; ``failed`` items are unusable, whether found now or known from before."""
+
     total: int = 0
     cache_hits: int = 0
     computed: int = 0
@@ -46,6 +49,11 @@ class ExtractionReport:
     errors: Counter[str] = field(default_factory=Counter)  # kind -> count
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # uri, kind, reason
     seconds: float = 0.0
+
+    def record_failure(self, uri: str, kind: str, reason: str) -> None:
+        self.failed += 1
+        self.errors[kind] += 1
+        self.failures.append((uri, kind, reason))
 
     @property
     def images_per_second(self) -> float:
@@ -63,10 +71,12 @@ def extract_features(
     """Compute and store features (and embeddings, if ``embedder`` is given) for ``items``."""
     started = time.perf_counter()
     report = ExtractionReport(total=len(items))
-    todo = _drop_unchanged(items, store, embedder)
-    report.cache_hits = len(items) - len(todo)
-    if progress and report.cache_hits:
-        progress(report.cache_hits)
+    todo, hits = _split_unchanged(items, store, embedder)
+    report.cache_hits = len(hits)
+    for uri, (kind, reason) in _known_failures(hits, store).items():
+        report.record_failure(uri, kind, reason)
+    if progress and hits:
+        progress(len(hits))
     config = WorkerConfig(
         settings=settings,
         model_id=embedder.model_id if embedder else None,
@@ -83,19 +93,21 @@ def extract_features(
 
 
 def _worker_count(settings: Settings, n_items: int) -> int:
-    wanted = settings.features.workers
-    workers = os.cpu_count() or 1 if wanted is None else wanted
-    return 0 if n_items < 2 * _CHUNK else workers
+    """Explicit setting wins; by default one process per core, none for tiny batches."""
+    if settings.features.workers is not None:
+        return settings.features.workers
+    return 0 if n_items < 2 * _CHUNK else os.cpu_count() or 1
 
 
-def _drop_unchanged(
+def _split_unchanged(
     items: Sequence[SourceItem], store: FeatureStore, embedder: Embedder | None
-) -> list[SourceItem]:
-    """Items whose source changed, is new, failed before, or lacks features or embedding."""
+) -> tuple[list[SourceItem], list[SourceRecord]]:
+    """Split into items needing work (new, changed, failed to read, lacking features or the
+    embedding) and the stored records of those that need none."""
     previous = store.sources_by_uri(item.uri for item in items)
     shas = {rec.sha256 for rec in previous.values() if rec.sha256}
     ready = store.complete(shas, embedder.model_id if embedder else None)
-    todo = []
+    todo, hits = [], []
     for item in items:
         rec = previous.get(item.uri)
         unchanged = (
@@ -104,9 +116,16 @@ def _drop_unchanged(
             and (rec.label, rec.split) == (item.label, item.split)
             and _same_stat(item.uri, rec.size, rec.mtime_ns)
         )
-        if not unchanged:
+        if unchanged:
+            hits.append(rec)
+        else:
             todo.append(item)
-    return todo
+    return todo, hits
+
+
+def _known_failures(hits: list[SourceRecord], store: FeatureStore) -> dict[str, tuple[str, str]]:
+    errors = store.image_errors(rec.sha256 for rec in hits)
+    return {rec.uri: errors[rec.sha256] for rec in hits if rec.sha256 in errors}
 
 
 def _same_stat(uri: str, size: int | None, mtime_ns: int | None) -> bool:
@@ -154,22 +173,23 @@ class _Sink:
         images = [r.image for r in results if r.image is not None]
         self.store.put_images(images)
         self.store.put_sources(r.source for r in results)
+        known_bad = self.store.image_errors(r.source.sha256 for r in results if r.cached)
         for r in results:
-            self._count(r)
+            self._count(r, known_bad.get(r.source.sha256 or ""))
             if r.embed_input is not None and r.source.sha256 not in self.embedded:
                 self.embedded.add(r.source.sha256)
                 self.pending.append((r.source.sha256, r.embed_input))
         if len(self.pending) >= self.batch_size:
             self.flush()
 
-    def _count(self, r: WorkResult) -> None:
+    def _count(self, r: WorkResult, known_error: tuple[str, str] | None) -> None:
         failure = r.source if r.source.error_kind else r.image
-        if failure is not None and failure.error_kind:
-            self.report.failed += 1
-            self.report.errors[failure.error_kind] += 1
-            self.report.failures.append((r.source.uri, failure.error_kind, failure.error or ""))
-        elif r.cached:
+        if r.cached:
             self.report.cache_hits += 1
+            if known_error:
+                self.report.record_failure(r.source.uri, *known_error)
+        elif failure is not None and failure.error_kind:
+            self.report.record_failure(r.source.uri, failure.error_kind, failure.error or "")
         else:
             self.report.computed += 1
 

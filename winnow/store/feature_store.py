@@ -179,6 +179,15 @@ class FeatureStore:
         )
         return self._present(query, shas, model_id)
 
+    def image_errors(self, shas: Iterable[str]) -> dict[str, tuple[str, str]]:
+        """``sha256 -> (error_kind, error)`` for content known to be undecodable."""
+        out: dict[str, tuple[str, str]] = {}
+        for chunk in _chunks(list(shas)):
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT sha256, error_kind, error FROM images WHERE error_kind IS NOT NULL AND sha256 IN ({marks})"
+            out.update((sha, (kind, err)) for sha, kind, err in self._db.execute(query, chunk))
+        return out
+
     def sources_by_uri(self, uris: Iterable[str]) -> dict[str, SourceRecord]:
         out: dict[str, SourceRecord] = {}
         cols = ",".join(_SOURCE_COLUMNS[:-1])
