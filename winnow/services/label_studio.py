@@ -1,0 +1,198 @@
+"""A real Label Studio server on loopback, from its own virtualenv, with SQLite.
+
+A cold start spends most of its time on database migrations, so :meth:`LabelStudio.
+migrated_template` builds a migrated data directory once and later starts copy it.
+Label Studio applies ``LABEL_STUDIO_USER_TOKEN`` only when it creates the admin user, so a
+copied (or reused) database would keep the old token: before each such start the token in
+the database is re-set to this instance's ``api_key``, and the password recorded beside the
+database is reused because the one in the database cannot be changed from outside.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.metadata
+import json
+import os
+import secrets
+import shutil
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from winnow.errors import ServiceError
+from winnow.services.process import LOOPBACK, Service, free_port, http_status
+
+DEFAULT_USERNAME = "admin@example.com"
+DB_NAME = "label_studio.sqlite3"
+# Written beside the database: who the admin is, because the database keeps the first one.
+CREDENTIALS_FILE = "winnow-credentials.json"
+_INHERITED_PREFIXES = ("LABEL_STUDIO_", "HEARTEX_")
+
+
+def installed_version(venv: Path) -> str:
+    """Version of the ``label-studio`` package installed in ``venv``."""
+    for site in sorted(Path(venv).glob("lib/python3*/site-packages")):
+        for dist in importlib.metadata.distributions(path=[str(site)]):
+            if dist.metadata["Name"] == "label-studio":
+                return dist.version
+    raise ServiceError(f"label-studio is not installed in {venv}; run `make label-studio`")
+
+
+def set_api_token(db_path: Path, username: str, token: str) -> None:
+    """Make ``token`` the legacy API token of ``username`` in a stopped server's database."""
+    with sqlite3.connect(db_path) as db:
+        updated = db.execute(
+            "UPDATE authtoken_token SET key = ? "
+            "WHERE user_id = (SELECT id FROM htx_user WHERE email = ?)",
+            (token, username),
+        ).rowcount
+    db.close()
+    if updated != 1:
+        raise ServiceError(f"{db_path} has no API token for user {username!r}")
+
+
+class LabelStudio(Service):
+    """Label Studio with one admin user whose legacy API token is ``api_key``.
+
+    Local files under ``files_root`` are served at ``/data/local-files/?d=<relative path>``.
+    If ``template`` names a migrated data directory and ``data_dir`` has no database yet,
+    the template is copied in first.
+    """
+
+    name = "Label Studio"
+    startup_timeout_s = 300.0
+    poll_interval_s = 0.5
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        venv: Path,
+        files_root: Path,
+        port: int | None = None,
+        token: str | None = None,
+        template: Path | None = None,
+        username: str = DEFAULT_USERNAME,
+        log_path: Path | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.venv = Path(venv)
+        self.files_root = Path(files_root)
+        self.template = Path(template) if template is not None else None
+        self.port = port or free_port()
+        self.url = f"http://{LOOPBACK}:{self.port}"
+        self.api_key = token or secrets.token_hex(20)
+        self.username = username
+        self.password = secrets.token_urlsafe(16)
+        super().__init__(log_path or self.data_dir / "label-studio.log")
+
+    @property
+    def binary(self) -> Path:
+        return self.venv / "bin" / "label-studio"
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Token {self.api_key}"}
+
+    def _prepare(self) -> None:
+        if not self.binary.is_file():
+            raise ServiceError(f"no {self.binary}; build the virtualenv with `make label-studio`")
+        self.files_root.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        db_path = self.data_dir / DB_NAME
+        if not db_path.exists() and self.template is not None:
+            shutil.copytree(self.template, self.data_dir, dirs_exist_ok=True)
+        if db_path.exists():
+            self._adopt_existing(db_path)
+        self._write_credentials()
+
+    def _adopt_existing(self, db_path: Path) -> None:
+        """Reuse the admin recorded with an existing database and give it our token."""
+        recorded = self.data_dir / CREDENTIALS_FILE
+        if recorded.is_file():
+            creds = json.loads(recorded.read_text(encoding="utf-8"))
+            self.username, self.password = creds["username"], creds["password"]
+        set_api_token(db_path, self.username, self.api_key)
+
+    def _write_credentials(self) -> None:
+        path = self.data_dir / CREDENTIALS_FILE
+        text = json.dumps({"username": self.username, "password": self.password})
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+
+    def _command(self) -> list[str]:
+        return [
+            str(self.binary),
+            "start",
+            "--no-browser",
+            "--internal-host",
+            LOOPBACK,
+            "-p",
+            str(self.port),
+        ]
+
+    def _env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
+        env.update(
+            DJANGO_DB="sqlite",
+            LABEL_STUDIO_BASE_DATA_DIR=str(self.data_dir),
+            LABEL_STUDIO_USERNAME=self.username,
+            LABEL_STUDIO_PASSWORD=self.password,
+            LABEL_STUDIO_USER_TOKEN=self.api_key,
+            LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
+            LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true",
+            LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(self.files_root),
+            # Winnow's ML backend and webhooks live on loopback: allow them.
+            LABEL_STUDIO_ML_BLOCK_LOCAL_IP="false",
+            LABEL_STUDIO_SSRF_PROTECTION_ENABLED="false",
+            COLLECT_ANALYTICS="false",
+            LATEST_VERSION_CHECK="false",
+            SENTRY_DSN="",
+            FRONTEND_SENTRY_DSN="",
+        )
+        return env
+
+    def _is_ready(self) -> bool:
+        """Ready when /health answers and the API accepts our token."""
+        if http_status(f"{self.url}/health") != 200:
+            return False
+        status = http_status(f"{self.url}/api/projects", headers=self.auth_headers)
+        if status in (401, 403):
+            raise self.error(f"Label Studio is up but refuses the API token (HTTP {status})")
+        return status == 200
+
+    @classmethod
+    def migrated_template(cls, cache_dir: Path, *, venv: Path) -> Path:
+        """Build (once) a migrated data directory at ``cache_dir`` and return it.
+
+        A lock file beside ``cache_dir`` lets parallel sessions wait for one build; the
+        directory appears by an atomic rename, so it is never seen half-built.
+        """
+        cache_dir = Path(cache_dir)
+        if (cache_dir / DB_NAME).is_file():
+            return cache_dir
+        cache_dir.parent.mkdir(parents=True, exist_ok=True)
+        with open(cache_dir.with_name(cache_dir.name + ".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not (cache_dir / DB_NAME).is_file():
+                cls._build_template(cache_dir, venv=Path(venv))
+        return cache_dir
+
+    @classmethod
+    def _build_template(cls, cache_dir: Path, *, venv: Path) -> None:
+        work = Path(tempfile.mkdtemp(prefix=f"{cache_dir.name}.build-", dir=cache_dir.parent))
+        try:
+            server = cls(
+                work / "data",
+                venv=venv,
+                files_root=work / "files",
+                log_path=cache_dir.with_name(cache_dir.name + ".build.log"),
+            )
+            with server:
+                pass
+            shutil.rmtree(cache_dir, ignore_errors=True)  # a stale, incomplete leftover
+            (work / "data").rename(cache_dir)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
