@@ -28,7 +28,7 @@ demo: setup
 	WINNOW_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/winnow demo $(SAMPLES)/demo
 
 test: setup label-studio
-	$(VENV)/bin/ruff check winnow ml_backend sync analysis serve tests benchmarks
+	$(PY) -m ruff check winnow ml_backend sync analysis serve tests benchmarks
 	WINNOW_LS_VENV=$(abspath $(LS_VENV)) $(PY) -m pytest -q
 
 setup: apt venv
@@ -73,7 +73,7 @@ bench: setup
 	$(PY) benchmarks/features.py --folder $(SAMPLES)/bench
 
 lint: venv
-	$(VENV)/bin/ruff check winnow ml_backend sync analysis serve tests benchmarks
+	$(PY) -m ruff check winnow ml_backend sync analysis serve tests benchmarks
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
