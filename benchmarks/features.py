@@ -27,8 +27,8 @@ from PIL import Image
 from analysis.overview import hamming_pairs
 from winnow.config import get_settings
 from winnow.features.extract import extract_features
-from winnow.features.walk import scan_folder
 from winnow.features.measure import hash_to_int64
+from winnow.features.walk import scan_folder
 from winnow.models import make_embedder
 from winnow.store import FeatureStore
 

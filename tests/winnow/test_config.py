@@ -68,7 +68,9 @@ def test_invalid_values_name_the_field(
         get_settings()
 
 
-def test_bad_yaml_and_missing_explicit_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_yaml_and_missing_explicit_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (tmp_path / "winnow.yaml").write_text("a: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         get_settings()

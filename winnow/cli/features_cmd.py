@@ -10,8 +10,7 @@ from rich.table import Table
 from winnow.cli.console import console, progress_bar
 from winnow.config import Settings, get_settings
 from winnow.features.extract import ExtractionReport, extract_features
-from winnow.features.walk import ScanResult, scan_folder
-from winnow.features.walk import Layout
+from winnow.features.walk import Layout, ScanResult, scan_folder
 from winnow.models import make_embedder
 from winnow.store import FeatureStore
 
@@ -22,9 +21,10 @@ def compute_folder(
     """Scan ``folder`` and extract features with a progress bar; shared by other commands."""
     scan = scan_folder(folder, layout=layout)
     embedder = make_embedder(settings.embedding) if embed and settings.features.embed else None
-    with FeatureStore(settings.store_path) as store, progress_bar(
-        "features", len(scan.items)
-    ) as advance:
+    with (
+        FeatureStore(settings.store_path) as store,
+        progress_bar("features", len(scan.items)) as advance,
+    ):
         report = extract_features(
             scan.items, settings=settings, store=store, embedder=embedder, progress=advance
         )

@@ -19,8 +19,9 @@ BUILDERS = {
 
 def samples(
     out: Path = typer.Argument(..., help="where to write the data sets"),
-    which: list[str] = typer.Option(["demo"], "--which", "-w",
-                                    help="demo | tuxpaint | bench | edge-cases"),  # fmt: skip
+    which: list[str] = typer.Option(
+        ["demo"], "--which", "-w", help="demo | tuxpaint | bench | edge-cases"
+    ),  # fmt: skip
     force: bool = typer.Option(False, help="rebuild even if present"),
 ) -> None:
     """Build class-folder sample data sets from Debian/PyPI packages (no downloads)."""

@@ -39,8 +39,12 @@ CREATE TABLE IF NOT EXISTS images (
     sha256 TEXT PRIMARY KEY, n_bytes INTEGER, format TEXT, width INTEGER, height INTEGER,
     mode TEXT, has_exif INTEGER, exif_orientation INTEGER, has_alpha INTEGER,
     n_frames INTEGER, error_kind TEXT, error TEXT,
-    {", ".join(f"{c} {'INTEGER' if c in ('phash', 'dhash', 'is_grayscale') else 'REAL'}"
-               for c in _MEASURE_COLUMNS)},
+    {
+    ", ".join(
+        f"{c} {'INTEGER' if c in ('phash', 'dhash', 'is_grayscale') else 'REAL'}"
+        for c in _MEASURE_COLUMNS
+    )
+},
     computed_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS sources (
@@ -181,21 +185,13 @@ class FeatureStore:
 
     def image_errors(self, shas: Iterable[str]) -> dict[str, tuple[str, str]]:
         """``sha256 -> (error_kind, error)`` for content known to be undecodable."""
-        out: dict[str, tuple[str, str]] = {}
-        for chunk in _chunks(list(shas)):
-            marks = ",".join("?" * len(chunk))
-            query = f"SELECT sha256, error_kind, error FROM images WHERE error_kind IS NOT NULL AND sha256 IN ({marks})"
-            out.update((sha, (kind, err)) for sha, kind, err in self._db.execute(query, chunk))
-        return out
+        query = "SELECT sha256, error_kind, error FROM images WHERE error_kind IS NOT NULL"
+        rows = self._select_in(query + " AND sha256 IN ({})", list(shas))
+        return {sha: (kind, err) for sha, kind, err in rows}
 
     def sources_by_uri(self, uris: Iterable[str]) -> dict[str, SourceRecord]:
-        out: dict[str, SourceRecord] = {}
-        cols = ",".join(_SOURCE_COLUMNS[:-1])
-        for chunk in _chunks(list(uris)):
-            query = f"SELECT {cols} FROM sources WHERE uri IN ({','.join('?' * len(chunk))})"
-            for row in self._db.execute(query, chunk):
-                out[row[0]] = SourceRecord(*row)
-        return out
+        query = f"SELECT {','.join(_SOURCE_COLUMNS[:-1])} FROM sources WHERE uri IN ({{}})"
+        return {row[0]: SourceRecord(*row) for row in self._select_in(query, list(uris))}
 
     def images_frame(self) -> pd.DataFrame:
         """All image records, one row per content; hashes as int64."""
@@ -215,11 +211,8 @@ class FeatureStore:
                 (model_id,),
             ).fetchall()
         else:
-            found: dict[str, bytes] = {}
-            for chunk in _chunks(list(shas)):
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT sha256, vector FROM embeddings WHERE model_id=? AND sha256 IN ({marks})"
-                found.update(self._db.execute(query, (model_id, *chunk)).fetchall())
+            query = "SELECT sha256, vector FROM embeddings WHERE model_id=? AND sha256 IN ({})"
+            found = dict(self._select_in(query, list(shas), model_id))
             rows = [(s, found[s]) for s in shas if s in found]
         if not rows:
             return [], np.zeros((0, 0), dtype=np.float32)
@@ -227,20 +220,24 @@ class FeatureStore:
         return [r[0] for r in rows], matrix.reshape(len(rows), -1).copy()
 
     def counts(self) -> dict[str, int]:
-        q = self._db.execute
-        return {
-            "images": q("SELECT COUNT(*) FROM images WHERE error_kind IS NULL").fetchone()[0],
-            "undecodable": q("SELECT COUNT(*) FROM images WHERE error_kind IS NOT NULL").fetchone()[0],
-            "sources": q("SELECT COUNT(*) FROM sources").fetchone()[0],
-            "embeddings": q("SELECT COUNT(*) FROM embeddings").fetchone()[0],
+        queries = {
+            "images": "SELECT COUNT(*) FROM images WHERE error_kind IS NULL",
+            "undecodable": "SELECT COUNT(*) FROM images WHERE error_kind IS NOT NULL",
+            "sources": "SELECT COUNT(*) FROM sources",
+            "embeddings": "SELECT COUNT(*) FROM embeddings",
         }
+        return {name: self._db.execute(q).fetchone()[0] for name, q in queries.items()}
 
-    def _present(self, query: str, keys: list[str], *params: Any) -> set[str]:
-        found: set[str] = set()
+    def _select_in(self, query: str, keys: list[str], *params: Any) -> list[tuple[Any, ...]]:
+        """Run ``query`` (with one ``IN ({})`` slot) over ``keys`` in SQLite-sized chunks."""
+        rows: list[tuple[Any, ...]] = []
         for chunk in _chunks(keys):
             sql = query.format(",".join("?" * len(chunk)))
-            found.update(r[0] for r in self._db.execute(sql, (*params, *chunk)))
-        return found
+            rows += self._db.execute(sql, (*params, *chunk)).fetchall()
+        return rows
+
+    def _present(self, query: str, keys: list[str], *params: Any) -> set[str]:
+        return {row[0] for row in self._select_in(query, keys, *params)}
 
 
 def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
@@ -255,4 +252,3 @@ def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
 def _chunks(items: list[str], size: int = 900) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
