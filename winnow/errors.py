@@ -13,6 +13,7 @@ and carry on; everything else stops the job with a clear message.
     │   └── DecodeError        zero-byte, truncated, corrupt or not an image at all
     ├── ModelError             a model cannot be built (missing weights, unknown name)
     │   └── WeightsUnavailableError  weights are not on disk and cannot be downloaded
+    ├── LabelStudioError       Label Studio is unreachable, refused the key, or rejected a call
     ├── StoreError             the feature store is unreadable or from an incompatible version
     ├── ServiceError           a local service (Label Studio, SeaweedFS) did not start or died
     └── NotBuiltError          a command or feature that a later release provides
@@ -75,6 +76,10 @@ class ModelError(WinnowError):
 
 class WeightsUnavailableError(ModelError):
     """Pretrained weights are neither on disk nor downloadable (for example, offline)."""
+
+
+class LabelStudioError(WinnowError):
+    """Label Studio is unreachable, refused the API key, or rejected a request."""
 
 
 class StoreError(WinnowError):

@@ -1,0 +1,43 @@
+"""Build a label-studio-sdk client from settings, failing early and clearly."""
+
+from __future__ import annotations
+
+import httpx
+from label_studio_sdk import LabelStudio
+
+from winnow.config import LabelStudioSettings
+from winnow.errors import ConfigError, LabelStudioError
+
+
+def connect(
+    settings: LabelStudioSettings, *, check: bool = True, timeout_s: float = 60.0
+) -> LabelStudio:
+    """A ``LabelStudio`` SDK client for ``settings.url``; with ``check``, prove the key works."""
+    if settings.api_key is None:
+        raise ConfigError(
+            "no Label Studio API key: set WINNOW_LABEL_STUDIO__API_KEY "
+            "(Account & Settings > Access Token in Label Studio)"
+        )
+    key = settings.api_key.get_secret_value()
+    if check:
+        _check(settings.url, key)
+    return LabelStudio(base_url=settings.url, api_key=key, timeout=timeout_s)
+
+
+def _check(url: str, key: str) -> None:
+    try:
+        response = httpx.get(
+            f"{url}/api/projects",
+            params={"page_size": 1},
+            headers={"Authorization": f"Token {key}"},
+            timeout=10.0,
+            trust_env=False,
+        )
+    except httpx.HTTPError as exc:
+        raise LabelStudioError(f"Label Studio at {url} is unreachable: {exc}") from exc
+    if response.status_code in (401, 403):
+        raise LabelStudioError(
+            f"Label Studio at {url} refused the API key (HTTP {response.status_code})"
+        )
+    if response.status_code >= 400:
+        raise LabelStudioError(f"Label Studio at {url} answered HTTP {response.status_code}")
