@@ -77,10 +77,13 @@ def agreement(naive: dict, fast: dict) -> list[str]:
         )
     pairs_naive = {tuple(p) for p in hamming_pairs(naive["phash"], threshold=PHASH_THRESHOLD)}
     pairs_fast = {tuple(p) for p in hamming_pairs(fast["phash"], threshold=PHASH_THRESHOLD)}
+    differ = sorted(pairs_naive ^ pairs_fast)
+    naive_d = [_hamming(naive["phash"], i, j) for i, j in differ]
     lines.append(
         f"phash<={PHASH_THRESHOLD} duplicate pairs: naive {len(pairs_naive)}, winnow "
         f"{len(pairs_fast)}, only naive {len(pairs_naive - pairs_fast)}, "
         f"only winnow {len(pairs_fast - pairs_naive)}"
+        + (f"; naive distances of those: {sorted(naive_d)}" if differ else "")
     )
     if "vectors" in naive:
         cos = np.sum(naive["vectors"] * fast["vectors"], axis=1)
@@ -88,11 +91,20 @@ def agreement(naive: dict, fast: dict) -> list[str]:
                      f"median {np.median(cos):.4f}")  # fmt: skip
         pn = _cosine_pairs(naive["vectors"])
         pf = _cosine_pairs(fast["vectors"])
+        sims = [float(naive["vectors"][i] @ naive["vectors"][j]) for i, j in pn ^ pf]
+        margin = max((abs(x - COSINE_THRESHOLD) for x in sims), default=0.0)
         lines.append(
             f"cosine>={COSINE_THRESHOLD} duplicate pairs: naive {len(pn)}, winnow {len(pf)}, "
-            f"only naive {len(pn - pf)}, only winnow {len(pf - pn)}"
+            f"only naive {len(pn - pf)}, only winnow {len(pf - pn)}; every differing pair "
+            f"has a naive cosine within {margin:.4f} of the threshold"
         )
     return lines
+
+
+def _hamming(hashes: np.ndarray, i: int, j: int) -> int:
+    return int(
+        np.bitwise_count(hashes[i : i + 1].view(np.uint64) ^ hashes[j : j + 1].view(np.uint64))[0]
+    )
 
 
 def _cosine_pairs(vectors: np.ndarray) -> set[tuple[int, int]]:

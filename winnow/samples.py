@@ -27,6 +27,13 @@ from winnow.errors import WinnowError
 
 TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
 OPENCV_SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
+# opencv-doc samples that are drawings, logos, text or test patterns, not photos
+_NOT_PHOTOS = {
+    "gradient", "chessboard", "detect_blob", "digits", "ellipses", "imageTextN", "imageTextR",
+    "LinuxLogo", "WindowsLogo", "opencv-logo", "opencv-logo-white", "mask", "ml", "notes",
+    "pic1", "pic2", "pic3", "pic4", "pic5", "pic6", "templ", "tmpl", "pca_test1", "sudoku",
+    "aloeGT", "starry_night", "HappyFish", "cards",
+}  # fmt: skip
 _MIN_CLASS_SIZE = 10
 
 
@@ -68,7 +75,11 @@ def real_photos() -> Iterator[tuple[str, Image.Image]]:
     paths = [skimage_dir / n for n in names]
     paths += sorted(Path(sklearn.datasets.__file__).parent.glob("images/*.jpg"))
     if OPENCV_SAMPLES.is_dir():
-        paths += sorted(p for p in OPENCV_SAMPLES.iterdir() if p.suffix.lower() in {".jpg", ".png"})
+        paths += sorted(
+            p
+            for p in OPENCV_SAMPLES.iterdir()
+            if p.suffix.lower() in {".jpg", ".png"} and p.stem not in _NOT_PHOTOS
+        )
     for path in paths:
         with Image.open(path) as img:
             if img.mode in ("RGB", "RGBA", "P") and min(img.size) >= 200:
