@@ -1,0 +1,107 @@
+"""Quality checks on crafted real cases: a sharp photo against its blurred, darkened,
+overexposed, flattened, resized and rotated copies."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageEnhance, ImageFilter
+from skimage import data
+
+from analysis.quality import CHECKS, quality_scores
+from winnow.features.measure import make_thumbnail, measure_image
+
+PHOTOS = ["coffee", "chelsea", "astronaut", "rocket", "coins", "camera"]
+
+
+def _row(image: Image.Image, **extra: object) -> dict:
+    m = measure_image(make_thumbnail(image.convert("RGB"), 256)).as_dict()
+    row = {**m, "width": image.width, "height": image.height, "has_alpha": False,
+           "exif_orientation": 1}  # fmt: skip
+    row.update(extra)
+    return row
+
+
+@pytest.fixture(scope="module")
+def photos() -> dict[str, Image.Image]:
+    return {name: Image.fromarray(getattr(data, name)()).convert("RGB") for name in PHOTOS}
+
+
+def _flags(rows: list[dict]) -> pd.DataFrame:
+    return quality_scores(pd.DataFrame(rows))
+
+
+def test_clean_real_photos_raise_no_quality_flag(photos: dict[str, Image.Image]) -> None:
+    rows = [_row(p) for p in photos.values() if p.mode == "RGB"]
+    flags = _flags(rows)
+    photo_checks = ["blurry", "dark", "bright", "low_information", "odd_size", "exif_rotated"]
+    assert not flags[photo_checks].to_numpy().any(), flags[photo_checks]
+
+
+@pytest.mark.parametrize(
+    ("transform", "check"),
+    [
+        (lambda im: im.filter(ImageFilter.GaussianBlur(4)), "blurry"),
+        (lambda im: ImageEnhance.Brightness(im).enhance(0.15), "dark"),
+        (lambda im: ImageEnhance.Brightness(im).enhance(4.0), "bright"),
+        (lambda im: Image.fromarray(data.horse()).convert("RGB"), "low_information"),
+        (lambda im: im.resize((24, 24)), "odd_size"),
+        (lambda im: im.resize((im.width * 4, im.height // 2)), "odd_aspect_ratio"),
+        (lambda im: im.convert("L").convert("RGB"), "grayscale"),
+    ],
+)
+def test_each_degradation_is_flagged_by_its_check_only_on_the_copy(
+    photos: dict[str, Image.Image], transform, check: str
+) -> None:
+    clean = [_row(p) for p in photos.values()]
+    bad = _row(transform(photos["coffee"]))
+    flags = _flags([*clean, bad])
+    assert flags[check].iloc[-1], flags.iloc[-1]
+    if check != "grayscale":  # camera is itself grayscale
+        assert not flags[check].iloc[:-1].any()
+    assert flags[f"{check}_score"].iloc[-1] > flags[f"{check}_score"].iloc[0]
+
+
+def test_alpha_and_exif_are_flagged_when_unexpected(photos: dict[str, Image.Image]) -> None:
+    rows = [_row(p) for p in photos.values()]
+    rows.append(_row(photos["coffee"], has_alpha=True, exif_orientation=6))
+    flags = _flags(rows)
+    assert flags["alpha"].tolist() == [False] * len(photos) + [True]
+    assert flags["exif_rotated"].tolist() == [False] * len(photos) + [True]
+    # when most images have alpha (cut-outs), alpha is not unexpected
+    mostly_alpha = [dict(r, has_alpha=True) for r in rows]
+    assert not _flags(mostly_alpha)["alpha"].any()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 5000),
+            st.floats(0, 1),
+            st.floats(0, 8),
+            st.integers(1, 5000),
+            st.integers(1, 5000),
+        ),
+        min_size=1,
+        max_size=30,
+    )
+)
+def test_scores_are_in_unit_interval_and_flags_match_scores(rows) -> None:  # fmt: skip
+    frame = pd.DataFrame(
+        [{"blur": b, "brightness": br, "entropy": e, "width": w, "height": h,
+          "dark_fraction": br / 2, "bright_fraction": 1 - br,
+          "is_grayscale": False, "has_alpha": False, "exif_orientation": None}
+         for b, br, e, w, h in rows]
+    )  # fmt: skip
+    out = quality_scores(frame)
+    for check in CHECKS:
+        scores = out[f"{check}_score"].to_numpy()
+        assert np.all((scores >= 0) & (scores <= 1))
+        assert (out[check].to_numpy() == (scores > 0.5)).all()
+
+
+def test_missing_column_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="blur"):
+        quality_scores(pd.DataFrame({"brightness": [0.5]}))
