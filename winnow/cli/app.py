@@ -37,7 +37,13 @@ def _register_adapters(target: typer.Typer) -> set[str]:
     """Add commands that adapter packages declare under the ``winnow.commands`` group."""
     names = set()
     for ep in entry_points(group="winnow.commands"):
-        command = ep.load()
+        try:
+            command = ep.load()
+        except Exception as exc:  # noqa: BLE001 - one broken adapter must not break the CLI
+            logging.getLogger(__name__).warning("command %r unavailable: %s", ep.name, exc)
+            target.command(ep.name)(_placeholder(ep.name, str(exc), "unavailable"))
+            names.add(ep.name)
+            continue
         if isinstance(command, typer.Typer):
             target.add_typer(command, name=ep.name)
         else:
@@ -46,11 +52,11 @@ def _register_adapters(target: typer.Typer) -> set[str]:
     return names
 
 
-def _placeholder(name: str, purpose: str):
+def _placeholder(name: str, purpose: str, state: str = "not built yet"):
     def command() -> None:
-        fail(f"`winnow {name}` ({purpose}) is not built yet.", code=2)
+        fail(f"`winnow {name}` ({purpose}) is {state}.", code=2)
 
-    command.__doc__ = f"{purpose.capitalize()}. [not built yet]"
+    command.__doc__ = f"{purpose.capitalize()}. [{state}]"
     return command
 
 
