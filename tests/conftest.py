@@ -12,7 +12,10 @@ session fixtures do.
 from __future__ import annotations
 
 import os
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -158,3 +161,100 @@ def label_studio_factory(
     finally:
         for server in started:
             server.stop()
+
+
+# -- A web server of images, for URL-list downloads -------------------------------------
+
+
+class ImageWebServer(ThreadingHTTPServer):
+    """Serves ``routes`` on 127.0.0.1 (path -> handler function) and counts hits per path.
+
+    ``serve`` answers with fixed bytes, ``redirect`` with a Location, ``stream`` with a body
+    of ``size`` bytes and no Content-Length (the server closes the connection to end it).
+    """
+
+    daemon_threads = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _ImageWebHandler)
+        self.routes: dict[str, Callable[[BaseHTTPRequestHandler], None]] = {}
+        self.hits: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    def serve(self, path: str, body: bytes, *, content_type: str = "image/jpeg",
+              status: int = 200) -> str:  # fmt: skip
+        def respond(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(status)
+            handler.send_header("Content-Type", content_type)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+
+        self.routes[path] = respond
+        return self.origin + path
+
+    def redirect(self, path: str, location: str) -> str:
+        def respond(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(302)
+            handler.send_header("Location", location)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+
+        self.routes[path] = respond
+        return self.origin + path
+
+    def stream(self, path: str, size: int) -> str:
+        def respond(handler: BaseHTTPRequestHandler) -> None:
+            handler.send_response(200)
+            handler.send_header("Content-Type", "image/jpeg")
+            handler.send_header("Connection", "close")
+            handler.end_headers()
+            chunk = b"\xff\xd8\xff" + b"\x00" * (64 * 1024 - 3)
+            try:
+                for _ in range(size // len(chunk) + 1):
+                    handler.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading at its limit, as it should
+
+        self.routes[path] = respond
+        return self.origin + path
+
+
+class _ImageWebHandler(BaseHTTPRequestHandler):
+    server: ImageWebServer
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0]
+        with self.server.lock:
+            self.server.hits[path] += 1
+        route = self.server.routes.get(path)
+        if route is None:
+            body = b"<html><body>404 not found</body></html>"
+            self.send_response(404)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        else:
+            route(self)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def web_server() -> Iterator[ImageWebServer]:
+    """An :class:`ImageWebServer` on a free loopback port, stopped after the test."""
+    server = ImageWebServer()
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

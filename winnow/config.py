@@ -29,6 +29,16 @@ SECRET_FIELDS = (
     "label_studio.api_key",
     "s3.access_key_id",
     "s3.secret_access_key",
+    "backend.basic_auth_password",
+)
+# CLIP's prompt-ensemble idea: averaging a few phrasings beats any single one.
+DEFAULT_PROMPT_TEMPLATES = (
+    "a photo of a {}.",
+    "a bad photo of a {}.",
+    "a close-up photo of a {}.",
+    "a cropped photo of a {}.",
+    "a photo of the large {}.",
+    "a photo of the small {}.",
 )
 
 
@@ -44,8 +54,17 @@ def _normalise_url(value: str | None) -> str | None:
 class LabelStudioSettings(BaseModel):
     url: str = "http://127.0.0.1:8080"
     api_key: SecretStr | None = None
+    files_root: Path | None = Field(
+        None,
+        description="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, as a path on this "
+        "machine; when unset, `winnow import` finds it by asking Label Studio for a file",
+    )
+    ml_backend_url: str | None = Field(
+        None, description="ML backend that `winnow import` connects to the projects it fills"
+    )
 
     _url = field_validator("url")(_normalise_url)
+    _ml_url = field_validator("ml_backend_url")(_normalise_url)
 
 
 class S3Settings(BaseModel):
@@ -96,6 +115,38 @@ class FeatureSettings(BaseModel):
     embed: bool = True
 
 
+class BackendSettings(BaseModel):
+    """The Label Studio ML backend: zero-shot prompts, thresholds, image fetching, access."""
+
+    prompt_templates: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PROMPT_TEMPLATES), min_length=1,
+        description="CLIP prompt ensemble; '{}' is replaced by the class name",
+    )  # fmt: skip
+    multi_threshold: float = Field(
+        0.3, gt=0, lt=1, description="multiple choice: keep every class at least this probable"
+    )
+    fetch_threads: int = Field(8, ge=1, le=64, description="concurrent image downloads")
+    sync_model_version: bool = Field(
+        True, description="keep Label Studio's model_version equal to ours (score sorting)"
+    )
+    basic_auth_user: str | None = None
+    basic_auth_password: SecretStr | None = None
+
+    @field_validator("prompt_templates")
+    @classmethod
+    def _one_slot(cls, templates: list[str]) -> list[str]:
+        for template in templates:
+            if template.count("{}") != 1:
+                raise ValueError(f"prompt template {template!r} must contain '{{}}' exactly once")
+        return templates
+
+    @model_validator(mode="after")
+    def _auth_pair(self) -> BackendSettings:
+        if (self.basic_auth_user is None) != (self.basic_auth_password is None):
+            raise ValueError("set both backend.basic_auth_user and the password, or neither")
+        return self
+
+
 class Settings(BaseSettings):
     """Every setting Winnow reads. Build it with :func:`get_settings`."""
 
@@ -113,6 +164,7 @@ class Settings(BaseSettings):
     io: ImageIOSettings = Field(default_factory=ImageIOSettings)
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
+    backend: BackendSettings = Field(default_factory=BackendSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:

@@ -1,0 +1,151 @@
+"""The project an import fills: found by id or title, or created with a generated labeling
+config; new classes added to its label control; the ML backend connected; and the index of
+what it already holds, which makes a re-import add only new content."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from label_studio_sdk import LabelStudio
+from label_studio_sdk.core.api_error import ApiError
+
+from winnow.errors import ConfigError, LabelStudioError
+from winnow.labelstudio.calls import ls_call
+from winnow.labelstudio.label_config import (
+    LabelControl,
+    TaskKind,
+    add_labels,
+    build_label_config,
+    find_label_control,
+)
+
+TITLE_LENGTH = (3, 50)  # Label Studio's limits on project titles
+ML_BACKEND_TITLE = "Winnow"
+
+
+@dataclass(frozen=True)
+class ProjectTarget:
+    id: int
+    title: str
+    control: LabelControl
+    created: bool = False
+    labels_added: tuple[str, ...] = ()
+
+
+@dataclass
+class ProjectIndex:
+    """What a project already holds, from the ``winnow_*`` fields of its tasks."""
+
+    by_sha: dict[str, int] = field(default_factory=dict)  # sha256 -> task id
+    by_source: dict[str, int] = field(default_factory=dict)  # winnow_source -> task id
+    tasks: int = 0
+
+
+def ensure_project(
+    ls: LabelStudio, ref: str, *, labels: Sequence[str], task: TaskKind, multi_label: bool
+) -> ProjectTarget:
+    """The project named or numbered ``ref``, created when a title is new.
+
+    An all-digit ``ref`` is a project id and must exist. Labels missing from an existing
+    project's label control are added to its config.
+    """
+    project = _find(ls, ref)
+    if project is None:
+        return _create(ls, ref, labels=labels, task=task, multi_label=multi_label)
+    config = project.label_config or ""
+    control = find_label_control(config, task=task)
+    if multi_label and control.tag == "Choices" and not control.multiple:
+        raise ConfigError(
+            f"project {project.id} chooses one label per image ({control.name!r} is "
+            'choice="single"); set choice="multiple" on it in Label Studio, or import '
+            "without --multi-label"
+        )
+    missing = tuple(label for label in labels if label not in control.labels)
+    if missing:
+        config = add_labels(config, control.name, missing)
+        ls_call(f"add labels to project {project.id}", ls.projects.update,
+                id=project.id, label_config=config)  # fmt: skip
+        control = find_label_control(config, task=task)
+    return ProjectTarget(project.id, project.title or ref, control, False, missing)
+
+
+def _find(ls: LabelStudio, ref: str) -> Any | None:
+    if ref.isdigit():
+        try:
+            return ls.projects.get(id=int(ref))
+        except ApiError as exc:
+            if exc.status_code == 404:
+                raise LabelStudioError(f"Label Studio has no project with id {ref}") from exc
+            raise LabelStudioError(f"cannot read project {ref}: HTTP {exc.status_code}") from exc
+    pager = ls_call("list projects", ls.projects.list, title=ref, page_size=100)
+    matches = [p for p in pager if p.title == ref]
+    if len(matches) > 1:
+        ids = ", ".join(str(p.id) for p in matches)
+        raise ConfigError(f"several projects are titled {ref!r} (ids {ids}); pass the id")
+    if not matches:
+        return None
+    return ls_call(f"read project {matches[0].id}", ls.projects.get, id=matches[0].id)
+
+
+def _create(
+    ls: LabelStudio, title: str, *, labels: Sequence[str], task: TaskKind, multi_label: bool
+) -> ProjectTarget:
+    low, high = TITLE_LENGTH
+    if not low <= len(title) <= high:
+        raise ConfigError(f"a project title needs {low} to {high} characters, got {title!r}")
+    config = build_label_config(labels, task=task, multi_label=multi_label)
+    project = ls_call(f"create project {title!r}", ls.projects.create,
+                      title=title, label_config=config)  # fmt: skip
+    control = find_label_control(config, task=task)
+    return ProjectTarget(project.id, title, control, True, tuple(labels))
+
+
+def load_index(ls: LabelStudio, project_id: int, *, page_size: int = 1000) -> ProjectIndex:
+    """Page through the project's tasks (id and data only) and index the Winnow fields."""
+    index = ProjectIndex()
+    # resolve_uri=False: with an S3 storage, Label Studio rewrites every s3:// value in the
+    # data (winnow_source too) into a proxy URL unless told not to
+    pager = ls_call(f"list tasks of project {project_id}", ls.tasks.list, project=project_id,
+                    include="id,data", page_size=page_size, resolve_uri=False)  # fmt: skip
+    for task in pager:
+        index.tasks += 1
+        data = task.data or {}
+        sha, source = data.get("winnow_sha256"), data.get("winnow_source")
+        if isinstance(sha, str):
+            index.by_sha.setdefault(sha, task.id)
+        if isinstance(source, str):
+            index.by_source.setdefault(source, task.id)
+    return index
+
+
+def ensure_ml_backend(
+    ls: LabelStudio, project_id: int, url: str, *, auth: tuple[str, str] | None = None
+) -> bool:
+    """Connect the ML backend at ``url`` unless it already is; True when newly connected.
+
+    Label Studio calls the backend's /health and /setup here, so a backend that is down
+    or rejects the config fails now, with its reason, rather than silently later. Label
+    Studio takes the project's model version from the backend's *title*, and sorts by
+    prediction score only among predictions of that version, so the backend is named
+    after the model version its /setup reported.
+    """
+    existing = ls_call("list ML backends", ls.ml.list, project=project_id)
+    if any((backend.url or "").rstrip("/") == url.rstrip("/") for backend in existing):
+        return False
+    extra: dict[str, Any] = {}
+    if auth is not None:
+        extra = {"auth_method": "BASIC_AUTH", "basic_auth_user": auth[0],
+                 "basic_auth_pass": auth[1]}  # fmt: skip
+    backend = ls_call(f"connect the ML backend at {url}", ls.ml.create, url=url,
+                      project=project_id, title=ML_BACKEND_TITLE, is_interactive=False,
+                      **extra)  # fmt: skip
+    version = backend.model_version
+    if version and version != ML_BACKEND_TITLE:
+        # url and project again: Label Studio 1.23 answers 500 to an update without them
+        ls_call("name the ML backend after its model version", ls.ml.update, id=backend.id,
+                url=url, project=project_id, title=version)  # fmt: skip
+        ls_call("set the project's model version", ls.projects.update, id=project_id,
+                model_version=version)  # fmt: skip
+    return True

@@ -1,0 +1,45 @@
+"""Turn SDK and transport failures into one clear :class:`LabelStudioError`.
+
+The SDK raises ``ApiError`` whose text is a dump of headers and body; a user needs the
+action, the status and Label Studio's own validation message, nothing else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+from label_studio_sdk.core.api_error import ApiError
+
+from winnow.errors import LabelStudioError
+
+T = TypeVar("T")
+
+
+def api_error_detail(exc: ApiError) -> str:
+    """Label Studio's explanation inside an ``ApiError`` (validation errors first)."""
+    body: Any = exc.body
+    if isinstance(body, dict):
+        errors = body.get("validation_errors")
+        if isinstance(errors, dict) and errors:
+            return "; ".join(
+                f"{name}: {' '.join(map(str, msgs)) if isinstance(msgs, list) else msgs}"
+                for name, msgs in errors.items()
+            )
+        for key in ("detail", "error", "message"):
+            if body.get(key):
+                return str(body[key])
+    return str(body)[:500] if body else "no details"
+
+
+def ls_call(action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call ``fn``; an API or connection failure becomes ``LabelStudioError`` naming ``action``."""
+    try:
+        return fn(*args, **kwargs)
+    except ApiError as exc:
+        raise LabelStudioError(
+            f"Label Studio refused to {action} (HTTP {exc.status_code}): {api_error_detail(exc)}"
+        ) from exc
+    except httpx.HTTPError as exc:
+        raise LabelStudioError(f"Label Studio call failed ({action}): {exc}") from exc
