@@ -1,0 +1,226 @@
+"""The FastAPI app speaking Label Studio's ML backend protocol.
+
+Thin on purpose: it validates payloads (:mod:`ml_backend.protocol`), hands tasks to
+:class:`~ml_backend.service.PredictionService` and shapes the answers. Settings are
+injected (``create_app(settings)``), nothing lives at module level, and no response ever
+carries a stack trace: errors are ``{"error": ..., "kind": ...}`` JSON, details in the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from ml_backend.auth import AuthError, basic_auth, require_auth
+from ml_backend.label_config import LabelConfigError
+from ml_backend.metrics import Metrics
+from ml_backend.predictors import ZeroShotPredictor, make_predictor
+from ml_backend.protocol import (
+    HealthResponse,
+    PredictRequest,
+    PredictResponse,
+    SetupRequest,
+    SetupResponse,
+    TaskPrediction,
+    WebhookEvent,
+    WebhookResponse,
+)
+from ml_backend.service import PredictionService
+from ml_backend.versions import VersionSyncer, project_id
+from winnow.config import LabelStudioSettings, Settings
+from winnow.errors import ConfigError, ModelError, WinnowError
+from winnow.store import FeatureStore
+
+log = logging.getLogger(__name__)
+TRAINING_STATES = ("idle", "training", "failed")
+_ENDPOINTS = {"/", "/health", "/setup", "/predict", "/webhook", "/metrics"}
+
+
+@dataclass
+class BackendState:
+    """Everything a request needs, built once per app (``app.state.backend``)."""
+
+    settings: Settings
+    metrics: Metrics = field(default_factory=Metrics)
+    service: PredictionService | None = None
+    model_error: str | None = None
+    training: str = "idle"
+    syncer: VersionSyncer | None = None
+    # per Label Studio project: the last label config and Label Studio address from /setup
+    configs: dict[int, str] = field(default_factory=dict)
+    label_studio: dict[int, LabelStudioSettings] = field(default_factory=dict)
+
+
+def create_app(settings: Settings, *, predictor: ZeroShotPredictor | None = None) -> FastAPI:
+    """The backend app. Without ``predictor`` the model named by ``settings.embedding`` is
+    loaded at startup; if that fails, ``/setup`` explains why (``/health`` stays UP)."""
+    state = BackendState(settings)
+    if settings.backend.sync_model_version:
+        state.syncer = VersionSyncer(settings.label_studio, auth=basic_auth(settings))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(_start, state, predictor)
+        try:
+            yield
+        finally:
+            if state.service is not None:
+                state.service.close()
+                state.service.cache.store.close()
+
+    app = FastAPI(
+        title="Winnow ML backend",
+        lifespan=lifespan,
+        dependencies=[Depends(require_auth)],
+        openapi_url=None,  # nothing to browse; keeps the surface small
+    )
+    app.state.backend = state
+    app.middleware("http")(_observe)
+    _add_error_handlers(app)
+    _add_routes(app)
+    return app
+
+
+def _start(state: BackendState, predictor: ZeroShotPredictor | None) -> None:
+    """Load the model and open the store; a model that cannot load is reported, not raised."""
+    try:
+        predictor = predictor or make_predictor(state.settings)
+    except (ModelError, ConfigError) as exc:
+        state.model_error = str(exc)
+        log.error("model unavailable: %s", exc)
+    if predictor is not None:
+        store = FeatureStore(state.settings.store_path)
+        state.service = PredictionService(state.settings, predictor, store, metrics=state.metrics)
+    state.metrics.set("winnow_backend_model_ready", 1.0 if state.service else 0.0)
+    state.metrics.set_state("winnow_backend_training_state", state.training, TRAINING_STATES)
+
+
+async def _observe(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Count requests and time them per endpoint (unknown paths pooled as 'other')."""
+    started = time.perf_counter()
+    try:
+        response = await call_next(request)
+    except Exception:  # an unexpected bug: log the trace, answer without it
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        response = _error(500, "internal_error", "internal error; the backend log has details")
+    endpoint = request.url.path if request.url.path in _ENDPOINTS else "other"
+    metrics: Metrics = request.app.state.backend.metrics
+    metrics.inc("winnow_backend_requests_total", endpoint=endpoint,
+                status=str(response.status_code))  # fmt: skip
+    metrics.observe("winnow_backend_request_seconds", time.perf_counter() - started,
+                    endpoint=endpoint)  # fmt: skip
+    return response
+
+
+def _error(
+    status: int, kind: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": message, "kind": kind}, status_code=status, headers=headers)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AuthError)
+    async def auth_failed(request: Request, exc: AuthError) -> JSONResponse:
+        return _error(401, "unauthorized", "HTTP basic auth required",
+                      {"WWW-Authenticate": 'Basic realm="winnow"'})  # fmt: skip
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        return _error(422, "invalid_request", f"invalid request body: {problems}")
+
+    @app.exception_handler(WinnowError)
+    async def winnow_error(request: Request, exc: WinnowError) -> JSONResponse:
+        kind = "label_config" if isinstance(exc, LabelConfigError) else "config"
+        return _error(400, kind, str(exc))
+
+
+def _service(state: BackendState) -> PredictionService:
+    if state.service is None:
+        raise _ModelUnavailable(state.model_error or "the model is still loading")
+    return state.service
+
+
+class _ModelUnavailable(WinnowError):
+    pass
+
+
+def _add_routes(app: FastAPI) -> None:
+    state: BackendState = app.state.backend
+
+    @app.exception_handler(_ModelUnavailable)
+    async def model_unavailable(request: Request, exc: _ModelUnavailable) -> JSONResponse:
+        return _error(400, "model_unavailable", f"the model is not available: {exc}")
+
+    @app.get("/")
+    @app.get("/health")
+    def health() -> HealthResponse:
+        model = "ready" if state.service else f"unavailable: {state.model_error or 'loading'}"
+        name = state.service.predictor.name if state.service else state.settings.embedding.kind
+        return HealthResponse(status="UP", model_class=f"winnow-zero-shot-{name}", model=model,
+                              training=state.training)  # fmt: skip
+
+    @app.post("/setup")
+    def setup(payload: SetupRequest) -> SetupResponse:
+        plan = _service(state).plan(payload.label_config)
+        project = project_id(payload.project)
+        if project is not None:
+            state.configs[project] = payload.label_config
+            _remember_label_studio(state, project, payload)
+            if state.syncer is not None:
+                state.syncer.request(project, plan.version, hostname=payload.hostname,
+                                     token=payload.access_token)  # fmt: skip
+        return SetupResponse(model_version=plan.version, warnings=list(plan.warnings))
+
+    @app.post("/predict", response_model_exclude_none=True)
+    def predict(payload: PredictRequest) -> PredictResponse:
+        service = _service(state)
+        project = project_id(payload.project)
+        config = payload.label_config or state.configs.get(project or -1)
+        if not config:
+            raise LabelConfigError("the request has no label_config and /setup was not called")
+        plan = service.plan(config)
+        outcomes = service.predict(payload.tasks, plan,
+                                   label_studio=state.label_studio.get(project or -1))  # fmt: skip
+        return PredictResponse(results=[
+            TaskPrediction(model_version=plan.version, result=o.result, score=o.score,
+                           error=o.error)
+            for o in outcomes
+        ])  # fmt: skip
+
+    @app.post("/webhook")
+    def webhook(event: WebhookEvent) -> WebhookResponse:
+        state.metrics.inc("winnow_backend_webhook_events_total", action=event.action)
+        log.info("webhook %s for project %s", event.action, (event.project or {}).get("id"))
+        return WebhookResponse(action=event.action, training=state.training)
+
+    @app.get("/metrics")
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(state.metrics.render(),
+                                 media_type="text/plain; version=0.0.4")  # fmt: skip
+
+
+def _remember_label_studio(state: BackendState, project: int, payload: SetupRequest) -> None:
+    """Without a configured API key, read this project's images with the token /setup gave."""
+    if state.settings.label_studio.api_key is not None or not payload.access_token:
+        return
+    if payload.hostname:
+        try:
+            state.label_studio[project] = LabelStudioSettings(
+                url=payload.hostname, api_key=payload.access_token
+            )
+        except ValueError:
+            log.warning("project %s: ignoring bad Label Studio hostname %r", project,
+                        payload.hostname)  # fmt: skip

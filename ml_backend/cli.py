@@ -1,0 +1,113 @@
+"""Commands the ML backend adds to ``winnow`` (entry-point group ``winnow.commands``).
+
+``winnow backend`` serves the Label Studio ML backend; ``winnow predict --project ID``
+pre-annotates a whole project in chunks (resumable). :func:`start_for_demo` starts the
+backend in a thread and connects it to a project, for the demo.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from ml_backend.auth import basic_auth
+from ml_backend.batch import BatchReport, ProgressFn, predict_project
+from ml_backend.connect import connect_backend
+from ml_backend.predictors import make_predictor
+from ml_backend.server import BackendServer, run
+from ml_backend.service import PredictionService
+from winnow.cli.console import console, err_console
+from winnow.config import Settings, get_settings
+from winnow.labelstudio.client import connect
+from winnow.services.process import LOOPBACK
+from winnow.store import FeatureStore
+
+
+def backend(
+    host: str = typer.Option(LOOPBACK, help="address to listen on"),
+    port: int = typer.Option(9090, help="port to listen on"),
+) -> None:
+    """Run the Label Studio ML backend (CLIP or ImageNet zero-shot pre-annotation)."""
+    settings = get_settings()
+    logging.getLogger().setLevel(settings.log_level)
+    console.print(f"Winnow ML backend on http://{host}:{port} "
+                  f"(model: {settings.embedding.kind}, store: {settings.store_path})")  # fmt: skip
+    run(settings, host=host, port=port)
+
+
+def predict(
+    project: int = typer.Option(..., "--project", help="Label Studio project id"),
+    chunk_size: int = typer.Option(256, min=1, help="tasks per upload"),
+) -> None:
+    """Pre-annotate every task of a project without a prediction of the current model.
+
+    Resumable: tasks that already have one are skipped. Sets the project's model_version
+    so the Data Manager sorts by prediction score.
+    """
+    settings = get_settings()
+    client = connect(settings.label_studio)
+    with ExitStack() as stack:
+        service = _service(settings, stack)
+        with _progress_bar("Predicting") as start:
+            report = predict_project(client, project, service, chunk_size=chunk_size,
+                                     progress=start, auth=basic_auth(settings))  # fmt: skip
+    render_report(report)
+
+
+def _service(settings: Settings, stack: ExitStack) -> PredictionService:
+    store = stack.enter_context(FeatureStore(settings.store_path))
+    service = PredictionService(settings, make_predictor(settings), store)
+    stack.callback(service.close)
+    return service
+
+
+@contextmanager
+def _progress_bar(description: str) -> Iterator[Callable[[int], ProgressFn]]:
+    """Yield ``start(total) -> advance(n)``: the total is known only after listing tasks."""
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
+    with Progress(*columns, console=err_console) as progress:
+        task = progress.add_task(description, total=None)
+
+        def start(total: int) -> ProgressFn:
+            progress.update(task, total=total)
+            return lambda n=1: progress.advance(task, n)
+
+        yield start
+
+
+def render_report(report: BatchReport) -> None:
+    table = Table(title=f"Predictions ({report.version})", show_header=False)
+    rows = [
+        ("tasks in project", report.total),
+        ("already predicted by this version", report.already),
+        ("predicted now", report.predicted),
+        ("left without a prediction", sum(report.failed.values())),
+    ]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    if report.sync is not None:
+        table.add_row("project model_version in sync", "yes" if report.sync.in_sync else "no")
+    console.print(table)
+    for task_id, error in report.examples:
+        console.print(f"  task {task_id}: {error}", highlight=False)
+
+
+def start_for_demo(settings: Settings, project: int, *, host: str = LOOPBACK) -> BackendServer:
+    """Start the backend in a thread and connect it to ``project``; the caller stops it."""
+    server = BackendServer(settings, host=host).start()
+    client = connect(settings.label_studio)
+    connect_backend(client, project, server.url, auth=basic_auth(settings))
+    return server

@@ -1,0 +1,69 @@
+"""What in a Label Studio labeling config Winnow can pre-annotate.
+
+Every ``<Choices>`` bound to an ``<Image>`` becomes a :class:`ChoicesControl`. A config with
+none of them is a :class:`LabelConfigError` whose message says what was found, why each part
+was skipped, and shows a config that works, so ``/setup`` can answer with something a user
+can act on.
+"""
+
+from __future__ import annotations
+
+from xml.etree import ElementTree
+
+from ml_backend.controls.choices import ChoicesControl, UnsupportedControl, choices_control
+from winnow.errors import ConfigError
+
+WORKING_EXAMPLE = """<View>
+  <Image name="image" value="$image"/>
+  <Choices name="label" toName="image" choice="single">
+    <Choice value="cat"/>
+    <Choice value="dog" hint="a dog, any breed"/>
+  </Choices>
+</View>"""
+
+
+class LabelConfigError(ConfigError):
+    """The labeling config is not XML, or has nothing Winnow can pre-annotate."""
+
+
+def parse_label_config(xml: str) -> list[ChoicesControl]:
+    """The supported controls of ``xml``, in document order; raises LabelConfigError."""
+    root = _parse(xml)
+    images = _image_fields(root)
+    controls, skipped = [], []
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.lower() == "choices":
+            try:
+                controls.append(choices_control(element, images))
+            except UnsupportedControl as exc:
+                skipped.append(str(exc))
+    if controls:
+        return controls
+    found = f"<Image> tags: {sorted(images) or 'none'}"
+    reasons = "".join(f"\n  - {reason}" for reason in skipped) or "\n  - no <Choices> tag"
+    raise LabelConfigError(
+        "Winnow pre-annotates image classification: a <Choices> bound to an <Image>, with "
+        f'choice="single" or "multiple". This labeling config has none ({found}):{reasons}'
+        f"\nA labeling config that works:\n{WORKING_EXAMPLE}"
+    )
+
+
+def _parse(xml: str) -> ElementTree.Element:
+    if not xml or not xml.strip():
+        raise LabelConfigError(f"the labeling config is empty. A config that works:\n"
+                               f"{WORKING_EXAMPLE}")  # fmt: skip
+    try:
+        return ElementTree.fromstring(xml)
+    except ElementTree.ParseError as exc:
+        raise LabelConfigError(f"the labeling config is not valid XML: {exc}") from exc
+
+
+def _image_fields(root: ElementTree.Element) -> dict[str, str]:
+    """Image tag name -> the task data key its ``value="$key"`` reads."""
+    fields = {}
+    for element in root.iter():
+        if isinstance(element.tag, str) and element.tag.lower() == "image":
+            name, value = element.get("name"), (element.get("value") or "").strip()
+            if name and value.startswith("$") and len(value) > 1:
+                fields[name] = value[1:]
+    return fields
