@@ -23,9 +23,10 @@ DEMO_DIR := build/demo
 
 .PHONY: demo test setup apt venv label-studio lint clean bench
 
-demo: setup
+demo: setup label-studio
 	$(VENV)/bin/winnow samples $(SAMPLES) --which demo
-	WINNOW_DATA_DIR=$(DEMO_DIR) $(VENV)/bin/winnow demo $(SAMPLES)/demo
+	WINNOW_DATA_DIR=$(DEMO_DIR) WINNOW_LS_VENV=$(abspath $(LS_VENV)) \
+	  $(VENV)/bin/winnow demo $(SAMPLES)/demo
 
 test: setup label-studio
 	$(PY) -m ruff check winnow ml_backend sync analysis serve tests benchmarks

@@ -223,3 +223,23 @@ def near_duplicate_groups(
     keep = choose_keepers(cluster, quality=np.zeros(n) if quality is None else quality)
     leak = np.zeros(n, bool) if splits is None else split_leakage(cluster, splits)
     return NearDuplicates(cluster=cluster, size=size, keep=keep, leak=leak)
+
+
+def hamming_pairs(hashes: np.ndarray, *, threshold: int, block: int = 2048) -> np.ndarray:
+    """Index pairs ``(i, j)``, i < j, of int64 hashes within ``threshold`` bits. Shape (P, 2).
+
+    Blocked all-pairs popcount: the brute-force reference for :func:`hash_neighbors`
+    (tests and benchmarks); fine to tens of thousands of hashes.
+    """
+    if threshold < 0 or threshold > 64:
+        raise ValueError(f"threshold must be in [0, 64], got {threshold}")
+    h = np.ascontiguousarray(hashes, dtype=np.int64).view(np.uint64)
+    out = []
+    for start in range(0, len(h), block):
+        xor = h[start : start + block, None] ^ h[None, :]
+        dist = np.bitwise_count(xor)
+        i, j = np.nonzero(dist <= threshold)
+        i += start
+        keep = i < j
+        out.append(np.stack([i[keep], j[keep]], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)

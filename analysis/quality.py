@@ -29,6 +29,9 @@ CHECKS = (
 )  # fmt: skip
 
 
+COLOUR_MODES = ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV")
+
+
 @dataclass(frozen=True)
 class QualityThresholds:
     blur: float = 30.0  # Laplacian variance below this is blurry
@@ -84,15 +87,29 @@ def quality_scores(images: pd.DataFrame, *, thresholds: QualityThresholds | None
         "low_information": _ratio_score(images["entropy"].to_numpy(float), t.low_entropy_bits),
         "odd_size": np.where(small, 1.0, _excess_score(size_dist, np.log(t.size_factor))),
         "odd_aspect_ratio": _excess_score(aspect_dist, np.log(t.aspect_factor)),
-        "grayscale": _minority(images["is_grayscale"], t.minority_share),
+        "grayscale": _minority(
+            _stored_as_colour(images) & images["is_grayscale"].fillna(False), t.minority_share
+        ),
         "alpha": _minority(images["has_alpha"], t.minority_share),
         "exif_rotated": (images["exif_orientation"].fillna(1).to_numpy() > 1).astype(float),
     }
+    # Pixels are measured after compositing transparency on white: for cut-outs the exposure
+    # and information checks would judge the background, so they do not apply.
+    transparent = images["has_alpha"].fillna(False).astype(bool).to_numpy()
+    for name in ("dark", "bright", "low_information"):
+        scores[name] = np.where(transparent, 0.0, scores[name])
     out = pd.DataFrame(index=images.index)
     for name in CHECKS:
         out[f"{name}_score"] = np.clip(scores[name], 0.0, 1.0)
         out[name] = out[f"{name}_score"] > 0.5
     return out
+
+
+def _stored_as_colour(images: pd.DataFrame) -> pd.Series:
+    """Grayscale only matters for files stored in a colour mode (not L, LA, I;16, 1)."""
+    if "mode" not in images:
+        return pd.Series(True, index=images.index)
+    return images["mode"].isin(COLOUR_MODES)
 
 
 def _minority(flags: pd.Series, share: float) -> np.ndarray:

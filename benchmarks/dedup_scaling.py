@@ -4,7 +4,7 @@ Hashes: uniform random 64-bit values, 1% of them replaced by copies of others wi
 flipped (planted near-duplicates). For each radius (4 and 8) and size, the script times
 ``analysis.duplicates.hash_neighbors``, checks that every planted pair is found, and prints
 the growth exponent between sizes (1.0 is linear, 2.0 quadratic). The baseline is the blocked
-all-pairs scan ``analysis.overview.hamming_pairs`` at the small sizes; both must return the
+all-pairs scan ``analysis.duplicates.hamming_pairs`` at the small sizes; both must return the
 same pairs. Embeddings: ``embedding_neighbors`` on random unit 256-d vectors with 1% noisy
 copies, against a one-shot full similarity matrix at 10k. Real hashes: the pHashes of the
 70,000 Fashion-MNIST images (Debian ``dataset-fashion-mnist``), which crowd into few buckets,
@@ -31,9 +31,8 @@ import numpy as np
 from _common import machine_line, record_result
 from PIL import Image
 
-from analysis.duplicates import embedding_neighbors, hash_neighbors
+from analysis.duplicates import embedding_neighbors, hamming_pairs, hash_neighbors
 from analysis.hamming_index import plan_search
-from analysis.overview import hamming_pairs
 from winnow.datasets import FASHION_MNIST_ROOT, load_fashion_mnist
 from winnow.features.measure import hash_to_int64
 

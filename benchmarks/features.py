@@ -24,7 +24,7 @@ import numpy as np
 from _common import machine_line, record_result
 from PIL import Image
 
-from analysis.overview import hamming_pairs
+from analysis.duplicates import hamming_pairs
 from winnow.config import get_settings
 from winnow.features.extract import extract_features
 from winnow.features.measure import hash_to_int64

@@ -12,6 +12,7 @@ from xml.etree import ElementTree
 
 from ml_backend.controls.choices import ChoicesControl, UnsupportedControl, choices_control
 from winnow.errors import ConfigError
+from winnow.labelstudio.label_config import REVIEW_CONTROL
 
 WORKING_EXAMPLE = """<View>
   <Image name="image" value="$image"/>
@@ -33,6 +34,8 @@ def parse_label_config(xml: str) -> list[ChoicesControl]:
     controls, skipped = [], []
     for element in root.iter():
         if isinstance(element.tag, str) and element.tag.lower() == "choices":
+            if element.get("name") == REVIEW_CONTROL:  # reviewers' decisions, not a class
+                continue
             try:
                 controls.append(choices_control(element, images))
             except UnsupportedControl as exc:

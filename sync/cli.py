@@ -2,55 +2,51 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
-from rich.table import Table
 
-from analysis.overview import Overview, overview
-from winnow.cli.console import console
-from winnow.cli.features_cmd import compute_folder, render_report
+from winnow.cli.console import console, fail
 from winnow.config import get_settings
-from winnow.store import FeatureStore
 
 
 def demo(
     folder: Path = typer.Argument(..., exists=True, file_okay=False, help="a class-folder set"),
-) -> None:
-    """Compute features for a sample data set, audit it and print a summary."""
+    ls_venv: Path = typer.Option(..., envvar="WINNOW_LS_VENV", help="Label Studio's virtualenv"),
+    wait: bool | None = typer.Option(None, "--wait/--no-wait",
+                                     help="keep the stack up until Ctrl-C (default: on a TTY)"),
+) -> None:  # fmt: skip
+    """Start Label Studio and the backend, import the data, pre-annotate it, audit it."""
+    from sync.audit_cli import render_audit
+    from sync.demo import audit_demo, import_and_predict, start_stack, wait_for_interrupt
+    from sync.importing import render_summary
+
     settings = get_settings()
-    scan, report = compute_folder(folder, settings)
-    render_report(scan, report, show_failures=20)
-    uris = {item.uri for item in scan.items}
-    with FeatureStore(settings.store_path) as store:
-        sources = store.sources_frame()
-        images = store.images_frame()
-    render_overview(overview(images, sources[sources["uri"].isin(uris)]))
-
-
-def render_overview(ov: Overview) -> None:
-    table = Table(title="Audit summary", show_header=False)
-    rows = [
-        ("files", ov.n_sources),
-        ("distinct decodable images", ov.n_images),
-        ("classes", len(ov.labels)),
-        ("unusable files", sum(ov.failures.values())),
-        ("extension disagrees with format", ov.wrong_extension),
-        ("EXIF-rotated", ov.exif_rotated),
-        ("with alpha channel", ov.with_alpha),
-        ("exact duplicate groups", ov.exact_duplicate_groups),
-        ("redundant exact copies", ov.exact_duplicate_extra_files),
-        (f"near-duplicate pairs (phash <= {ov.near_duplicate_threshold})",
-         ov.near_duplicate_pairs),
-    ]  # fmt: skip
-    for name, value in rows:
-        table.add_row(name, str(value))
-    console.print(table)
-    for title, counts in (("Unusable by reason", ov.failures), ("Images per class", ov.labels),
-                          ("Colour modes", ov.modes)):  # fmt: skip
-        if counts:
-            console.print(f"[bold]{title}:[/] " + ", ".join(f"{k} {v}" for k, v in counts.items()),
-                          highlight=False)  # fmt: skip
+    workdir = settings.data_dir
+    folder = folder.resolve()
+    console.print("starting Label Studio (SQLite) and the ML backend ...")
+    stack = start_stack(settings, ls_venv=ls_venv, files_root=folder.parent, workdir=workdir)
+    try:
+        summary, predict_rc = import_and_predict(stack, folder)
+        render_summary(summary, console)
+        result = audit_demo(folder, stack.settings, workdir / "audit")
+        render_audit(result)
+        ls = stack.label_studio
+        console.print(
+            f"\n[bold]Label Studio[/]  {summary.project_url}\n"
+            f"[bold]login[/]         {ls.username} / {ls.password}\n"
+            f"[bold]ML backend[/]    {stack.backend_url}\n"
+            f"[bold]audit[/]         {workdir / 'audit' / 'issues.csv'}",
+            highlight=False,
+        )
+        if predict_rc != 0:
+            fail(f"pre-annotation failed (exit {predict_rc}); see the output above")
+        if wait if wait is not None else sys.stdin.isatty():
+            console.print("The stack is running; press Ctrl-C to stop it.")
+            wait_for_interrupt(stack)
+    finally:
+        stack.stop()
 
 
 def import_(

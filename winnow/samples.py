@@ -6,7 +6,8 @@
   flips and rescales of the real photos bundled with scikit-image and scikit-learn, plus the
   sample photos of Debian ``opencv-doc`` when installed. Crops of one photo overlap, so this
   set is for throughput and agreement, not for judging duplicate precision.
-- ``demo``: ``tuxpaint`` with the edge cases mixed into one class folder.
+- ``demo``: the ``tuxpaint`` animals as bird/fish/insect/mammal, with the edge cases mixed
+  into one class folder.
 - ``edge-cases``: the bad files a pipeline must survive (corrupt, truncated, zero-byte, a
   decompression bomb, text named .jpg, CMYK, 16-bit, animated GIF).
 """
@@ -37,31 +38,38 @@ _NOT_PHOTOS = {
 _MIN_CLASS_SIZE = 10
 
 
-def build_tuxpaint(out: Path, *, root: Path = TUXPAINT_ROOT) -> int:
-    """Copy the stamp PNGs into ``out/<category>/``; categories under 10 images are left out."""
+def build_tuxpaint(out: Path, *, root: Path = TUXPAINT_ROOT, flat: bool = False) -> int:
+    """Copy the stamp PNGs into ``out/<category>/`` (or straight into ``out`` with ``flat``);
+    categories under 10 images are left out."""
     if not root.is_dir():
         raise WinnowError(f"{root} not found: install the Debian package tuxpaint-stamps-default")
     by_class: dict[str, list[Path]] = {}
     for path in sorted(root.rglob("*.png")):
         if "_mirror" in path.stem or "_thumb" in path.stem:
             continue
-        by_class.setdefault(path.relative_to(root).parts[0], []).append(path)
+        by_class.setdefault("" if flat else path.relative_to(root).parts[0], []).append(path)
     count = 0
     for label, paths in by_class.items():
         if len(paths) < _MIN_CLASS_SIZE:
             continue
         (out / label).mkdir(parents=True, exist_ok=True)
         for path in paths:
-            name = "_".join(path.relative_to(root / label).parts)
-            shutil.copy2(path, out / label / name)
+            shutil.copy2(path, out / label / "_".join(path.relative_to(root / label).parts))
             count += 1
     return count
 
 
-def build_demo(out: Path) -> int:
-    """The Tux Paint set with the edge cases dropped into one class, as happens in practice."""
-    count = build_tuxpaint(out)
-    return count + len(build_edge_cases(out / "household"))
+DEMO_CLASSES = {"birds": "bird", "fish": "fish", "insects": "insect", "mammals": "mammal"}
+
+
+def build_demo(out: Path, *, root: Path = TUXPAINT_ROOT) -> int:
+    """Tux Paint's animal photos in four classes that ImageNet covers (so the offline
+    zero-shot stand-in pre-annotates them meaningfully), with the edge cases dropped into one
+    class, as happens in practice."""
+    count = 0
+    for folder, label in DEMO_CLASSES.items():
+        count += build_tuxpaint(out / label, root=root / "animals" / folder, flat=True)
+    return count + len(build_edge_cases(out / "mammal"))
 
 
 def real_photos() -> Iterator[tuple[str, Image.Image]]:

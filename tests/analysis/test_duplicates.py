@@ -12,12 +12,12 @@ from analysis.duplicates import (
     cluster_pairs,
     embedding_neighbors,
     embedding_neighbors_from_knn,
+    hamming_pairs,  # the brute-force reference
     hash_neighbors,
     near_duplicate_groups,
     split_leakage,
 )
 from analysis.hamming_index import mih_plan, pairs_within
-from analysis.overview import hamming_pairs  # the brute-force reference
 from winnow.features.measure import make_thumbnail, measure_image
 
 PHOTOS = [

@@ -74,6 +74,15 @@ def test_alpha_and_exif_are_flagged_when_unexpected(photos: dict[str, Image.Imag
     assert not _flags(mostly_alpha)["alpha"].any()
 
 
+def test_exposure_checks_skip_cutouts_composited_on_white(photos: dict[str, Image.Image]) -> None:
+    white = Image.new("RGB", (400, 300), "white")
+    white.paste(photos["coffee"].resize((100, 80)), (150, 110))
+    plain = _flags([_row(p) for p in photos.values()] + [_row(white)])
+    cutout = _flags([_row(p) for p in photos.values()] + [_row(white, has_alpha=True)])
+    assert plain["bright"].iloc[-1]
+    assert not cutout["bright"].iloc[-1] and not cutout["low_information"].iloc[-1]
+
+
 @settings(max_examples=50, deadline=None)
 @given(
     st.lists(

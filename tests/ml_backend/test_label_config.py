@@ -107,3 +107,12 @@ def test_every_choice_value_comes_back_in_order(names, multiple):
     assert control.labels == names
     assert control.multiple is multiple
     assert all(c.prompts == (c.label,) for c in control.classes)
+
+
+def test_the_review_control_that_import_adds_is_not_predicted() -> None:
+    from winnow.labelstudio.label_config import build_label_config
+
+    xml = build_label_config(["bird", "fish"], task="classification", multi_label=False,
+                             image_key="image")  # fmt: skip
+    controls = parse_label_config(xml)
+    assert [c.from_name for c in controls] == ["label"]

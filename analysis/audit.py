@@ -1,0 +1,233 @@
+"""The whole audit of one data set: every check, as one table of findings.
+
+Pure: a per-file table (the feature store's ``sources`` joined with ``images``) and the
+aligned embeddings go in; findings and per-file scores come out. Each finding row says which
+file, which issue, how severe (``score`` in [0, 1]), which duplicate ``group`` it belongs to,
+the given and suggested labels, and the evidence in ``details``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.duplicates import hash_neighbors, near_duplicate_groups, split_leakage
+from analysis.embedding_pairs import embedding_neighbors
+from analysis.integrity import wrong_extension_mask
+from analysis.label_issues import find_label_issues, out_of_sample_probs
+from analysis.outliers import find_outliers
+from analysis.quality import CHECKS as QUALITY_CHECKS
+from analysis.quality import QualityThresholds, quality_scores
+from analysis.validation import require_columns
+
+# Most severe first: the order findings are listed in.
+ISSUE_TYPES = (
+    "unreadable", "wrong_extension", "exact_duplicate", "split_leak", "label_issue",
+    "near_duplicate", "outlier", *QUALITY_CHECKS,
+)  # fmt: skip
+ISSUE_COLUMNS = ["path", "issue_type", "score", "group", "given_label", "suggested_label",
+                 "details"]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AuditOptions:
+    checks: frozenset[str] = frozenset(ISSUE_TYPES)
+    phash_radius: int = 4  # pHash bits; see benchmarks/RESULTS.md for precision at this radius
+    cosine_threshold: float = 0.95  # embedding near-duplicates
+    n_folds: int = 5
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+
+    def __post_init__(self) -> None:
+        unknown = set(self.checks) - set(ISSUE_TYPES)
+        if unknown:
+            raise ValueError(f"unknown checks {sorted(unknown)}; allowed: {list(ISSUE_TYPES)}")
+
+
+@dataclass
+class AuditResult:
+    issues: pd.DataFrame  # ISSUE_COLUMNS, most severe first
+    files: pd.DataFrame  # one row per file, every score
+
+
+def audit(
+    table: pd.DataFrame, *, embeddings: np.ndarray | None = None,
+    options: AuditOptions | None = None,
+) -> AuditResult:  # fmt: skip
+    """Run every check in ``options.checks`` over ``table`` (one row per file, columns ``uri,
+    sha256, label, split, error_kind, error, format`` and the image measurements).
+
+    ``embeddings`` float32 ``(N, D)`` L2-normalised, aligned with ``table`` rows (rows of
+    unreadable files are ignored); without it, the embedding checks are skipped.
+    """
+    opts = options or AuditOptions()
+    require_columns(table, ["uri", "sha256", "label", "split", "error_kind", "format"])
+    files = table.reset_index(drop=True).copy()
+    rows: list[dict] = []
+    ok = files["error_kind"].isna().to_numpy()
+    if "unreadable" in opts.checks:
+        rows += _unreadable(files[~ok])
+    good = files[ok]
+    vectors = None if embeddings is None else np.asarray(embeddings)[ok]
+    if len(good):
+        if "wrong_extension" in opts.checks:
+            rows += _wrong_extension(good)
+        rows += _duplicates(files, good, vectors, opts)
+        rows += _quality(files, good, opts)
+        if vectors is not None:
+            rows += _labels(files, good, vectors, opts)
+            rows += _outliers(files, good, vectors, opts)
+    issues = pd.DataFrame(rows, columns=ISSUE_COLUMNS)
+    order = {name: i for i, name in enumerate(ISSUE_TYPES)}
+    issues = issues.sort_values(
+        ["issue_type", "score"], key=lambda c: c.map(order) if c.name == "issue_type" else -c,
+        kind="stable",
+    ).reset_index(drop=True)  # fmt: skip
+    return AuditResult(issues=issues, files=files)
+
+
+def _row(file: pd.Series, issue: str, score: float, details: str, **extra: object) -> dict:
+    label = file.get("label")
+    return {"path": file["uri"], "issue_type": issue, "score": round(float(score), 4),
+            "group": extra.get("group"), "given_label": None if pd.isna(label) else label,
+            "suggested_label": extra.get("suggested"), "details": details}  # fmt: skip
+
+
+def _unreadable(bad: pd.DataFrame) -> list[dict]:
+    return [_row(f, "unreadable", 1.0, f"{f['error_kind']}: {f.get('error')}")
+            for _, f in bad.iterrows()]  # fmt: skip
+
+
+def _wrong_extension(good: pd.DataFrame) -> list[dict]:
+    mask = wrong_extension_mask(good["uri"], good["format"])
+    return [_row(f, "wrong_extension", 1.0, f"extension says otherwise; content is {f['format']}")
+            for _, f in good[mask].iterrows()]  # fmt: skip
+
+
+def _duplicates(files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray | None,
+                opts: AuditOptions) -> list[dict]:  # fmt: skip
+    """Exact copies (same sha256), near duplicates among distinct contents, split leaks."""
+    codes, uniques = pd.factorize(good["sha256"])
+    first = pd.Series(np.arange(len(good))).groupby(codes).first().to_numpy()
+    content = good.iloc[first]
+    pairs, sims = [], []
+    if "near_duplicate" in opts.checks or "split_leak" in opts.checks:
+        hp = hash_neighbors(content["phash"].to_numpy(np.int64), radius=opts.phash_radius,
+                            links="star")  # fmt: skip
+        pairs.append(hp)
+        sims.append(1.0 - _hamming(content["phash"].to_numpy(np.int64), hp) / 64.0)
+        if vectors is not None:
+            ep, es = embedding_neighbors(vectors[first], threshold=opts.cosine_threshold)
+            pairs.append(ep)
+            sims.append(es.astype(float))
+    quality = np.log(content["width"] * content["height"]).to_numpy() + 0.1 * np.log1p(
+        content["blur"].to_numpy(float)
+    )
+    groups = near_duplicate_groups(len(content), pairs, quality=quality)
+    best = _best_similarity(len(content), pairs, sims)
+    cluster = groups.cluster[codes]  # per good file
+    size = groups.size[codes]
+    rows: list[dict] = []
+    keeper_of = {c: content.iloc[i]["uri"] for i, c in enumerate(groups.cluster) if groups.keep[i]}
+    exact_keeper = pd.Series(good["uri"].to_numpy()).groupby(codes).transform("first").to_numpy()
+    for i, (_, f) in enumerate(good.iterrows()):
+        group = f"dup-{cluster[i]}"
+        if "exact_duplicate" in opts.checks and exact_keeper[i] != f["uri"]:
+            rows.append(_row(f, "exact_duplicate", 1.0, f"same bytes as {exact_keeper[i]}",
+                             group=group))  # fmt: skip
+        c = codes[i]
+        if "near_duplicate" in opts.checks and size[i] > 1 and not groups.keep[c] \
+                and exact_keeper[i] == f["uri"]:  # fmt: skip
+            rows.append(_row(f, "near_duplicate", best[c],
+                             f"{size[i]} similar images; keep {keeper_of[cluster[i]]}",
+                             group=group))  # fmt: skip
+    if "split_leak" in opts.checks and good["split"].notna().any():
+        members = pd.Series(cluster).groupby(cluster).size()
+        leak = split_leakage(cluster, good["split"].to_numpy(object)) & (
+            members.loc[cluster].to_numpy() > 1)  # fmt: skip
+        for i in np.flatnonzero(leak):
+            f = good.iloc[i]
+            spans = sorted(good["split"][cluster == cluster[i]].dropna().unique())
+            rows.append(_row(f, "split_leak", 1.0, f"duplicate cluster spans {spans}",
+                             group=f"dup-{cluster[i]}"))  # fmt: skip
+    files.loc[files["error_kind"].isna(), "dup_group"] = [f"dup-{c}" for c in cluster]
+    return rows
+
+
+def _hamming(hashes: np.ndarray, pairs: np.ndarray) -> np.ndarray:
+    h = hashes.view(np.uint64)
+    return np.bitwise_count(h[pairs[:, 0]] ^ h[pairs[:, 1]]).astype(float)
+
+
+def _best_similarity(n: int, pairs: list[np.ndarray], sims: list[np.ndarray]) -> np.ndarray:
+    best = np.zeros(n)
+    for p, s in zip(pairs, sims, strict=True):
+        if len(p):
+            np.maximum.at(best, p[:, 0], s)
+            np.maximum.at(best, p[:, 1], s)
+    return best
+
+
+def _quality(files: pd.DataFrame, good: pd.DataFrame, opts: AuditOptions) -> list[dict]:
+    scores = quality_scores(good, thresholds=opts.quality)
+    for column in scores.columns:
+        files.loc[good.index, column] = scores[column]
+    rows = []
+    for check in QUALITY_CHECKS:
+        if check not in opts.checks:
+            continue
+        for idx in scores.index[scores[check]]:
+            f = good.loc[idx]
+            rows.append(_row(f, check, scores.loc[idx, f"{check}_score"],
+                             _quality_evidence(check, f)))  # fmt: skip
+    return rows
+
+
+def _quality_evidence(check: str, f: pd.Series) -> str:
+    evidence = {
+        "blurry": f"Laplacian variance {f['blur']:.1f}",
+        "dark": f"brightness {f['brightness']:.2f}, {f['dark_fraction']:.0%} crushed",
+        "bright": f"brightness {f['brightness']:.2f}, {f['bright_fraction']:.0%} blown",
+        "low_information": f"entropy {f['entropy']:.2f} bits",
+        "odd_size": f"{int(f['width'])}x{int(f['height'])}",
+        "odd_aspect_ratio": f"aspect {f['width'] / f['height']:.2f}",
+        "grayscale": "colour image whose channels are equal",
+        "alpha": f"alpha channel in mode {f.get('mode')}",
+        "exif_rotated": f"EXIF orientation {f.get('exif_orientation')}",
+    }
+    return evidence[check]
+
+
+def _labels(files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray,
+            opts: AuditOptions) -> list[dict]:  # fmt: skip
+    labelled = good["label"].notna().to_numpy()
+    names = sorted(good["label"][labelled].unique())
+    if "label_issue" not in opts.checks or len(names) < 2 or labelled.sum() < 2 * opts.n_folds:
+        return []
+    y = good["label"][labelled].map({n: i for i, n in enumerate(names)}).to_numpy()
+    probs = out_of_sample_probs(vectors[labelled], y, n_classes=len(names),
+                                n_folds=opts.n_folds)  # fmt: skip
+    found = find_label_issues(y, probs)
+    subset = good[labelled]
+    files.loc[subset.index, "label_quality"] = found.quality
+    files.loc[subset.index, "suggested_label"] = [names[s] for s in found.suggested]
+    rows = []
+    for i in found.ranked:
+        f = subset.iloc[i]
+        suggested = names[found.suggested[i]]
+        rows.append(_row(f, "label_issue", 1.0 - found.quality[i],
+                         f"out-of-sample p({suggested})={probs[i, found.suggested[i]]:.2f}, "
+                         f"p(given)={probs[i, y[i]]:.2f}", suggested=suggested))  # fmt: skip
+    return rows
+
+
+def _outliers(files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray,
+              opts: AuditOptions) -> list[dict]:  # fmt: skip
+    if "outlier" not in opts.checks or len(good) < 12:
+        return []
+    found = find_outliers(vectors)
+    files.loc[good.index, "outlier_score"] = 1.0 - found.score
+    return [_row(good.iloc[i], "outlier", 1.0 - found.score[i],
+                 f"kNN typicality {found.score[i]:.3f} < cutoff {found.cutoff:.3f}")
+            for i in found.ranked]  # fmt: skip

@@ -1,0 +1,55 @@
+"""``winnow audit DIR --out OUT``: audit a local folder and write the findings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from analysis.audit import ISSUE_TYPES, AuditOptions, AuditResult
+from sync.folder_audit import audit_folder, write_outputs
+from winnow.cli.console import console
+from winnow.cli.features_cmd import render_report
+from winnow.config import get_settings
+
+LAYOUTS = {"auto": "auto", "flat": "flat", "class": "class", "split-class": "split/class",
+           "split/class": "split/class"}  # fmt: skip
+
+
+def audit(
+    folder: Path = typer.Argument(..., exists=True, file_okay=False, help="folder of images"),
+    out: Path = typer.Option(..., "--out", "-o", help="where issues.csv and images.parquet go"),
+    layout: str = typer.Option("auto", help="auto | class | split-class | flat"),
+    checks: list[str] = typer.Option(
+        list(ISSUE_TYPES), "--checks", "-c", help="issue types to check (repeat the option)"
+    ),  # fmt: skip
+    embed: bool = typer.Option(True, help="embeddings for near duplicates, labels, outliers"),
+) -> None:
+    """Audit a folder: integrity, quality, duplicates and leakage, label issues, outliers."""
+    if layout not in LAYOUTS:
+        raise typer.BadParameter(f"unknown layout {layout!r}", param_hint="--layout")
+    try:
+        options = AuditOptions(checks=frozenset(checks))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--checks") from None
+    settings = get_settings()
+    scan, report, result = audit_folder(folder, settings, layout=LAYOUTS[layout],  # type: ignore[arg-type]
+                                        options=options, embed=embed)  # fmt: skip
+    render_report(scan, report, show_failures=0)
+    paths = write_outputs(result, out)
+    render_audit(result)
+    console.print(f"findings: {paths['issues']}\nper-image scores: {paths['images']}",
+                  highlight=False)  # fmt: skip
+
+
+def render_audit(result: AuditResult) -> None:
+    counts = result.issues.groupby("issue_type").size()
+    table = Table("issue", "files", "worst example", title="Audit findings")
+    for issue in ISSUE_TYPES:
+        if issue in counts.index:
+            worst = result.issues[result.issues["issue_type"] == issue].iloc[0]
+            table.add_row(issue, str(counts[issue]), f"{Path(worst['path']).name}: "
+                          f"{worst['details']}"[:80])  # fmt: skip
+    console.print(table)
+    console.print(f"{len(result.files)} files, {len(result.issues)} findings", highlight=False)

@@ -1,0 +1,55 @@
+"""The demo end to end: Label Studio and the backend start, the data is imported with its
+labels, every task gets a pre-annotation, the audit runs, and everything stops."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import label_studio_venv
+from label_studio_sdk import LabelStudio as LSClient
+from typer.testing import CliRunner
+
+from winnow.cli.app import build_app
+from winnow.samples import TUXPAINT_ROOT, build_edge_cases
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def small_demo_set(tmp_path: Path) -> Path:
+    root = tmp_path / "samples" / "demo"
+    for folder, label in [("birds", "bird"), ("fish", "fish")]:
+        (root / label).mkdir(parents=True)
+        for path in sorted((TUXPAINT_ROOT / "animals" / folder).glob("*.png"))[:6]:
+            shutil.copy(path, root / label / path.name)
+    build_edge_cases(tmp_path / "edge")
+    shutil.copy(tmp_path / "edge" / "truncated.jpg", root / "fish" / "truncated.jpg")
+    return root
+
+
+def test_demo_runs_the_whole_stack_and_stops_it(
+    small_demo_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WINNOW_DATA_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("WINNOW_LS_VENV", str(label_studio_venv()))
+    seen: dict = {}
+
+    def look_while_running(stack) -> None:  # stands in for the user browsing until Ctrl-C
+        client = LSClient(base_url=stack.label_studio.url, api_key=stack.label_studio.api_key)
+        seen["tasks"] = list(client.tasks.list(project=1, fields="all"))
+        seen["stack"] = stack
+
+    monkeypatch.setattr("sync.demo.wait_for_interrupt", look_while_running)
+    result = CliRunner().invoke(build_app(), ["demo", str(small_demo_set), "--wait"])
+    assert result.exit_code == 0, result.output
+    assert "admin@example.com" in result.output and "/projects/1" in result.output
+    tasks = seen["tasks"]
+    assert len(tasks) == 12  # the truncated file is skipped, with its reason
+    assert all(t.total_predictions == 1 and t.total_annotations == 1 for t in tasks)
+    issues = pd.read_csv(tmp_path / "store" / "audit" / "issues.csv")
+    assert (issues["issue_type"] == "unreadable").sum() == 1
+    stack = seen["stack"]
+    assert stack.backend.poll() is not None and not stack.label_studio.running
