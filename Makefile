@@ -42,7 +42,9 @@ build/.apt-%:
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $(APT_PACKAGES); fi
 	@touch $@
 
-$(DEPS_VENV)/.complete: $(APP_LOCK)
+# The directory name carries the lock's hash, so no file-time prerequisite: a fresh clone
+# (new mtimes) must reuse, never rebuild, a venv that other checkouts may be using.
+$(DEPS_VENV)/.complete:
 	rm -rf $(DEPS_VENV)
 	$(PYTHON) -m venv $(DEPS_VENV)
 	$(DEPS_VENV)/bin/pip install -q --upgrade pip
@@ -61,7 +63,7 @@ $(VENV)/.complete-$(APP_HASH): $(DEPS_VENV)/.complete pyproject.toml
 	touch $@
 
 label-studio: $(LS_VENV)/.complete
-$(LS_VENV)/.complete: $(LS_LOCK)
+$(LS_VENV)/.complete:
 	rm -rf $(LS_VENV)
 	$(PYTHON) -m venv $(LS_VENV)
 	$(LS_VENV)/bin/pip install -q --upgrade pip
