@@ -19,12 +19,41 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
 
 COLUMNS = ["task_id", "annotator", "label"]
+
+
+@dataclass(frozen=True)
+class AgreementReport:
+    """Everything :func:`agreement_report` measures; the frames as documented below."""
+
+    fleiss_kappa: float
+    per_class: pd.DataFrame  # label, n_annotations, fleiss_kappa (lowest first)
+    pairs: pd.DataFrame  # see pairwise_cohen_kappa
+    annotators: pd.DataFrame  # see per_annotator
+    disagreements: pd.DataFrame  # see disagreements
+
+
+def agreement_report(annotations: pd.DataFrame, *, min_overlap: int = 2) -> AgreementReport:
+    """All agreement measures over the tasks of ``annotations`` that have 2+ annotations."""
+    frame = check_annotations(annotations)
+    table = count_table(frame)
+    counts = table.to_numpy()
+    per_class = pd.DataFrame({
+        "label": table.columns,
+        "n_annotations": counts[counts.sum(axis=1) >= 2].sum(axis=0),
+        "fleiss_kappa": fleiss_kappa_per_class(counts),
+    }).sort_values("fleiss_kappa", na_position="last")  # fmt: skip
+    return AgreementReport(
+        fleiss_kappa(counts), per_class.reset_index(drop=True),
+        pairwise_cohen_kappa(frame, min_overlap=min_overlap),
+        per_annotator(frame, min_overlap=min_overlap), disagreements(frame),
+    )  # fmt: skip
 
 
 def annotations_frame(task_ids: object, annotators: object, labels: object) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analysis.agreement import (
+    agreement_report,
     annotations_frame,
     count_table,
     disagreements,
@@ -77,6 +78,15 @@ def test_per_annotator_and_disagreements_on_a_small_case() -> None:
     assert list(worst["task_id"]) == [3, 1]  # three labels out of three, then 2 vs 1
     assert worst.iloc[1]["majority_label"] == "cat"
     assert worst.iloc[1]["labels"] == {"cat": ["a", "b"], "dog": ["c"]}
+
+
+def test_the_report_gathers_every_measure() -> None:
+    report = agreement_report(_long_from_counts(WIKI_FLEISS))
+    assert report.fleiss_kappa == pytest.approx(0.20993, abs=5e-6)
+    assert list(report.per_class["label"])[-1] == "c4"  # most agreed class last
+    assert report.per_class["n_annotations"].sum() == WIKI_FLEISS.sum()
+    assert len(report.disagreements) == 9  # every subject but the unanimous first one
+    assert len(report.annotators) == 14 and not report.pairs.empty
 
 
 def test_invalid_tables_are_refused_with_the_reason() -> None:
