@@ -15,12 +15,15 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 
 import numpy as np
 
 from winnow.config import Settings
+from winnow.errors import WinnowError
 from winnow.features.walk import SourceItem, local_stat
 from winnow.features.worker import (
     ItemProcessor,
@@ -83,11 +86,13 @@ def extract_features(
         input_spec=embedder.input_spec if embedder else None,
     )
     sink = _Sink(store, embedder, report, batch_size=settings.embedding.batch_size)
-    for results in _run(todo, config, _worker_count(settings, len(todo))):
-        sink.add(results)
-        if progress:
-            progress(len(results))
-    sink.flush()
+    workers = _worker_count(settings, len(todo))
+    with _share_cores(embedder is not None and settings.embedding.threads is None, workers):
+        for results in _run(todo, config, workers):
+            sink.add(results)
+            if progress:
+                progress(len(results))
+        sink.flush()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -97,6 +102,23 @@ def _worker_count(settings: Settings, n_items: int) -> int:
     if settings.features.workers is not None:
         return settings.features.workers
     return 0 if n_items < 2 * _CHUNK else os.cpu_count() or 1
+
+
+@contextmanager
+def _share_cores(adjust: bool, workers: int) -> Iterator[None]:
+    """Give the embedding the cores the decode workers leave free. Measured on 2 cores:
+    two workers beside a 2-thread torch ran at half the speed of two beside 1 thread."""
+    if not adjust or workers == 0:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) - workers))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _split_unchanged(
@@ -154,7 +176,13 @@ def _run(todo: list[SourceItem], config: WorkerConfig, workers: int) -> Iterator
                 return
             done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for future in done:
-                yield future.result()
+                try:
+                    yield future.result()
+                except BrokenProcessPool as exc:
+                    raise WinnowError(
+                        "a feature worker process died (out of memory, or a crash in an image "
+                        "decoder); everything computed so far is stored, and a re-run resumes"
+                    ) from exc
 
 
 class _Sink:
