@@ -35,7 +35,9 @@ ISSUE_COLUMNS = ["path", "issue_type", "score", "group", "given_label", "suggest
 class AuditOptions:
     checks: frozenset[str] = frozenset(ISSUE_TYPES)
     phash_radius: int = 4  # pHash bits; see benchmarks/RESULTS.md for precision at this radius
-    cosine_threshold: float = 0.95  # embedding near-duplicates
+    # Embedding near-duplicates. On real photos 0.90 finds 98% of 10% crops with no false
+    # pair (0.95: 49%); on drawings such as letter stamps it also joins look-alikes (b~d).
+    cosine_threshold: float = 0.90
     n_folds: int = 5
     quality: QualityThresholds = field(default_factory=QualityThresholds)
 

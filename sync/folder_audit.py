@@ -21,7 +21,8 @@ def audit_folder(
     options: AuditOptions | None = None, embed: bool = True,
 ) -> tuple[ScanResult, ExtractionReport, AuditResult]:  # fmt: skip
     """Fill the feature store for ``folder`` (cache hits for known content), then audit it."""
-    scan, report = compute_folder(folder, settings, layout=layout, embed=embed)
+    embedder = make_embedder(settings.embedding) if embed and settings.features.embed else None
+    scan, report = compute_folder(folder, settings, layout=layout, embedder=embedder, embed=embed)
     uris = [item.uri for item in scan.items]
     with FeatureStore(settings.store_path) as store:
         sources = store.sources_frame().set_index("uri").loc[uris].reset_index()
@@ -29,14 +30,13 @@ def audit_folder(
         table = sources.merge(images, on="sha256", how="left", suffixes=("", "_content"))
         table["error_kind"] = table["error_kind"].fillna(table["error_kind_content"])
         table["error"] = table["error"].fillna(table["error_content"])
-        vectors = None
-        if embed and settings.features.embed:
-            model_id = make_embedder(settings.embedding).model_id
-            vectors = _aligned_embeddings(store, model_id, table)
+        vectors = _aligned_embeddings(store, embedder.model_id, table) if embedder else None
     return scan, report, audit(table, embeddings=vectors, options=options)
 
 
-def _aligned_embeddings(store: FeatureStore, model_id: str, table: pd.DataFrame) -> np.ndarray:
+def _aligned_embeddings(
+    store: FeatureStore, model_id: str, table: pd.DataFrame
+) -> np.ndarray | None:
     ok = table["error_kind"].isna()
     shas, vectors = store.embeddings(model_id, list(dict.fromkeys(table["sha256"][ok])))
     if not len(shas):

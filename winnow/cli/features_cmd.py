@@ -11,16 +11,20 @@ from winnow.cli.console import console, progress_bar
 from winnow.config import Settings, get_settings
 from winnow.features.extract import ExtractionReport, extract_features
 from winnow.features.walk import Layout, ScanResult, scan_folder
-from winnow.models import make_embedder
+from winnow.models import Embedder, make_embedder
 from winnow.store import FeatureStore
 
 
 def compute_folder(
-    folder: Path, settings: Settings, *, layout: Layout = "auto", embed: bool = True
-) -> tuple[ScanResult, ExtractionReport]:
-    """Scan ``folder`` and extract features with a progress bar; shared by other commands."""
+    folder: Path, settings: Settings, *, layout: Layout = "auto", embed: bool = True,
+    embedder: Embedder | None = None,
+) -> tuple[ScanResult, ExtractionReport]:  # fmt: skip
+    """Scan ``folder`` and extract features with a progress bar; shared by other commands.
+
+    Pass ``embedder`` to reuse a loaded model; otherwise one is built when ``embed``."""
     scan = scan_folder(folder, layout=layout)
-    embedder = make_embedder(settings.embedding) if embed and settings.features.embed else None
+    if embedder is None and embed and settings.features.embed:
+        embedder = make_embedder(settings.embedding)
     with (
         FeatureStore(settings.store_path) as store,
         progress_bar("features", len(scan.items)) as advance,

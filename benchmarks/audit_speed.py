@@ -1,0 +1,128 @@
+"""Speed of a whole-folder audit: ``winnow audit`` against cleanvision and fastdup, one run.
+
+The folder: ``winnow.samples.build_bench`` JPEGs (real photo content, about 0.8 Mpx each;
+5,000 by default). Every tool starts cold: Winnow with an empty feature store, each peer in a
+fresh process from its own virtualenv (``peers/setup.sh``). Timed runs, one after the other:
+
+- ``winnow audit DIR --out OUT``: features (decode, hashes, quality measurements, EfficientNet
+  -Lite0 embeddings) and every check (duplicates, quality, outliers; no labels in this folder);
+- ``winnow audit --no-embed``: the same without the embedding model (no near duplicates by
+  embedding, no outliers), which is what cleanvision computes;
+- ``winnow audit`` again on the filled store (the features are cache hits);
+- cleanvision 0.3.7 ``find_issues()`` with all its default issue types;
+- fastdup 2.54 ``run()`` with its defaults (ONNX embeddings, kNN, components, stats).
+
+Times are wall clock of the whole process, start-up included (the peers' in-process time is
+printed too). The machine is shared: the load average before each run is printed.
+
+    python benchmarks/audit_speed.py [--count 5000] [--folder DIR] [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+from _common import machine_line, record_result
+from _peers import run_peer
+
+from winnow.samples import build_bench
+
+WINNOW = Path(sys.executable).with_name("winnow")
+
+
+def run_winnow(folder: Path, store: Path, out: Path, *extra: str) -> dict:
+    """One ``winnow audit`` process; wall seconds, the features' own seconds, findings."""
+    env = {**os.environ, "WINNOW_DATA_DIR": str(store), "COLUMNS": "160"}
+    command = [str(WINNOW), "audit", str(folder), "--out", str(out), *extra]
+    load = os.getloadavg()[0]
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        return {"error": done.stderr[-800:], "wall_seconds": wall, "load": load}
+    features = re.search(r"seconds\s*│\s*([\d.]+)", done.stdout)
+    issues = pd.read_csv(out / "issues.csv")
+    return {"wall_seconds": wall, "load": load,
+            "features_seconds": float(features.group(1)) if features else float("nan"),
+            "images": len(pd.read_parquet(out / "images.parquet")),
+            "findings": issues.groupby("issue_type").size().to_dict()}  # fmt: skip
+
+
+def run_peer_timed(script: str, args: list[str], log: Path) -> dict:
+    load = os.getloadavg()[0]
+    return {**run_peer(script, args, log=log, timeout=1200), "load": load}
+
+
+def describe(name: str, r: dict, n: int, base: float | None) -> list[str]:
+    if "error" in r:
+        return [f"{name}: FAILED after {r['wall_seconds']:.0f} s: {r['error'][:300]}"]
+    wall = r["wall_seconds"]
+    inner = f", in-process {r['seconds']:.1f} s" if "seconds" in r else ""
+    feats = (f", features {r['features_seconds']:.1f} s"
+             if "features_seconds" in r else "")  # fmt: skip
+    ratio = f", {wall / base:.2f}x the time of winnow audit" if base else ""
+    found = ", ".join(f"{k} {v}" for k, v in sorted(r.get("findings", {}).items()))
+    return [f"{name}: {wall:.1f} s wall = {n / wall:.1f} img/s (load {r['load']:.1f} before"
+            f"{inner}{feats}{ratio}); images seen {r.get('images', '?')}",
+            f"    findings: {found or 'none'}"]  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--count", type=int, default=5000, help="images to build")
+    parser.add_argument("--folder", type=Path, help="an existing folder instead of building")
+    parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="winnow-auditspeed-") as tmp:
+        work = Path(tmp)
+        folder = args.folder or work / "bench"
+        start = time.perf_counter()
+        n = build_bench(folder, count=args.count) if not args.folder else _count(folder)
+        build_s = time.perf_counter() - start
+        runs = {
+            "winnow audit (cold store)": run_winnow(folder, work / "s1", work / "o1"),
+            "winnow audit --no-embed (cold store)": run_winnow(
+                folder, work / "s2", work / "o2", "--no-embed"),
+            "winnow audit (warm store: features cached)": run_winnow(
+                folder, work / "s1", work / "o3"),
+            "cleanvision (all default issue types)": run_peer_timed(
+                "run_cleanvision.py", [str(folder)], work / "peers.log"),
+            "fastdup (defaults)": run_peer_timed(
+                "run_fastdup.py", [str(folder), str(work / "fastdup")], work / "peers.log"),
+        }  # fmt: skip
+        lines = report(runs, n, folder, build_s, bool(args.folder))
+    print("\n".join(lines))
+    if args.record:
+        record_result(f"Audit speed: winnow audit vs cleanvision and fastdup, {n:,} images",
+                      lines)  # fmt: skip
+
+
+def report(runs: dict, n: int, folder: Path, build_s: float, given: bool) -> list[str]:
+    base = runs["winnow audit (cold store)"].get("wall_seconds")
+    source = str(folder) if given else f"built by build_bench in {build_s:.0f} s (not timed)"
+    lines = [machine_line() + f"; load average {os.getloadavg()[0]:.1f} at the end "
+             "(2 cores shared with other work)",
+             f"data: {n:,} real-content JPEGs (~0.8 Mpx), {source}"]  # fmt: skip
+    for name, r in runs.items():
+        lines += describe(name, r, n, None if name.startswith("winnow audit (cold") else base)
+    lines.append(
+        "note: crops of 43 photos overlap, so near-duplicate counts are high by "
+        "construction; the tools define findings differently (counts, not accuracy)"
+    )
+    return lines
+
+
+def _count(folder: Path) -> int:
+    return sum(1 for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+
+
+if __name__ == "__main__":
+    main()
