@@ -23,7 +23,6 @@ from pathlib import Path
 
 import imagehash
 import numpy as np
-import torch
 from _common import machine_line, record_result
 from PIL import Image
 
@@ -33,7 +32,6 @@ from winnow.features.extract import extract_features
 from winnow.features.measure import hash_to_int64
 from winnow.features.walk import scan_folder
 from winnow.models import InputSpec, make_embedder, prepare_image
-from winnow.models.backbone import _build
 from winnow.store import FeatureStore
 
 PHASH_THRESHOLD = 4  # the near-duplicate threshold the overview audit documents
@@ -45,6 +43,11 @@ class StockBackbone:
     batch-norm layers unfolded, one image per forward."""
 
     def __init__(self, settings) -> None:
+        import torch  # here, not at the top: spawned workers re-import this module
+
+        from winnow.models.backbone import _build
+
+        self.torch = torch
         self.model, _, mean, std = _build(settings.embedding)
         self.model.eval()
         self.mean = torch.tensor(mean).view(1, 3, 1, 1)
@@ -52,6 +55,7 @@ class StockBackbone:
 
     def embed_images(self, images: list[Image.Image]) -> np.ndarray:
         arr = np.stack([prepare_image(im, InputSpec(224, "center_crop")) for im in images])
+        torch = self.torch
         x = (torch.from_numpy(arr).permute(0, 3, 1, 2).float() - self.mean) / self.std
         with torch.inference_mode():
             feats = self.model.forward_head(self.model.forward_features(x), pre_logits=True)
