@@ -14,6 +14,7 @@ import httpx
 
 from ml_backend.versions import sync_model_version
 from winnow.errors import LabelStudioError
+from winnow.labelstudio.ml_backends import register_ml_backend
 
 
 def backend_version(
@@ -43,18 +44,7 @@ def connect_backend(
     """
     config = client.projects.get(project).label_config
     version = backend_version(backend_url, config, auth=auth)
-    options: dict[str, Any] = {"title": version, "is_interactive": False}
-    if auth is not None:
-        options.update(auth_method="BASIC_AUTH", basic_auth_user=auth[0],
-                       basic_auth_pass=auth[1])  # fmt: skip
-    existing = [
-        b for b in client.ml.list(project=project)
-        if (b.url or "").rstrip("/") == backend_url.rstrip("/")
-    ]  # fmt: skip
-    if existing:
-        client.ml.update(existing[0].id, **options)
-    else:
-        client.ml.create(url=backend_url, project=project, **options)
+    register_ml_backend(client, project, backend_url, title=version, auth=auth)
     sync_model_version(client, project, version, url=backend_url, auth=auth)
     return version
 

@@ -30,6 +30,7 @@ from pydantic import SecretStr
 from ml_backend.controls.choices import ChoicesControl
 from winnow.config import LabelStudioSettings
 from winnow.labelstudio.client import connect
+from winnow.labelstudio.ml_backends import backend_fields
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,8 @@ def sync_model_version(
             url is not None and (backend.url or "").rstrip("/") == url.rstrip("/")
         )
         if ours and backend.title != version:
-            client.ml.update(backend.id, title=version, **_revalidation(project, backend.url, auth))
+            fields = backend_fields(project, backend.url, auth)
+            client.ml.update(backend.id, title=version, **fields)
             renamed.append(backend.id)
     current = client.projects.get(project).model_version
     updated = False
@@ -101,14 +103,6 @@ def sync_model_version(
         log.info("project %s: model_version is now %r (renamed backends %s)",
                  project, current, renamed)  # fmt: skip
     return SyncOutcome(tuple(renamed), updated, current == version)
-
-
-def _revalidation(project: int, url: str, auth: tuple[str, str] | None) -> dict[str, Any]:
-    """Fields Label Studio 1.23 needs in any ML backend update to re-run its checks."""
-    fields: dict[str, Any] = {"url": url, "project": project}
-    if auth is not None:
-        fields.update(auth_method="BASIC_AUTH", basic_auth_user=auth[0], basic_auth_pass=auth[1])
-    return fields
 
 
 def _has_titled(client: Any, project: int, version: str) -> bool:

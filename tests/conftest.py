@@ -95,6 +95,12 @@ def label_studio_venv() -> Path:
     return max(built, key=lambda p: (p / ".complete").stat().st_mtime)
 
 
+@pytest.fixture(scope="session")
+def ls_venv() -> Path:
+    """The Label Studio virtualenv, for tests that start Label Studio through Winnow itself."""
+    return label_studio_venv()
+
+
 def label_studio_template(venv: Path) -> Path:
     """A migrated data directory, built once per Label Studio version and reused by sessions."""
     override = os.environ.get("WINNOW_LS_TEMPLATE_DIR")

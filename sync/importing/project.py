@@ -20,6 +20,7 @@ from winnow.labelstudio.label_config import (
     build_label_config,
     find_label_control,
 )
+from winnow.labelstudio.ml_backends import find_ml_backend, register_ml_backend
 
 TITLE_LENGTH = (3, 50)  # Label Studio's limits on project titles
 ML_BACKEND_TITLE = "Winnow"
@@ -131,21 +132,14 @@ def ensure_ml_backend(
     prediction score only among predictions of that version, so the backend is named
     after the model version its /setup reported.
     """
-    existing = ls_call("list ML backends", ls.ml.list, project=project_id)
-    if any((backend.url or "").rstrip("/") == url.rstrip("/") for backend in existing):
+    if ls_call("list ML backends", find_ml_backend, ls, project_id, url) is not None:
         return False
-    extra: dict[str, Any] = {}
-    if auth is not None:
-        extra = {"auth_method": "BASIC_AUTH", "basic_auth_user": auth[0],
-                 "basic_auth_pass": auth[1]}  # fmt: skip
-    backend = ls_call(f"connect the ML backend at {url}", ls.ml.create, url=url,
-                      project=project_id, title=ML_BACKEND_TITLE, is_interactive=False,
-                      **extra)  # fmt: skip
+    backend = ls_call(f"connect the ML backend at {url}", register_ml_backend, ls, project_id,
+                      url, title=ML_BACKEND_TITLE, auth=auth)  # fmt: skip
     version = backend.model_version
     if version and version != ML_BACKEND_TITLE:
-        # url and project again: Label Studio 1.23 answers 500 to an update without them
-        ls_call("name the ML backend after its model version", ls.ml.update, id=backend.id,
-                url=url, project=project_id, title=version)  # fmt: skip
+        ls_call("name the ML backend after its model version", register_ml_backend, ls,
+                project_id, url, title=version, auth=auth)  # fmt: skip
         ls_call("set the project's model version", ls.projects.update, id=project_id,
                 model_version=version)  # fmt: skip
     return True

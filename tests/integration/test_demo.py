@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import label_studio_venv
 from label_studio_sdk import LabelStudio as LSClient
 from typer.testing import CliRunner
 
@@ -31,10 +30,10 @@ def small_demo_set(tmp_path: Path) -> Path:
 
 
 def test_demo_runs_the_whole_stack_and_stops_it(
-    small_demo_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small_demo_set: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ls_venv: Path
 ) -> None:
     monkeypatch.setenv("WINNOW_DATA_DIR", str(tmp_path / "store"))
-    monkeypatch.setenv("WINNOW_LS_VENV", str(label_studio_venv()))
+    monkeypatch.setenv("WINNOW_LS_VENV", str(ls_venv))
     seen: dict = {}
 
     def look_while_running(stack) -> None:  # stands in for the user browsing until Ctrl-C
