@@ -17,7 +17,7 @@ DEPS_VENV := $(CACHE_DIR)/venv-deps-$(APP_HASH)
 LS_VENV := $(CACHE_DIR)/venv-label-studio-$(LS_HASH)
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := tuxpaint-stamps-default dataset-fashion-mnist labelme-examples
+APT_PACKAGES := tuxpaint-stamps-default dataset-fashion-mnist labelme-examples chromium postgresql-15
 SAMPLES := build/samples
 DEMO_DIR := build/demo
 

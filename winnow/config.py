@@ -30,6 +30,8 @@ SECRET_FIELDS = (
     "s3.access_key_id",
     "s3.secret_access_key",
     "backend.basic_auth_password",
+    "index.api_key",
+    "serve.api_keys",
 )
 # CLIP's prompt-ensemble idea: averaging a few phrasings beats any single one.
 DEFAULT_PROMPT_TEMPLATES = (
@@ -147,6 +149,81 @@ class BackendSettings(BaseModel):
         return self
 
 
+class TrainingSettings(BaseModel):
+    """Active learning: when the backend trains, what, and how it ranks tasks (issue 5)."""
+
+    arch: str = Field("efficientnet_lite0", description="timm/torchvision architecture name")
+    min_per_class: int = Field(3, ge=1, description="switch from zero-shot at k labels per class")
+    retrain_every: int = Field(5, ge=1, description="new annotations that trigger a run")
+    uncertainty: Literal["least_confidence", "margin", "entropy"] = "margin"
+    fine_tune: bool = Field(True, description="fine-tune with fastai after the linear head")
+    epochs: int = Field(3, ge=1, le=100)
+    holdout_fraction: float = Field(0.2, gt=0, lt=0.9)
+    replace_only_if_not_worse: bool = True
+    seed: int = 0
+
+
+class SyncSettings(BaseModel):
+    """Sync jobs: which task fields hold what, and how hard to retry Label Studio (issue 7)."""
+
+    split_field: str = Field("split", description="task data field that holds the split")
+    page_size: int = Field(100, ge=1, le=1000)
+    retries: int = Field(4, ge=0, le=20)
+    every: str = Field("10m", description="default period of `winnow sync --watch`")
+
+
+class ExportSettings(BaseModel):
+    """Versioned data set export (issue 8)."""
+
+    seed: int = 0
+    split_fractions: dict[str, float] = Field(
+        default_factory=lambda: {"train": 0.8, "val": 0.1, "test": 0.1}
+    )
+    shard_size_mb: int = Field(256, ge=1, description="WebDataset shard size")
+    exclude_flags: list[str] = Field(
+        default_factory=lambda: ["unreadable", "label_issue", "exact_duplicate"],
+        description="findings that keep an image out of an export",
+    )
+
+
+class IndexSettings(BaseModel):
+    """The vector index: Qdrant Edge in-process by default, a Qdrant server when url is set."""
+
+    url: str | None = Field(None, description="Qdrant server URL; unset = embedded Qdrant Edge")
+    api_key: SecretStr | None = None
+    collection: str = "winnow"
+    path: Path | None = Field(None, description="Qdrant Edge directory; default data_dir/index")
+
+
+class ServeSettings(BaseModel):
+    """The similarity and classify API (issue 9)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    api_keys: SecretStr | None = Field(None, description="comma-separated keys; unset = open")
+    max_upload_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    max_k: int = Field(100, ge=1, le=10_000)
+    cors_origins: list[str] = Field(default_factory=list)
+
+
+class DetectionSettings(BaseModel):
+    """Object and face detection (issue 11)."""
+
+    backend: Literal["torchvision", "detectron2"] = "torchvision"
+    model: str = "fasterrcnn_resnet50_fpn_v2"
+    checkpoint: Path | None = Field(None, description="local weights; unset = download")
+    score_threshold: float = Field(0.5, gt=0, lt=1)
+    faces: Literal["haar", "none"] = "haar"
+
+
+class LoggingSettings(BaseModel):
+    """Operations: log format (issue 12)."""
+
+    json_format: bool = Field(False, alias="json", description="one JSON object per line")
+
+    model_config = {"populate_by_name": True}
+
+
 class Settings(BaseSettings):
     """Every setting Winnow reads. Build it with :func:`get_settings`."""
 
@@ -165,6 +242,13 @@ class Settings(BaseSettings):
     embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     backend: BackendSettings = Field(default_factory=BackendSettings)
+    training: TrainingSettings = Field(default_factory=TrainingSettings)
+    sync: SyncSettings = Field(default_factory=SyncSettings)
+    export: ExportSettings = Field(default_factory=ExportSettings)
+    index: IndexSettings = Field(default_factory=IndexSettings)
+    serve: ServeSettings = Field(default_factory=ServeSettings)
+    detection: DetectionSettings = Field(default_factory=DetectionSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
