@@ -161,6 +161,9 @@ class TrainingSettings(BaseModel):
     holdout_fraction: float = Field(0.2, gt=0, lt=0.9)
     replace_only_if_not_worse: bool = True
     seed: int = 0
+    enabled: bool = Field(True, description="train on webhooks and serve the trained model")
+    image_size: int = Field(128, ge=32, le=512, description="fine-tuning input side (CPU)")
+    rank_chunk: int = Field(256, ge=1, description="tasks per chunk in `winnow rank`")
 
 
 class SyncSettings(BaseModel):
@@ -170,6 +173,7 @@ class SyncSettings(BaseModel):
     page_size: int = Field(100, ge=1, le=1000)
     retries: int = Field(4, ge=0, le=20)
     every: str = Field("10m", description="default period of `winnow sync --watch`")
+    pace_s: float = Field(0.0, ge=0, description="pause after each task write (busy servers)")
 
 
 class ExportSettings(BaseModel):
@@ -184,6 +188,8 @@ class ExportSettings(BaseModel):
         default_factory=lambda: ["unreadable", "label_issue", "exact_duplicate"],
         description="findings that keep an image out of an export",
     )
+    multipart_mb: int = Field(64, ge=5, description="S3 multipart threshold and part size")
+    s3_attempts: int = Field(5, ge=1, le=20, description="tries per S3 request before giving up")
 
 
 class IndexSettings(BaseModel):
@@ -193,6 +199,14 @@ class IndexSettings(BaseModel):
     api_key: SecretStr | None = None
     collection: str = "winnow"
     path: Path | None = Field(None, description="Qdrant Edge directory; default data_dir/index")
+    hnsw_m: int = Field(16, ge=4, le=128, description="HNSW edges per node (recall vs memory)")
+    hnsw_ef_construct: int = Field(100, ge=4, le=2000, description="HNSW build-time beam")
+    hnsw_ef: int | None = Field(None, ge=1, description="search-time beam; unset = engine default")
+    quantization: Literal["none", "int8"] = Field("none", description="int8 = 4x less RAM")
+    on_disk: bool = Field(False, description="keep original vectors on disk (memory-mapped)")
+    shards: int = Field(1, ge=1, le=1024, description="server only: shards per collection")
+    replicas: int = Field(1, ge=1, le=16, description="server only: copies of each shard")
+    timeout_s: float = Field(30.0, gt=0, description="server request timeout")
 
 
 class ServeSettings(BaseModel):
@@ -204,16 +218,27 @@ class ServeSettings(BaseModel):
     max_upload_bytes: int = Field(20 * 1024 * 1024, gt=0)
     max_k: int = Field(100, ge=1, le=10_000)
     cors_origins: list[str] = Field(default_factory=list)
+    project: int | None = Field(None, description="Label Studio project the API serves")
+    api_url: str = Field("http://127.0.0.1:8000", description="where the web UI finds the API")
+    ui_port: int = Field(8501, ge=1, le=65535)
 
 
 class DetectionSettings(BaseModel):
     """Object and face detection (issue 11)."""
 
-    backend: Literal["torchvision", "detectron2"] = "torchvision"
+    backend: Literal["torchvision", "detectron2", "haar"] = "torchvision"  # haar: faces only
     model: str = "fasterrcnn_resnet50_fpn_v2"
     checkpoint: Path | None = Field(None, description="local weights; unset = download")
+    download: bool = Field(True, description="fetch torchvision's COCO weights when not cached")
     score_threshold: float = Field(0.5, gt=0, lt=1)
-    faces: Literal["haar", "none"] = "haar"
+    faces: Literal["haar", "yunet", "none"] = "haar"
+    face_model: Path | None = Field(None, description="YuNet ONNX file for faces: yunet")
+    label_map: dict[str, str] = Field(
+        default_factory=dict, description="detector class -> project label, e.g. person: pedestrian"
+    )
+    questions: list[str] = Field(
+        default_factory=list, description='audit questions, e.g. "contains: swimming pool"'
+    )
 
 
 class LoggingSettings(BaseModel):

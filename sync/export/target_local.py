@@ -1,0 +1,59 @@
+"""A local directory of versions: build in ``.staging-v<X.Y>-<random>/``, then one rename."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sync.export.checksums import MANIFEST, file_sha256, manifest_bytes
+from sync.export.targets import Advance, version_dirs
+from winnow.errors import ConfigError
+
+
+class LocalTarget:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.url = str(root)
+
+    def _dir(self, version: str) -> Path:
+        return self.root / f"v{version}"
+
+    def versions(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        names = (p.name for p in self.root.iterdir() if (p / MANIFEST).is_file())
+        return version_dirs(names)
+
+    def read(self, version: str, name: str) -> bytes | None:
+        path = self._dir(version) / name
+        return path.read_bytes() if path.is_file() else None
+
+    def files(self, version: str) -> dict[str, int]:
+        base = self._dir(version)
+        return {p.relative_to(base).as_posix(): p.stat().st_size
+                for p in sorted(base.rglob("*")) if p.is_file()}  # fmt: skip
+
+    def hash_file(self, version: str, name: str) -> str:
+        return file_sha256(self._dir(version) / name)
+
+    def staging_dir(self, version: str) -> Path:
+        """Beside the final directory (same file system, so the rename is atomic). Stale
+        staging directories of earlier interrupted runs of this version are removed."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        for stale in self.root.glob(f".staging-v{version}-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        return Path(tempfile.mkdtemp(prefix=f".staging-v{version}-", dir=self.root))
+
+    def publish(self, staging: Path, version: str, manifest: dict[str, Any],
+                advance: Advance | None = None) -> None:  # fmt: skip
+        final = self._dir(version)
+        if final.exists():
+            raise ConfigError(f"{final} already exists; choose another --version")
+        (staging / MANIFEST).write_bytes(manifest_bytes(manifest))
+        os.chmod(staging, 0o755)  # mkdtemp makes it private
+        os.rename(staging, final)
+        if advance is not None:
+            advance(len(manifest["files"]))
