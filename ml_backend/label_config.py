@@ -11,6 +11,7 @@ from __future__ import annotations
 from xml.etree import ElementTree
 
 from ml_backend.controls.choices import ChoicesControl, UnsupportedControl, choices_control
+from ml_backend.controls.rectangles import BoxControl, box_controls
 from winnow.errors import ConfigError
 from winnow.labelstudio.label_config import REVIEW_CONTROL
 
@@ -27,8 +28,17 @@ class LabelConfigError(ConfigError):
     """The labeling config is not XML, or has nothing Winnow can pre-annotate."""
 
 
-def parse_label_config(xml: str) -> list[ChoicesControl]:
-    """The supported controls of ``xml``, in document order; raises LabelConfigError."""
+def parse_box_config(xml: str) -> list[BoxControl]:
+    """The RectangleLabels/PolygonLabels controls of ``xml`` (detection projects)."""
+    root = _parse(xml)
+    return box_controls(root, _image_fields(root))
+
+
+def parse_label_config(xml: str, *, allow_none: bool = False) -> list[ChoicesControl]:
+    """The supported controls of ``xml``, in document order; raises LabelConfigError.
+
+    ``allow_none``: an empty list instead of the error (the config has box controls).
+    """
     root = _parse(xml)
     images = _image_fields(root)
     controls, skipped = [], []
@@ -40,13 +50,14 @@ def parse_label_config(xml: str) -> list[ChoicesControl]:
                 controls.append(choices_control(element, images))
             except UnsupportedControl as exc:
                 skipped.append(str(exc))
-    if controls:
+    if controls or allow_none:
         return controls
     found = f"<Image> tags: {sorted(images) or 'none'}"
     reasons = "".join(f"\n  - {reason}" for reason in skipped) or "\n  - no <Choices> tag"
     raise LabelConfigError(
         "Winnow pre-annotates image classification: a <Choices> bound to an <Image>, with "
-        f'choice="single" or "multiple". This labeling config has none ({found}):{reasons}'
+        'choice="single" or "multiple", or a <RectangleLabels>/<PolygonLabels> with <Label>s '
+        f"for boxes. This labeling config has none ({found}):{reasons}"
         f"\nA labeling config that works:\n{WORKING_EXAMPLE}"
     )
 

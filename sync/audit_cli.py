@@ -25,6 +25,9 @@ def audit(
         list(ISSUE_TYPES), "--checks", "-c", help="issue types to check (repeat the option)"
     ),  # fmt: skip
     embed: bool = typer.Option(True, help="embeddings for near duplicates, labels, outliers"),
+    detect: bool = typer.Option(False, "--detect", help="objects, faces, PII (docs/detection.md)"),
+    boxes: Path | None = typer.Option(None, "--boxes", exists=True, help="COCO boxes to check"),
+    question: list[str] = typer.Option([], "--question", "-q", help='e.g. "person_count > 0"'),
 ) -> None:
     """Audit a folder: integrity, quality, duplicates and leakage, label issues, outliers."""
     if layout not in LAYOUTS:
@@ -37,6 +40,13 @@ def audit(
     scan, report, result = audit_folder(folder, settings, layout=LAYOUTS[layout],  # type: ignore[arg-type]
                                         options=options, embed=embed)  # fmt: skip
     render_report(scan, report, show_failures=0)
+    if detect or boxes is not None:
+        from sync.detect_audit import detect_folder
+
+        result, _, skipped = detect_folder(result, settings, boxes_file=boxes, image_root=folder,
+                                           questions=question)  # fmt: skip
+        if skipped:
+            console.print(f"[yellow]object detection skipped:[/] {skipped}", highlight=False)
     paths = write_outputs(result, out)
     render_audit(result)
     console.print(f"findings: {paths['issues']}\nper-image scores: {paths['images']}",
@@ -46,7 +56,7 @@ def audit(
 def render_audit(result: AuditResult) -> None:
     counts = result.issues.groupby("issue_type").size()
     table = Table("issue", "files", "worst example", title="Audit findings")
-    for issue in ISSUE_TYPES:
+    for issue in dict.fromkeys([*ISSUE_TYPES, *counts.index]):  # detection types come last
         if issue in counts.index:
             worst = result.issues[result.issues["issue_type"] == issue].iloc[0]
             table.add_row(issue, str(counts[issue]), f"{Path(worst['path']).name}: "

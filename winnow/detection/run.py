@@ -1,0 +1,44 @@
+"""Detect many images once: cached results first, the detector only for new content."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from winnow.detection.base import Detection, Detector
+from winnow.store.detections import DetectionStore
+
+
+def detect_cached(
+    detector: Detector,
+    shas: Sequence[str],
+    load: Callable[[str], np.ndarray],
+    cache: DetectionStore,
+    *,
+    batch_size: int = 4,
+) -> dict[str, Detection]:
+    """Detections for every content sha256 in ``shas``; ``load(sha)`` gives RGB uint8 pixels.
+
+    Results are stored as each batch finishes, so an interrupted run resumes where it was.
+    ``load`` may raise :class:`~winnow.errors.ImageError`; that content is left out.
+    """
+    from winnow.errors import ImageError
+
+    unique = list(dict.fromkeys(shas))
+    found = cache.get(unique, detector.model_version)
+    todo = [sha for sha in unique if sha not in found]
+    for start in range(0, len(todo), batch_size):
+        batch, pixels = [], []
+        for sha in todo[start : start + batch_size]:
+            try:
+                pixels.append(load(sha))
+                batch.append(sha)
+            except ImageError:
+                continue
+        if not batch:
+            continue
+        fresh = dict(zip(batch, detector.detect(pixels), strict=True))
+        cache.put(fresh)
+        found.update(fresh)
+    return found
