@@ -111,7 +111,8 @@ def _check_k(k: int, settings: Settings) -> int:
     return k
 
 
-def _hits(hits: list[Hit], settings: Settings, started: float) -> SearchResponse:
+def _hits(hits: list[Hit], settings: Settings, started: float) -> Response:
+    """Serialise once (pydantic-core); returning a Response skips FastAPI's re-validation."""
     base, project = settings.label_studio.url, settings.serve.project
     out = []
     for hit in hits:
@@ -121,7 +122,8 @@ def _hits(hits: list[Hit], settings: Settings, started: float) -> SearchResponse
                             labels=p.get("labels") or [], split=p.get("split"),
                             flags=p.get("flags") or [], url=p.get("url"),
                             label_studio_url=link))  # fmt: skip
-    return SearchResponse(hits=out, took_ms=round((time.perf_counter() - started) * 1e3, 3))
+    body = SearchResponse(hits=out, took_ms=round((time.perf_counter() - started) * 1e3, 3))
+    return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _query_filters(
@@ -142,7 +144,7 @@ def _add_search(app: FastAPI) -> None:
         file: UploadFile = File(...),
         k: int = Query(10, ge=1),
         filters: SearchFilters = Depends(_query_filters),
-    ) -> SearchResponse:
+    ) -> Response:
         started, engine = time.perf_counter(), _engine(request)
         settings = engine.settings
         k, flt = _check_k(k, settings), _filters(filters, settings)
@@ -158,7 +160,7 @@ def _add_search(app: FastAPI) -> None:
         task_id: int = Path(ge=1, le=TASK_ID_MAX),
         k: int = Query(10, ge=1),
         filters: SearchFilters = Depends(_query_filters),
-    ) -> SearchResponse:
+    ) -> Response:
         started, engine = time.perf_counter(), _engine(request)
         settings = engine.settings
         k = _check_k(k, settings)
@@ -168,7 +170,7 @@ def _add_search(app: FastAPI) -> None:
 
     @app.post("/v1/search/text", response_model=SearchResponse, dependencies=auth,
               tags=["search"], responses={501: {"description": "no CLIP weights"}})  # fmt: skip
-    def search_text(request: Request, body: TextSearchRequest) -> SearchResponse:
+    def search_text(request: Request, body: TextSearchRequest) -> Response:
         started, engine = time.perf_counter(), _engine(request)
         k, flt = _check_k(body.k, engine.settings), _filters(body, engine.settings)
         vector = engine.embed_text(body.text)
@@ -176,7 +178,7 @@ def _add_search(app: FastAPI) -> None:
 
     @app.post("/v1/recommend", response_model=SearchResponse, dependencies=auth,
               tags=["search"])  # fmt: skip
-    def recommend(request: Request, body: RecommendRequest) -> SearchResponse:
+    def recommend(request: Request, body: RecommendRequest) -> Response:
         started, engine = time.perf_counter(), _engine(request)
         k, flt = _check_k(body.k, engine.settings), _filters(body, engine.settings)
         positive, negative = engine.point_ids(body.positive), engine.point_ids(body.negative)
@@ -192,7 +194,7 @@ def _add_search(app: FastAPI) -> None:
 
     @app.get("/v1/samples", response_model=SearchResponse, dependencies=auth, tags=["data"])
     def samples(request: Request, label: str | None = None, n: int = Query(12, ge=1),
-                seed: int = Query(0, ge=0, le=2**32 - 1)) -> SearchResponse:  # fmt: skip
+                seed: int = Query(0, ge=0, le=2**32 - 1)) -> Response:  # fmt: skip
         started, engine = time.perf_counter(), _engine(request)
         n = _check_k(n, engine.settings)
         payloads = engine.samples(label, n, seed)
