@@ -1,7 +1,8 @@
 """A tiny Prometheus registry: counters, gauges and histograms in the text format 0.0.4.
 
-Small on purpose (prometheus_client is not a dependency): the backend exposes a handful of
-series, declared in :data:`SERIES` so ``/metrics`` shows every one from the start.
+Small on purpose, with no process-global registry, so every app (and test) has its own: the
+backend exposes a handful of series, declared in :data:`SERIES` so ``/metrics`` shows every
+one from the start. prometheus_client's parser reads the output back in the tests.
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ SERIES: dict[str, tuple[Kind, str]] = {
     "winnow_backend_webhook_events_total": ("counter", "Webhook events received, by action."),
     "winnow_backend_training_state": ("gauge", "1 for the current training state."),
     "winnow_backend_model_ready": ("gauge", "1 when the predictor's model is loaded."),
+    "winnow_backend_training_runs": ("gauge", "Training runs finished (all) and failed."),
+    "winnow_backend_trained_model_active": (
+        "gauge", "1 when a project is served by its trained model, 0 on zero-shot.",
+    ),
 }  # fmt: skip
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 

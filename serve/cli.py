@@ -13,6 +13,7 @@ import typer
 from serve.auth import configured_keys
 from winnow.cli.console import console, fail
 from winnow.config import Settings, get_settings
+from winnow.logging_setup import uvicorn_log_config
 from winnow.services.process import LOOPBACK
 
 UI_SCRIPT = Path(__file__).resolve().parent / "ui" / "app.py"
@@ -36,21 +37,23 @@ def serve(
              "(comma-separated), or listen on 127.0.0.1")  # fmt: skip
     console.print(f"Winnow API on http://{s.host}:{s.port} (docs: /docs, project: "
                   f"{s.project if s.project is not None else 'all'})")  # fmt: skip
-    uvicorn.run(create_app(settings), host=s.host, port=s.port, log_level="warning")
+    uvicorn.run(create_app(settings), host=s.host, port=s.port, log_level="warning",
+                log_config=uvicorn_log_config(settings))  # fmt: skip
 
 
 def ui(
+    host: str = typer.Option(LOOPBACK, help="address to listen on"),
     port: int = typer.Option(None, help="port (default serve.ui_port)"),
     api_url: str = typer.Option(None, help="the API's base URL (default serve.api_url)"),
 ) -> None:
     """Run the web UI (Streamlit): browse the data set, classify an upload, search."""
     settings = get_settings()
-    command = ui_command(settings, port=port, api_url=api_url)
-    console.print(f"Winnow UI on http://{LOOPBACK}:{port or settings.serve.ui_port}")
+    command = ui_command(settings, port=port, address=host)
+    console.print(f"Winnow UI on http://{host}:{port or settings.serve.ui_port}")
     raise typer.Exit(subprocess.call(command, env=ui_env(settings, api_url)))
 
 
-def ui_command(settings: Settings, *, port: int | None = None, api_url: str | None = None,
+def ui_command(settings: Settings, *, port: int | None = None,
                address: str = LOOPBACK) -> list[str]:  # fmt: skip
     return [
         sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT),

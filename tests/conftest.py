@@ -25,6 +25,7 @@ from PIL import Image
 from skimage import data
 
 from winnow.services.label_studio import LabelStudio, installed_version
+from winnow.services.postgres import PostgreSQL
 from winnow.services.seaweedfs import SeaweedFS
 
 TEST_DATA = Path(__file__).resolve().parent / "data"
@@ -126,6 +127,16 @@ def start_seaweedfs(data_dir: Path, **kwargs: Any) -> SeaweedFS:
 @pytest.fixture(scope="session")
 def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
     server = start_seaweedfs(tmp_path_factory.mktemp("seaweedfs"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgreSQL]:
+    """PostgreSQL 15 on a free loopback port, in its own directory (removed on stop)."""
+    server = PostgreSQL(database="labelstudio").start()
     try:
         yield server
     finally:

@@ -7,8 +7,9 @@ from importlib.metadata import entry_points
 
 import typer
 
-from winnow.cli import config_cmd, features_cmd, samples_cmd
+from winnow.cli import config_cmd, doctor_cmd, features_cmd, samples_cmd
 from winnow.cli.console import fail, run_guarded
+from winnow.logging_setup import configure_logging_from_settings
 
 # Every command DESIGN.md promises, with what provides it once it exists.
 PLANNED_COMMANDS = {
@@ -31,6 +32,7 @@ app = typer.Typer(
 app.add_typer(config_cmd.app, name="config")
 app.command("features")(features_cmd.features)
 app.command("samples")(samples_cmd.samples)
+app.command("doctor")(doctor_cmd.doctor)
 
 
 def _register_adapters(target: typer.Typer) -> set[str]:
@@ -72,5 +74,5 @@ def build_app() -> typer.Typer:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging_from_settings()
     run_guarded(build_app())

@@ -10,6 +10,7 @@ from rich.table import Table
 from winnow.cli.console import console, progress_bar
 from winnow.config import Settings, get_settings
 from winnow.features.extract import ExtractionReport, extract_features
+from winnow.features.ray_engine import RayOptions, extract_features_ray
 from winnow.features.walk import Layout, ScanResult, scan_folder
 from winnow.models import Embedder, make_embedder
 from winnow.store import FeatureStore
@@ -17,11 +18,12 @@ from winnow.store import FeatureStore
 
 def compute_folder(
     folder: Path, settings: Settings, *, layout: Layout = "auto", embed: bool = True,
-    embedder: Embedder | None = None,
+    embedder: Embedder | None = None, ray: RayOptions | None = None,
 ) -> tuple[ScanResult, ExtractionReport]:  # fmt: skip
     """Scan ``folder`` and extract features with a progress bar; shared by other commands.
 
-    Pass ``embedder`` to reuse a loaded model; otherwise one is built when ``embed``."""
+    Pass ``embedder`` to reuse a loaded model; otherwise one is built when ``embed``.
+    With ``ray`` the work runs on a Ray cluster instead of local worker processes."""
     scan = scan_folder(folder, layout=layout)
     if embedder is None and embed and settings.features.embed:
         embedder = make_embedder(settings.embedding)
@@ -29,9 +31,11 @@ def compute_folder(
         FeatureStore(settings.store_path) as store,
         progress_bar("features", len(scan.items)) as advance,
     ):
-        report = extract_features(
-            scan.items, settings=settings, store=store, embedder=embedder, progress=advance
-        )
+        common = {"settings": settings, "store": store, "embedder": embedder, "progress": advance}
+        if ray is not None:
+            report = extract_features_ray(scan.items, options=ray, **common)
+        else:
+            report = extract_features(scan.items, **common)
     return scan, report
 
 
@@ -60,14 +64,21 @@ def features(
     layout: str = typer.Option("auto", help="auto | flat | class | split/class"),
     embed: bool = typer.Option(True, help="also compute embeddings"),
     workers: int | None = typer.Option(None, min=0, help="decode processes (default: cores)"),
+    engine: str = typer.Option("local", help="local (worker processes) | ray (a Ray cluster)"),
+    ray_address: str | None = typer.Option(
+        None, help="Ray cluster to join (default: RAY_ADDRESS, else a local Ray)"
+    ),
 ) -> None:
     """Compute hashes, metadata, quality measurements and embeddings into the feature store."""
     if layout not in ("auto", "flat", "class", "split/class"):
         raise typer.BadParameter(f"unknown layout {layout!r}", param_hint="--layout")
+    if engine not in ("local", "ray"):
+        raise typer.BadParameter(f"unknown engine {engine!r}", param_hint="--engine")
     settings = get_settings()
     if workers is not None:
         feats = settings.features.model_copy(update={"workers": workers})
         settings = settings.model_copy(update={"features": feats})
-    scan, report = compute_folder(folder, settings, layout=layout, embed=embed)  # type: ignore[arg-type]
+    ray = RayOptions(address=ray_address) if engine == "ray" else None
+    scan, report = compute_folder(folder, settings, layout=layout, embed=embed, ray=ray)  # type: ignore[arg-type]
     render_report(scan, report)
     console.print(f"store: {settings.store_path}", highlight=False)

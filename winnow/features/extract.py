@@ -72,6 +72,24 @@ def extract_features(
 ) -> ExtractionReport:
     """Compute and store features (and embeddings, if ``embedder`` is given) for ``items``."""
     started = time.perf_counter()
+    report, todo, config = prepare_run(items, settings=settings, store=store, embedder=embedder,
+                                       progress=progress)  # fmt: skip
+    sink = _Sink(store, embedder, report, batch_size=settings.embedding.batch_size)
+    for results in _run(todo, config, _worker_count(settings, len(todo), embedder is not None)):
+        sink.add(results)
+        if progress:
+            progress(len(results))
+    sink.flush()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def prepare_run(
+    items: Sequence[SourceItem], *, settings: Settings, store: FeatureStore,
+    embedder: Embedder | None, progress: ProgressFn | None,
+) -> tuple[ExtractionReport, list[SourceItem], WorkerConfig]:  # fmt: skip
+    """What every engine does first: set aside unchanged items (counting the known-bad ones
+    among them), and describe the per-image work. Returns (report, items to do, config)."""
     report = ExtractionReport(total=len(items))
     todo, hits = _split_unchanged(items, store, embedder)
     report.cache_hits = len(hits)
@@ -84,14 +102,7 @@ def extract_features(
         model_id=embedder.model_id if embedder else None,
         input_spec=embedder.input_spec if embedder else None,
     )
-    sink = _Sink(store, embedder, report, batch_size=settings.embedding.batch_size)
-    for results in _run(todo, config, _worker_count(settings, len(todo), embedder is not None)):
-        sink.add(results)
-        if progress:
-            progress(len(results))
-    sink.flush()
-    report.seconds = time.perf_counter() - started
-    return report
+    return report, todo, config
 
 
 def _worker_count(settings: Settings, n_items: int, embedding: bool) -> int:

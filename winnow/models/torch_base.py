@@ -45,6 +45,14 @@ class TorchImageEmbedder:
             self.model = self.model.to(memory_format=torch.channels_last)
         self._mean = torch.tensor(mean_px, dtype=torch.float32).view(1, 3, 1, 1)
         self._inv_std = 1.0 / torch.tensor(std_px, dtype=torch.float32).view(1, 3, 1, 1)
+        self.device = torch.device("cpu")
+
+    def to(self, device: str | torch.device) -> TorchImageEmbedder:
+        """Move the model to ``device`` (e.g. ``"cuda"`` in a GPU Ray actor); inputs follow."""
+        self.device = torch.device(device)
+        self.model = self.model.to(self.device)
+        self._mean, self._inv_std = self._mean.to(self.device), self._inv_std.to(self.device)
+        return self
 
     def _encode(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised float ``(n, 3, S, S)`` -> raw features ``(n, dim)``."""
@@ -74,7 +82,7 @@ class TorchImageEmbedder:
         with torch.inference_mode():
             for start in range(0, len(batch), self.batch_size):
                 x = self._to_input(batch[start : start + self.batch_size])
-                outputs.append(fn(x).to(torch.float32).numpy())
+                outputs.append(fn(x).to(torch.float32).cpu().numpy())
         return np.concatenate(outputs)
 
     def _check_batch(self, batch: np.ndarray) -> np.ndarray:
@@ -87,7 +95,7 @@ class TorchImageEmbedder:
         return np.require(batch, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"])
 
     def _to_input(self, chunk: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(chunk).permute(0, 3, 1, 2).float()  # channels-last strides
+        x = torch.from_numpy(chunk).to(self.device).permute(0, 3, 1, 2).float()  # NHWC strides
         x = (x - self._mean) * self._inv_std
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format
         return x.contiguous(memory_format=fmt)

@@ -1,4 +1,4 @@
-"""A real Label Studio server on loopback, from its own virtualenv, with SQLite.
+"""A real Label Studio server on loopback, from its own virtualenv, with SQLite or PostgreSQL.
 
 A cold start spends most of its time on database migrations, so :meth:`LabelStudio.
 migrated_template` builds a migrated data directory once and later starts copy it.
@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from winnow.errors import ServiceError
+from winnow.services.postgres import PostgresDatabase
 from winnow.services.process import LOOPBACK, Service, free_port, http_status
 
 DEFAULT_USERNAME = "admin@example.com"
@@ -57,7 +58,8 @@ class LabelStudio(Service):
 
     Local files under ``files_root`` are served at ``/data/local-files/?d=<relative path>``.
     If ``template`` names a migrated data directory and ``data_dir`` has no database yet,
-    the template is copied in first.
+    the template is copied in first. With ``postgres`` the database is that PostgreSQL one
+    (fresh: it is migrated on first start, and a template does not apply).
     """
 
     name = "Label Studio"
@@ -75,7 +77,11 @@ class LabelStudio(Service):
         template: Path | None = None,
         username: str = DEFAULT_USERNAME,
         log_path: Path | None = None,
+        postgres: PostgresDatabase | None = None,
     ) -> None:
+        if postgres is not None and template is not None:
+            raise ValueError("a migrated template is a SQLite database; omit it with postgres")
+        self.postgres = postgres
         self.data_dir = Path(data_dir)
         self.venv = Path(venv)
         self.files_root = Path(files_root)
@@ -135,8 +141,8 @@ class LabelStudio(Service):
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
+        env.update(self.postgres.label_studio_env() if self.postgres else {"DJANGO_DB": "sqlite"})
         env.update(
-            DJANGO_DB="sqlite",
             LABEL_STUDIO_BASE_DATA_DIR=str(self.data_dir),
             LABEL_STUDIO_USERNAME=self.username,
             LABEL_STUDIO_PASSWORD=self.password,
