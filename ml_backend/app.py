@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -34,6 +35,7 @@ from ml_backend.protocol import (
     WebhookResponse,
 )
 from ml_backend.service import PredictionService
+from ml_backend.training.serving import attach as attach_learning
 from ml_backend.versions import VersionSyncer, project_id
 from winnow.config import LabelStudioSettings, Settings
 from winnow.errors import ConfigError, ModelError, WinnowError
@@ -57,6 +59,7 @@ class BackendState:
     # per Label Studio project: the last label config and Label Studio address from /setup
     configs: dict[int, str] = field(default_factory=dict)
     label_studio: dict[int, LabelStudioSettings] = field(default_factory=dict)
+    learning: Any = None  # ml_backend.training.serving.ActiveLearning once started
 
 
 def create_app(settings: Settings, *, predictor: ZeroShotPredictor | None = None) -> FastAPI:
@@ -72,6 +75,8 @@ def create_app(settings: Settings, *, predictor: ZeroShotPredictor | None = None
         try:
             yield
         finally:
+            if state.learning is not None:
+                state.learning.close()
             if state.service is not None:
                 state.service.close()
                 state.service.cache.store.close()
@@ -99,6 +104,7 @@ def _start(state: BackendState, predictor: ZeroShotPredictor | None) -> None:
     if predictor is not None:
         store = FeatureStore(state.settings.store_path)
         state.service = PredictionService(state.settings, predictor, store, metrics=state.metrics)
+        state.learning = attach_learning(state)
     state.metrics.set("winnow_backend_model_ready", 1.0 if state.service else 0.0)
     state.metrics.set_state("winnow_backend_training_state", state.training, TRAINING_STATES)
 
@@ -164,25 +170,27 @@ def _add_routes(app: FastAPI) -> None:
     async def model_unavailable(request: Request, exc: _ModelUnavailable) -> JSONResponse:
         return _error(400, "model_unavailable", f"the model is not available: {exc}")
 
-    @app.get("/")
-    @app.get("/health")
+    @app.get("/", response_model_exclude_none=True)
+    @app.get("/health", response_model_exclude_none=True)
     def health() -> HealthResponse:
         model = "ready" if state.service else f"unavailable: {state.model_error or 'loading'}"
         name = state.service.predictor.name if state.service else state.settings.embedding.kind
+        extra = state.learning.health() if state.learning else {"training": state.training}
         return HealthResponse(status="UP", model_class=f"winnow-zero-shot-{name}", model=model,
-                              training=state.training)  # fmt: skip
+                              **extra)  # fmt: skip
 
     @app.post("/setup")
     def setup(payload: SetupRequest) -> SetupResponse:
         plan = _service(state).plan(payload.label_config)
         project = project_id(payload.project)
+        version = state.learning.version(project, plan) if state.learning else plan.version
         if project is not None:
             state.configs[project] = payload.label_config
             _remember_label_studio(state, project, payload)
             if state.syncer is not None:
-                state.syncer.request(project, plan.version, hostname=payload.hostname,
+                state.syncer.request(project, version, hostname=payload.hostname,
                                      token=payload.access_token)  # fmt: skip
-        return SetupResponse(model_version=plan.version, warnings=list(plan.warnings))
+        return SetupResponse(model_version=version, warnings=list(plan.warnings))
 
     @app.post("/predict", response_model_exclude_none=True)
     def predict(payload: PredictRequest) -> PredictResponse:
@@ -192,10 +200,15 @@ def _add_routes(app: FastAPI) -> None:
         if not config:
             raise LabelConfigError("the request has no label_config and /setup was not called")
         plan = service.plan(config)
-        outcomes = service.predict(payload.tasks, plan,
-                                   label_studio=state.label_studio.get(project or -1))  # fmt: skip
+        where = state.label_studio.get(project or -1)
+        trained = state.learning.predict(project, plan, payload.tasks, label_studio=where) if (
+            state.learning) else None  # fmt: skip
+        version, outcomes = trained or (
+            plan.version,
+            service.predict(payload.tasks, plan, label_studio=where),
+        )
         return PredictResponse(results=[
-            TaskPrediction(model_version=plan.version, result=o.result, score=o.score,
+            TaskPrediction(model_version=version, result=o.result, score=o.score,
                            error=o.error)
             for o in outcomes
         ])  # fmt: skip
@@ -204,7 +217,9 @@ def _add_routes(app: FastAPI) -> None:
     def webhook(event: WebhookEvent) -> WebhookResponse:
         state.metrics.inc("winnow_backend_webhook_events_total", action=event.action)
         log.info("webhook %s for project %s", event.action, (event.project or {}).get("id"))
-        return WebhookResponse(action=event.action, training=state.training)
+        training = (state.learning.on_webhook(event.action, event.model_dump())
+                    if state.learning else state.training)  # fmt: skip
+        return WebhookResponse(action=event.action, training=training)
 
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:

@@ -111,3 +111,37 @@ def start_for_demo(settings: Settings, project: int, *, host: str = LOOPBACK) ->
     client = connect(settings.label_studio)
     connect_backend(client, project, server.url, auth=basic_auth(settings))
     return server
+
+
+def rank(
+    project: int = typer.Option(..., "--project", help="Label Studio project id"),
+    chunk_size: int | None = typer.Option(None, min=1, help="tasks per upload"),
+) -> None:
+    """Score every unlabeled task with the current model; most uncertain first in a View.
+
+    Resumable per model version. Creates or updates the View "Active learning: most
+    uncertain first" (unlabeled tasks, ascending score).
+    """
+    from ml_backend.rank import Checkpoint, make_scorer, rank_project, sync_version
+    from ml_backend.training.serving import ActiveLearning
+
+    settings = get_settings()
+    client = connect(settings.label_studio)
+    with ExitStack() as stack:
+        service = _service(settings, stack)
+        learning = ActiveLearning(settings, service, service.metrics, auth=basic_auth(settings))
+        stack.callback(learning.close)
+        plan = service.plan(client.projects.get(project).label_config)
+        version = learning.version(project, plan)
+        scorer = make_scorer(service, learning, project, plan)
+        with _progress_bar(f"Ranking with {version}") as start:
+            report = rank_project(
+                client, project, scorer, version, Checkpoint(settings.data_dir / "rank", project),
+                chunk_size=chunk_size or settings.training.rank_chunk, progress=start,
+                sync=lambda v: sync_version(client, project, v, plan, learning,
+                                            basic_auth(settings)),
+            )  # fmt: skip
+    console.print(f"{report.scored} tasks scored with {report.version} ({report.already} already, "
+                  f"{report.failed} without a prediction, {report.unlabeled} unlabeled); "
+                  f"View {report.view_id}; model_version in sync: "
+                  f"{'yes' if report.in_sync else 'no'}", highlight=False)  # fmt: skip

@@ -69,6 +69,8 @@ class HealthResponse(BaseModel):
     model_class: str
     model: str  # "ready", or why the model is unavailable
     training: str
+    training_error: str | None = None  # why the last training run failed
+    models: dict[str, str | None] | None = None  # project -> the version serving it
 
 
 class ErrorResponse(BaseModel):

@@ -19,12 +19,15 @@ from typing import Any
 
 import numpy as np
 
+from ml_backend.boxes import BoxPredictor
 from ml_backend.controls.choices import ChoicesControl
-from ml_backend.label_config import parse_label_config
+from ml_backend.controls.rectangles import BoxControl
+from ml_backend.label_config import parse_box_config, parse_label_config
 from ml_backend.metrics import Metrics
 from ml_backend.predictors import ZeroShotPredictor
 from ml_backend.versions import model_version
 from winnow.config import LabelStudioSettings, Settings
+from winnow.detection import Detector
 from winnow.errors import BlockedSourceError
 from winnow.features.embed_cache import EmbeddingCache
 from winnow.imageio import ImageReader
@@ -42,6 +45,7 @@ class Plan:
     heads: tuple[Any, ...]
     version: str
     warnings: tuple[str, ...]
+    boxes: tuple[BoxControl, ...] = ()  # detection controls (ml_backend.boxes)
 
 
 @dataclass(frozen=True)
@@ -72,8 +76,10 @@ class PredictionService:
         store: FeatureStore,
         *,
         metrics: Metrics | None = None,
+        detector: Detector | None = None,
     ) -> None:
         self.settings = settings
+        self.boxes = BoxPredictor(settings, store.path, detector)  # detector loads on first use
         self.predictor = predictor
         self.metrics = metrics or Metrics()
         self.cache = EmbeddingCache(
@@ -90,6 +96,7 @@ class PredictionService:
 
     def close(self) -> None:
         self.cache.close()
+        self.boxes.close()
         for reader in self._readers.values():
             reader.close()
 
@@ -107,7 +114,8 @@ class PredictionService:
             return plan
 
     def _build_plan(self, label_config: str) -> Plan:
-        controls = tuple(parse_label_config(label_config))
+        boxes = tuple(parse_box_config(label_config))
+        controls = tuple(parse_label_config(label_config, allow_none=bool(boxes)))
         heads = tuple(self.predictor.class_head(c) for c in controls)
         version = model_version(
             self.predictor.describe(), self.predictor.name, controls,
@@ -116,7 +124,9 @@ class PredictionService:
         warnings = tuple(w for head in heads for w in self.predictor.warnings(head))
         for warning in warnings:
             log.warning("model %s: %s", version, warning)
-        return Plan(controls, heads, version, warnings)
+        if boxes:
+            version = self.boxes.version(version if controls else "", boxes)
+        return Plan(controls, heads, version, warnings, boxes)
 
     def predict(
         self, tasks: list[dict[str, Any]], plan: Plan, *, label_studio: LabelStudioSettings | None
@@ -147,6 +157,12 @@ class PredictionService:
                     columns.append(
                         _Column(control, head, [rows[j] for j in good], embedded.vectors[good])
                     )
+        if plan.boxes:  # detection: regions join the task's result, their score the mean
+            found = self.boxes.predict(tasks, plan.boxes, lambda src: self._read(reader, src))
+            for i, box in enumerate(found):
+                if box.error is not None:
+                    errors.setdefault(i, box.error)
+            return self._outcomes(tasks, columns, errors, where, boxes=found)
         return self._outcomes(tasks, columns, errors, where)
 
     def _outcomes(
@@ -155,9 +171,13 @@ class PredictionService:
         columns: list[_Column],
         errors: dict[int, str],
         where: dict[int, str],
+        boxes: list[Any] | None = None,
     ) -> list[TaskOutcome]:
         threshold = self.settings.backend.multi_threshold
         per_task: list[list[tuple[list[dict], float]]] = [[] for _ in tasks]
+        for i, box in enumerate(boxes or []):
+            if box.result is not None:
+                per_task[i].append((box.result, box.score))
         for col in columns:
             if not col.rows:
                 continue
@@ -203,6 +223,10 @@ class PredictionService:
                 source, "local paths in task data are refused; set io.local_roots to allow some"
             )
         return reader.read(source)
+
+    def read_source(self, source: str, label_studio: LabelStudioSettings | None = None) -> bytes:
+        """One task image's bytes under the backend's rules (for training and ranking)."""
+        return self._read(self._reader(label_studio or self.settings.label_studio), source)
 
 
 def _source(task: dict[str, Any], key: str) -> str | None:

@@ -157,10 +157,16 @@ def test_webhook_events_are_acknowledged_and_counted(client):
     for action in ("ANNOTATION_CREATED", "ANNOTATION_UPDATED", "START_TRAINING"):
         answer = client.post("/webhook", json={"action": action, "project": {"id": 1}})
         assert answer.status_code == 200
-        assert answer.json() == {"status": "ok", "action": action, "training": "idle"}
+        training = "training" if action == "START_TRAINING" else "idle"  # 5 annotations per run
+        assert answer.json() == {"status": "ok", "action": action, "training": training}
+    # no Label Studio API key here: the run fails, visibly, and zero-shot keeps serving
+    assert client.app.state.backend.learning.worker.wait_idle(30)
+    health = client.get("/health").json()
+    assert health["training"] == "failed" and "no Label Studio API key" in health["training_error"]
     text = client.get("/metrics").text
     assert 'winnow_backend_webhook_events_total{action="START_TRAINING"} 1' in text
-    assert 'winnow_backend_training_state{state="idle"} 1' in text
+    assert 'winnow_backend_training_state{state="failed"} 1' in text
+    assert 'winnow_backend_training_runs{outcome="failed"} 1' in text
     assert 'winnow_backend_requests_total{endpoint="/webhook",status="200"} 3' in text
 
 
