@@ -32,6 +32,11 @@ def demo(
         render_summary(summary, console)
         result = audit_demo(folder, stack.settings, workdir / "audit")
         render_audit(result)
+        from sync.review.cli import render
+        from sync.review.job import run_sync
+        from winnow.cli.console import progress_bar
+
+        render(run_sync(stack.settings, summary.project_id, progress=progress_bar))
         ls = stack.label_studio
         console.print(
             f"\n[bold]Label Studio[/]  {summary.project_url}\n"

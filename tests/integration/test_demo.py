@@ -47,7 +47,11 @@ def test_demo_runs_the_whole_stack_and_stops_it(
     assert "admin@example.com" in result.output and "/projects/1" in result.output
     tasks = seen["tasks"]
     assert len(tasks) == 12  # the truncated file is skipped, with its reason
-    assert all(t.total_predictions == 1 and t.total_annotations == 1 for t in tasks)
+    assert all(t.total_annotations == 1 for t in tasks)
+    for task in tasks:  # the backend's pre-annotation, plus the sync's suggestion if flagged
+        versions = sorted(p.model_version for p in task.predictions)
+        assert len(versions) == 1 or (len(versions) == 2 and "winnow-review" in versions)
+    assert "Review: all flagged" in result.output
     issues = pd.read_csv(tmp_path / "store" / "audit" / "issues.csv")
     assert (issues["issue_type"] == "unreadable").sum() == 1
     stack = seen["stack"]

@@ -1,0 +1,74 @@
+"""``winnow sync``: the command, its progress bars and its summary table."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from winnow.cli.console import console, err_console, progress_bar
+from winnow.config import get_settings
+
+
+def sync(
+    project: int = typer.Option(..., "--project", "-p", help="Label Studio project id"),
+    watch: bool = typer.Option(False, "--watch", help="keep syncing every --every"),
+    every: str | None = typer.Option(None, help="period of --watch, e.g. 10m (default: setting)"),
+    add_review_control: bool = typer.Option(
+        False, "--add-review-control", help="add the winnow_review choices to the label config"
+    ),
+    embed: bool = typer.Option(True, "--embed/--no-embed",
+                               help="embeddings (label issues, near duplicates, outliers)"),
+) -> None:  # fmt: skip
+    """Pull annotations, audit the project, push review queues back into Label Studio."""
+    from sync.review.calls import Caller
+    from sync.review.job import run_sync
+    from sync.review.pull import label_control
+    from sync.review.review_control import ensure_review_control
+    from sync.review.watch import parse_period
+    from sync.review.watch import watch as watch_loop
+    from winnow.labelstudio import connect
+
+    settings = get_settings()
+    period = parse_period(every or settings.sync.every)
+    ls = connect(settings.label_studio)
+    if add_review_control:
+        caller = Caller(settings.sync.retries)
+        config = caller(f"read project {project}", ls.projects.get, id=project).label_config
+        if ensure_review_control(ls, project, to_name=label_control(config).to_name,
+                                 caller=caller):  # fmt: skip
+            console.print("added the [bold]winnow_review[/] choices to the label config")
+
+    def one_round() -> None:
+        render(run_sync(settings, project, ls=ls, embed=embed, progress=progress_bar))
+
+    if not watch:
+        one_round()
+        return
+    console.print(f"syncing project {project} every {every or settings.sync.every}; Ctrl-C stops")
+    try:
+        watch_loop(
+            one_round,
+            every_s=period,
+            on_error=lambda e: err_console.print(f"[bold red]sync failed:[/] {e}"),
+        )
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+def render(summary) -> None:  # noqa: ANN001 - SyncSummary, imported lazily
+    """The queues with their task counts and URLs, then what changed."""
+    p, d, pushed = summary.pulled, summary.decisions, summary.pushed
+    table = Table(title=f"Review queues, project {summary.project}")
+    table.add_column("queue")
+    table.add_column("tasks", justify="right")
+    table.add_column("URL", no_wrap=True, overflow="ignore")  # whole, so it can be copied
+    for title, count in summary.findings.items():
+        table.add_row(title, str(count), summary.views.get(title, ""))
+    console.print(table)
+    console.print(
+        f"pulled {p.fetched} changed of {p.total} tasks ({p.deleted} deleted); decisions: "
+        f"{d.kept} kept, {d.relabelled} relabelled, {d.other} other; wrote {pushed.tasks_updated} "
+        f"tasks, predictions +{pushed.predictions_created} ~{pushed.predictions_updated} "
+        f"-{pushed.predictions_deleted}; {summary.seconds:.1f}s",
+        highlight=False,
+    )  # fmt: skip

@@ -1,0 +1,161 @@
+"""``winnow sync``: pull -> content -> reviewer decisions -> audit -> push -> views.
+
+Each step commits to the sync state as it goes. A run killed at any point and started again
+pulls what changed (its own earlier writes included), recomputes the same findings from the
+same inputs, and writes only the differences: the end state equals one clean run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+
+from label_studio_sdk import LabelStudio
+
+from sync.review.audit_project import audit_table, audit_tasks
+from sync.review.calls import Caller
+from sync.review.content import read_errors, resolve_content
+from sync.review.decisions import DecisionReport, record_decisions
+from sync.review.pull import PullReport, label_control, pull
+from sync.review.push import PushReport, push_all
+from sync.review.queues import ALL_FLAGGED, QUEUES, queue_of
+from sync.review.state import SyncState, state_path
+from sync.review.views import ensure_views, queue_url
+from winnow.config import Settings
+from winnow.labelstudio import connect
+from winnow.store import FeatureStore
+
+Advance = Callable[[int], None]
+ProgressFactory = Callable[[str, int | None], AbstractContextManager[Advance]]
+
+
+@dataclass
+class SyncSummary:
+    project: int
+    pulled: PullReport
+    decisions: DecisionReport = field(default_factory=DecisionReport)
+    pushed: PushReport = field(default_factory=PushReport)
+    findings: dict[str, int] = field(default_factory=dict)  # view title -> flagged tasks
+    views: dict[str, str] = field(default_factory=dict)  # view title -> queue URL
+    unreadable: int = 0
+    seconds: float = 0.0
+
+
+@contextmanager
+def _no_progress(description: str, total: int | None) -> Iterator[Advance]:
+    yield lambda n=1: None
+
+
+def pull_project(
+    settings: Settings,
+    project: int,
+    *,
+    ls: LabelStudio | None = None,
+    embed: bool = False,
+    progress: ProgressFactory | None = None,
+) -> PullReport:
+    """Pull ``project`` into the sync state and resolve every task's content hash."""
+    with SyncState(state_path(settings.data_dir)) as state:
+        return _pull(settings, project, state, ls=ls, embed=embed, progress=progress)[0]
+
+
+def _pull(
+    settings: Settings,
+    project: int,
+    state: SyncState,
+    *,
+    ls: LabelStudio | None,
+    embed: bool,
+    progress: ProgressFactory | None,
+) -> tuple[PullReport, str | None]:
+    """Pull, then resolve content; returns the report and the embedding model id."""
+    progress = progress or _no_progress
+    ls = ls or connect(settings.label_studio)
+    caller = Caller(settings.sync.retries)
+    with progress("pull tasks", None) as advance:
+        report = pull(ls, project, state, page_size=settings.sync.page_size, caller=caller,
+                      advance=advance)  # fmt: skip
+    return report, _resolve(settings, state, project, embed=embed, progress=progress)
+
+
+def _resolve(settings: Settings, state: SyncState, project: int, *, embed: bool,
+             progress: ProgressFactory) -> str | None:  # fmt: skip
+    """Resolve every task's content; returns the embedding model id (None without)."""
+    tasks = state.tasks(project)
+    embed = embed and settings.features.embed
+    key = f"model_id:{settings.embedding.model_dump_json()}"
+    model_id = state.get(key) if embed else None
+    embedder = None
+    with FeatureStore(settings.store_path) as store:
+        if embed and not _all_complete(tasks, store, model_id):
+            from winnow.models import make_embedder  # torch: only when something is new
+
+            embedder = make_embedder(settings.embedding)
+            model_id = embedder.model_id
+            state.put(key, model_id)
+        with progress("features", len(tasks)) as advance:
+            shas, _ = resolve_content(tasks, settings=settings, store=store,
+                                      embedder=embedder, progress=advance)  # fmt: skip
+    state.set_sha256(project, shas)
+    return model_id
+
+
+def _all_complete(tasks: list, store: FeatureStore, model_id: str | None) -> bool:
+    """Every task's content known and embedded: building the model (seconds) is not needed.
+    The model id is remembered per embedding settings; weights replaced in place at the same
+    path are not noticed until a new image arrives."""
+    shas = {t.sha256 for t in tasks}
+    if model_id is None or None in shas:
+        return False
+    return store.complete(shas, model_id) == shas
+
+
+def run_sync(
+    settings: Settings,
+    project: int,
+    *,
+    ls: LabelStudio | None = None,
+    embed: bool = True,
+    progress: ProgressFactory | None = None,
+) -> SyncSummary:
+    """One full sync of ``project``; see the module docstring."""
+    started = time.perf_counter()
+    progress = progress or _no_progress
+    ls = ls or connect(settings.label_studio)
+    caller = Caller(settings.sync.retries)
+    with SyncState(state_path(settings.data_dir)) as state:
+        pulled, model_id = _pull(settings, project, state, ls=ls, embed=embed, progress=progress)
+        summary = SyncSummary(project=project, pulled=pulled)
+        tasks = state.tasks(project)
+        control = label_control(state.project_info(project)["label_config"])
+        summary.decisions = record_decisions(state, project, tasks, control)
+        with FeatureStore(settings.store_path) as store:
+            errors = read_errors(tasks, store, settings.label_studio.url)
+            table = audit_table(tasks, control=control, split_field=settings.sync.split_field,
+                                store=store, read_errors=errors)  # fmt: skip
+            findings = audit_tasks(table, control=control, store=store, model_id=model_id,
+                                   dismissed=state.dismissed())  # fmt: skip
+        state.replace_findings(project, findings)
+        summary.unreadable = sum(f.issue_type == "unreadable" for f in findings)
+        with progress("push", len(tasks)) as advance:
+            summary.pushed = push_all(ls, project, tasks, findings, control=control,
+                                      caller=caller, state=state, pace_s=settings.sync.pace_s,
+                                      advance=advance)  # fmt: skip
+        views = ensure_views(ls, project, detection=control.tag == "RectangleLabels",
+                             caller=caller, state=state)  # fmt: skip
+        state.update_project(project, last_sync_at=time.time())
+    summary.views = {t: queue_url(settings.label_studio.url, project, v) for t, v in views.items()}
+    summary.findings = _counts(findings, views)
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _counts(findings: list, views: dict[str, int]) -> dict[str, int]:
+    per_view: dict[str, set[int]] = {title: set() for title in views}
+    for f in findings:
+        per_view.setdefault(queue_of(f.issue_type).title, set()).add(f.task_id)
+        per_view.setdefault(ALL_FLAGGED, set()).add(f.task_id)
+    order = [q.title for q in QUEUES] + [ALL_FLAGGED]
+    return {t: len(per_view[t]) for t in sorted(per_view, key=order.index)}

@@ -1,0 +1,55 @@
+"""Finding types -> review queues (Label Studio Views), and the task fields Winnow owns.
+
+Each queue is a saved View filtered on the task data field ``winnow_queues`` (a list of queue
+keys, so one task can sit in several queues) and sorted by severity, most severe first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from analysis.audit import ISSUE_TYPES
+
+
+@dataclass(frozen=True)
+class Queue:
+    key: str  # value in the task's winnow_queues list
+    title: str  # the View's name
+    score_field: str  # task data field the View sorts on (descending)
+
+
+LABEL_ISSUES = Queue("label_issues", "Review: label issues", "winnow_label_issue_score")
+QUEUES = (
+    LABEL_ISSUES,
+    Queue("near_duplicates", "Review: near duplicates", "winnow_severity"),
+    Queue("split_leakage", "Review: split leakage", "winnow_severity"),
+    Queue("image_quality", "Review: image quality", "winnow_severity"),
+    Queue("pii", "Review: PII", "winnow_severity"),
+    Queue("boxes", "Review: boxes", "winnow_severity"),
+)
+ALL_FLAGGED = "Review: all flagged"
+DUPLICATE_TYPES = frozenset({"exact_duplicate", "near_duplicate", "split_leak"})
+_BY_KEY = {q.key: q for q in QUEUES}
+_SPECIAL = {
+    "label_issue": "label_issues", "exact_duplicate": "near_duplicates",
+    "near_duplicate": "near_duplicates", "split_leak": "split_leakage", "pii": "pii",
+}  # fmt: skip
+# Every finding type Winnow raises; flags outside this set (import provenance such as
+# no_licence) belong to other jobs and are kept as they are.
+MANAGED_FLAGS = frozenset((*ISSUE_TYPES, "pii"))
+# The task data fields a sync writes; any other field is never changed.
+FIELDS = ("winnow_flags", "winnow_queues", "winnow_severity", "winnow_label_issue_score",
+          "winnow_suggested_label", "winnow_dup_group")  # fmt: skip
+PREDICTION_VERSION = "winnow-review"
+
+
+def is_managed(flag: str) -> bool:
+    """True for flags a sync raises and clears (box checks are every ``box_*`` type)."""
+    return flag in MANAGED_FLAGS or flag.startswith("box_")
+
+
+def queue_of(issue_type: str) -> Queue:
+    """The queue a finding type goes to; every other check is about the image itself."""
+    if issue_type.startswith("box_"):
+        return _BY_KEY["boxes"]
+    return _BY_KEY[_SPECIAL.get(issue_type, "image_quality")]
