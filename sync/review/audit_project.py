@@ -55,13 +55,17 @@ def audit_table(
 
 def audit_tasks(table: pd.DataFrame, *, control: LabelControl, store: FeatureStore,
                 model_id: str | None, dismissed: set[tuple[str, str, str]],
-                options: AuditOptions | None = None) -> list[Finding]:  # fmt: skip
-    """Findings per task, most severe first, without dismissed (sha256, label, issue) keys."""
+                options: AuditOptions | None = None,
+                extra: pd.DataFrame | None = None) -> list[Finding]:  # fmt: skip
+    """Findings per task, most severe first, without dismissed (sha256, label, issue) keys.
+
+    ``extra``: findings computed elsewhere in the same shape (PII), merged in."""
     if table.empty:
         return []
     vectors = _aligned_embeddings(store, model_id, table) if model_id else None
     issues = audit(table, embeddings=vectors, options=options).issues
-    issues = pd.concat([issues, _box_issues(table, control)], ignore_index=True)
+    parts = [issues, _box_issues(table, control), extra]
+    issues = pd.concat([p for p in parts if p is not None and len(p)], ignore_index=True)
     by_uri = table.set_index("uri")
     findings: dict[tuple[int, str], Finding] = {}
     for row in issues.itertuples(index=False):

@@ -18,6 +18,7 @@ from sync.review.audit_project import audit_table, audit_tasks
 from sync.review.calls import Caller
 from sync.review.content import read_errors, resolve_content
 from sync.review.decisions import DecisionReport, record_decisions
+from sync.review.pii import pii_issues
 from sync.review.pull import PullReport, label_control, pull
 from sync.review.push import PushReport, push_all
 from sync.review.queues import ALL_FLAGGED, QUEUES, queue_of
@@ -135,8 +136,9 @@ def run_sync(
             errors = read_errors(tasks, store, settings.label_studio.url)
             table = audit_table(tasks, control=control, split_field=settings.sync.split_field,
                                 store=store, read_errors=errors)  # fmt: skip
+            pii = pii_issues(tasks, table, settings) if not table.empty else None
             findings = audit_tasks(table, control=control, store=store, model_id=model_id,
-                                   dismissed=state.dismissed())  # fmt: skip
+                                   dismissed=state.dismissed(), extra=pii)  # fmt: skip
         state.replace_findings(project, findings)
         summary.unreadable = sum(f.issue_type == "unreadable" for f in findings)
         with progress("push", len(tasks)) as advance:

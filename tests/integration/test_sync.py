@@ -22,6 +22,7 @@ import pytest
 from label_studio_sdk import LabelStudio as LSClient
 from PIL import Image, ImageFilter
 from pydantic import SecretStr
+from skimage import data
 
 from sync.project_frame import COLUMNS, project_frame
 from sync.review.job import run_sync
@@ -43,7 +44,8 @@ TEST_SPLIT = {"bird_09.png", "fish_09.png", "insect_09.png", "mammal_09.png", "l
 
 def _build_set(folder: Path) -> dict[str, str]:
     """Real stamps flattened on grey (file -> true label), plus the planted problems: two
-    JPEG copies (one of them in the other split), a blurred photo and a corrupt file."""
+    JPEG copies (one of them in the other split), a blurred photo, a corrupt file and a
+    photo with a face."""
     labels: dict[str, str] = {}
     for sub, label in CLASSES.items():
         paths = sorted(
@@ -67,6 +69,8 @@ def _build_set(folder: Path) -> dict[str, str]:
     labels |= {"dup_copy.jpg": "insect", "leak_copy.jpg": "mammal"}
     (folder / "corrupt.jpg").write_bytes((folder / "dup_copy.jpg").read_bytes()[:300])
     labels["corrupt.jpg"] = "mammal"
+    Image.fromarray(data.astronaut()).resize((256, 256)).save(folder / "person.jpg", quality=90)
+    labels["person.jpg"] = "mammal"  # a real face: personal data
     return labels
 
 
@@ -206,6 +210,8 @@ def _check_queues(ls: LabelStudio, project: int, views: dict[str, str]) -> None:
     quality = {t["data"]["name"]: t for t in _queue(ls, project, views, "Review: image quality")}
     assert "blurry" in quality["blurred.png"]["data"]["winnow_flags"]
     assert quality["corrupt.jpg"]["data"]["winnow_flags"] == ["unreadable"]
+    pii = {t["data"]["name"]: t for t in _queue(ls, project, views, "Review: PII")}
+    assert "person.jpg" in pii and "pii" in pii["person.jpg"]["data"]["winnow_flags"]
     assert any("unreadable" in line for line in quality["corrupt.jpg"]["meta"]["winnow_review"])
     flagged = _queue(ls, project, views, ALL_FLAGGED)
     severities = [t["data"]["winnow_severity"] for t in flagged]

@@ -1,0 +1,63 @@
+"""Personal-data findings for a project: faces (and people, when a detector has weights).
+
+Faces come from OpenCV's Haar cascade, which ships offline, so the "Review: PII" queue works
+on every install. People count too when ``detection.checkpoint`` names COCO detector
+weights; the sync never downloads a detector on its own, because a scheduled job should not
+pull hundreds of megabytes unasked. Detections are cached per content in the feature store's
+file, so each image is examined once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from analysis.audit import ISSUE_COLUMNS
+from analysis.detection_audit import DetectionAuditOptions, detection_audit
+from sync.review.state import TaskRow
+from winnow.config import Settings
+from winnow.detection import make_detector, make_face_detector
+from winnow.detection.run import detect_cached
+from winnow.errors import ModelError
+from winnow.imageio import ImageReader, decode_image
+from winnow.store.detections import DetectionStore
+
+log = logging.getLogger(__name__)
+
+
+def pii_issues(tasks: list[TaskRow], table: pd.DataFrame, settings: Settings) -> pd.DataFrame:
+    """``pii`` findings in the audit's shape (``path`` = the table's ``task:<id>`` uri)."""
+    faces = make_face_detector(settings.detection)
+    objects_detector = _object_detector(settings)
+    files = table.loc[table["sha256"].notna(), ["uri", "sha256"]]
+    url_of = {t.sha256: t.image for t in tasks if t.sha256 and t.image}
+    shas = [s for s in dict.fromkeys(files["sha256"]) if s in url_of]
+    if faces is None and objects_detector is None or not shas:
+        return pd.DataFrame(columns=ISSUE_COLUMNS)
+    with ImageReader(settings.io, settings.label_studio, settings.s3) as reader, \
+            DetectionStore(settings.store_path) as cache:  # fmt: skip
+
+        def load(sha: str) -> np.ndarray:
+            raw = reader.read(url_of[sha])
+            decoded = decode_image(raw, url_of[sha], max_pixels=settings.io.max_pixels)
+            return np.asarray(decoded.image)
+
+        found_faces = detect_cached(faces, shas, load, cache) if faces else {}
+        objects = detect_cached(objects_detector, shas, load, cache) if objects_detector else {}
+    classes = [*(objects_detector.classes if objects_detector else ()),
+               *(faces.classes if faces else ())]  # fmt: skip
+    options = DetectionAuditOptions(min_score=settings.detection.score_threshold)
+    result = detection_audit(files, objects, found_faces, classes=classes, options=options)
+    return result.issues[result.issues["issue_type"] == "pii"]
+
+
+def _object_detector(settings: Settings):  # noqa: ANN202 - a Detector or None
+    if settings.detection.checkpoint is None:
+        return None
+    try:
+        return make_detector(settings.detection)
+    except ModelError as exc:
+        log.warning("people are not counted for PII: %s", exc)
+        return None
