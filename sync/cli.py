@@ -17,7 +17,7 @@ def demo(
     wait: bool | None = typer.Option(None, "--wait/--no-wait",
                                      help="keep the stack up until Ctrl-C (default: on a TTY)"),
 ) -> None:  # fmt: skip
-    """Start Label Studio and the backend, import the data, pre-annotate it, audit it."""
+    """Start the stack, import, pre-annotate, audit, sync queues, learn, export, serve."""
     from sync.audit_cli import render_audit
     from sync.demo import audit_demo, import_and_predict, start_stack, wait_for_interrupt
     from sync.importing import render_summary
@@ -37,6 +37,7 @@ def demo(
         from winnow.cli.console import progress_bar
 
         render(run_sync(stack.settings, summary.project_id, progress=progress_bar))
+        links = _later_steps(stack, folder, summary.project_id, workdir, settings)
         ls = stack.label_studio
         console.print(
             f"\n[bold]Label Studio[/]  {summary.project_url}\n"
@@ -45,6 +46,8 @@ def demo(
             f"[bold]audit[/]         {workdir / 'audit' / 'issues.csv'}",
             highlight=False,
         )
+        for name, link in links.items():
+            console.print(f"[bold]{name:<13}[/] {link}", highlight=False)
         if predict_rc != 0:
             fail(f"pre-annotation failed (exit {predict_rc}); see the output above")
         if wait if wait is not None else sys.stdin.isatty():
@@ -52,6 +55,36 @@ def demo(
             wait_for_interrupt(stack)
     finally:
         stack.stop()
+
+
+def _later_steps(stack, folder: Path, project: int, workdir: Path, settings) -> dict[str, str]:  # noqa: ANN001
+    """Active learning, export, index, reports, then the API and UI: what to open next."""
+    from sync.demo_steps import active_learning, learning_view, run_cli, start_api_and_ui
+
+    console.print("\n[bold]active learning[/]: annotating a few tasks through the API ...")
+    learning = active_learning(stack, folder, per_class=settings.training.min_per_class)
+    ls_url = stack.settings.label_studio.url
+    export, reports = workdir / "export", workdir / "reports"
+    steps = [
+        ("export", "--project", str(project), "--out", str(export)),
+        ("index", "--project", str(project)),
+        ("report", "data", "--project", str(project), "--out", str(reports / "data.html")),
+        ("report", "model", "--project", str(project), "--out", str(reports / "model.html")),
+    ]
+    for args in steps:
+        if run_cli(stack, *args) != 0:
+            fail(f"`winnow {' '.join(args)}` failed; see the output above")
+    cards = sorted(export.glob("v*/DATASET_CARD.md"))
+    api_url, ui_url = start_api_and_ui(stack, project, workdir)
+    stack.links = {
+        "learning": f"{ls_url}/projects/{learning}/data?tab={learning_view(stack, learning)}",
+        "dataset card": str(cards[-1]) if cards else "(no export)",
+        "data report": str(reports / "data.html"),
+        "model report": str(reports / "model.html"),
+        "API": f"{api_url}/docs",
+        "web UI": ui_url,
+    }
+    return stack.links
 
 
 def import_(

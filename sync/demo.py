@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -35,8 +35,12 @@ class DemoStack:
     backend: subprocess.Popen
     backend_url: str
     settings: Settings  # pointing at this Label Studio and backend
+    extra: list[subprocess.Popen] = field(default_factory=list)  # API, UI
+    links: dict[str, str] = field(default_factory=dict)  # what to open, once it runs
 
     def stop(self) -> None:
+        for proc in reversed(self.extra):
+            stop_process(proc)
         stop_process(self.backend)
         self.label_studio.stop()
 

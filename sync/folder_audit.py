@@ -13,15 +13,18 @@ from winnow.config import Settings
 from winnow.features.extract import ExtractionReport
 from winnow.features.walk import Layout, ScanResult
 from winnow.models import make_embedder
+from winnow.models.embedder import Embedder
 from winnow.store import FeatureStore
 
 
 def audit_folder(
     folder: Path, settings: Settings, *, layout: Layout = "auto",
-    options: AuditOptions | None = None, embed: bool = True,
+    options: AuditOptions | None = None, embed: bool = True, embedder: Embedder | None = None,
 ) -> tuple[ScanResult, ExtractionReport, AuditResult]:  # fmt: skip
-    """Fill the feature store for ``folder`` (cache hits for known content), then audit it."""
-    embedder = make_embedder(settings.embedding) if embed and settings.features.embed else None
+    """Fill the feature store for ``folder`` (cache hits for known content), then audit it.
+    Pass ``embedder`` to reuse a loaded model."""
+    if embedder is None and embed and settings.features.embed:
+        embedder = make_embedder(settings.embedding)
     scan, report = compute_folder(folder, settings, layout=layout, embedder=embedder, embed=embed)
     uris = [item.uri for item in scan.items]
     with FeatureStore(settings.store_path) as store:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import httpx
 import pandas as pd
 import pytest
 from label_studio_sdk import LabelStudio as LSClient
@@ -40,6 +41,10 @@ def test_demo_runs_the_whole_stack_and_stops_it(
         client = LSClient(base_url=stack.label_studio.url, api_key=stack.label_studio.api_key)
         seen["tasks"] = list(client.tasks.list(project=1, fields="all"))
         seen["stack"] = stack
+        view = int(stack.links["learning"].rsplit("tab=", 1)[1])
+        seen["ranked"] = list(client.tasks.list(project=2, view=view, fields="all"))
+        seen["api"] = httpx.get(stack.links["API"].replace("/docs", "/v1/stats")).json()
+        seen["ui"] = httpx.get(stack.links["web UI"] + "/_stcore/health").text
 
     monkeypatch.setattr("sync.demo.wait_for_interrupt", look_while_running)
     result = CliRunner().invoke(build_app(), ["demo", str(small_demo_set), "--wait"])
@@ -52,6 +57,16 @@ def test_demo_runs_the_whole_stack_and_stops_it(
         versions = sorted(p.model_version for p in task.predictions)
         assert len(versions) == 1 or (len(versions) == 2 and "winnow-review" in versions)
     assert "Review: all flagged" in result.output
+    ranked = seen["ranked"]  # active learning: unlabeled tasks, most uncertain first
+    assert ranked and all(t.total_annotations == 0 for t in ranked)
+    scores = [max(p.score for p in t.predictions) for t in ranked]
+    assert scores == sorted(scores)
+    assert all(p.model_version.startswith(("linear-", "fastai-"))
+               for t in ranked for p in t.predictions)  # fmt: skip
+    assert seen["api"]["points"] == 12 and seen["ui"] == "ok"
+    store = tmp_path / "store"
+    assert (store / "export" / "v1.0" / "DATASET_CARD.md").is_file()
+    assert all((store / "reports" / f"{n}.html").stat().st_size > 0 for n in ("data", "model"))
     issues = pd.read_csv(tmp_path / "store" / "audit" / "issues.csv")
     assert (issues["issue_type"] == "unreadable").sum() == 1
     stack = seen["stack"]

@@ -1,0 +1,48 @@
+"""The go/no-go checklist of the model report. Every item is computed from the data, the
+audit, the experiments or files on disk; an item that cannot be checked says so (``None``)
+and does not block a go."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+LABEL_ISSUE_MAX = 0.05  # share of labelled images flagged by the label-issue audit
+SPLIT_TV_MAX = 0.10  # total-variation distance between a split's class mix and the whole set's
+CARD_TOPICS = {"licence": r"licen[cs]e", "splits": r"split", "classes": r"class|label",
+               "collection": r"collect|source|provenance"}  # fmt: skip
+CARD_PLACEHOLDERS = re.compile(r"\bTODO\b|\bTBD\b|\bFIXME\b|More Information Needed", re.I)
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    name: str
+    passed: bool | None  # None: not checked
+    evidence: str
+
+
+def verdict(items: list[CheckItem]) -> bool:
+    """Go when no checked item failed."""
+    return all(item.passed is not False for item in items)
+
+
+def card_check(text: str | None) -> CheckItem:
+    """A data set card is complete when it covers licence, splits, classes and collection
+    and holds no template placeholder."""
+    if text is None:
+        return CheckItem("card complete", None, "not checked (no --card export directory)")
+    missing = [topic for topic, pattern in CARD_TOPICS.items()
+               if not re.search(pattern, text, re.I)]  # fmt: skip
+    placeholders = CARD_PLACEHOLDERS.findall(text)
+    problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
+        [f"{len(placeholders)} placeholder(s) such as {placeholders[0]!r}"] if placeholders else []
+    )
+    return CheckItem("card complete", not problems, "; ".join(problems) or
+                     f"covers {', '.join(CARD_TOPICS)}; no placeholders")  # fmt: skip
+
+
+def ratio_check(name: str, bad: int, total: int, limit: float, what: str) -> CheckItem:
+    """Passes when the share ``bad / total`` is below ``limit`` (``limit`` 0: when none is bad)."""
+    share = bad / total if total else 0.0
+    passed = bad == 0 if limit == 0 else share < limit
+    return CheckItem(name, passed, f"{bad} of {total} {what} ({share:.1%}; limit {limit:.0%})")

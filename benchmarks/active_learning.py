@@ -1,0 +1,262 @@
+"""Active learning: labels needed by uncertainty sampling versus random, on real labelled images.
+
+Simulated annotation with the labels hidden until "annotated". Data (embedded by the offline
+backbone, cached in build/cache/): Fashion-MNIST (a pool of the first ``--pool`` training
+images, the next ``--test`` as a fixed test set) and the Tux Paint stamps (classes of 10+
+stamps; a stratified two-thirds pool, one-third test). The learner is the backend's fast path,
+:func:`winnow.learn.linear_head.fit_linear_head`.
+
+Every strategy and seed starts from the same random seed set (``2 K`` labels) and gets the same
+label schedule: each round labels ``max(min_batch, 20%)`` more, chosen at random or as the
+lowest :func:`analysis.uncertainty.uncertainty_score` (margin, least confidence, entropy). After
+each round the head is refitted and scored on the test set. Reported: the labels the mean curve
+needs to reach 90% and 95% of the full-pool accuracy (linear interpolation between rounds) and
+the saving against random. Plots go to docs/images/active_learning_<dataset>.png.
+
+    python benchmarks/active_learning.py [--seeds 3] [--pool 4000] [--test 2000] [--record]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+from _common import machine_line, record_result
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGES = ROOT / "docs" / "images"
+STRATEGIES = ("random", "margin", "least_confidence", "entropy")
+FRACTIONS = (0.90, 0.95)
+TARGET_SAVING = 0.30
+
+
+@dataclass(frozen=True)
+class Task:
+    """One labelled data set split into an unlabelled pool and a fixed test set."""
+
+    name: str
+    classes: tuple[str, ...]
+    x_pool: np.ndarray
+    y_pool: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    budget: int
+    min_batch: int
+
+
+def load_tasks(pool: int, test: int, which: list[str]) -> list[Task]:
+    """Embed (or read from the cache) the data sets; heavy imports stay out of workers."""
+    from _label_data import fashion_mnist, tuxpaint
+
+    from winnow.config import get_settings
+    from winnow.models import make_embedder
+
+    embedder = make_embedder(get_settings().embedding)
+    tasks = []
+    if "fashion-mnist" in which:
+        x, y, names = fashion_mnist(pool + test, embedder)
+        tasks.append(Task("fashion-mnist", names, x[:pool], y[:pool], x[pool:], y[pool:],
+                          budget=1200, min_batch=10))  # fmt: skip
+    if "tuxpaint" in which:
+        x, y, names = tuxpaint(embedder)
+        test_mask = _stratified_mask(y, 1 / 3, seed=0)
+        tasks.append(Task("tuxpaint", names, x[~test_mask], y[~test_mask], x[test_mask],
+                          y[test_mask], budget=420, min_batch=6))  # fmt: skip
+    return tasks
+
+
+def _stratified_mask(y: np.ndarray, fraction: float, *, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(len(y), bool)
+    for c in np.unique(y):
+        members = rng.permutation(np.flatnonzero(y == c))
+        mask[members[: max(1, round(fraction * len(members)))]] = True
+    return mask
+
+
+def schedule(start: int, budget: int, min_batch: int) -> list[int]:
+    """Label counts after each round: +20% per round, at least ``min_batch``."""
+    counts = [start]
+    while counts[-1] < budget:
+        counts.append(min(budget, counts[-1] + max(min_batch, round(0.2 * counts[-1]))))
+    return counts
+
+
+def _fit(task: Task, picked: np.ndarray):
+    from winnow.learn.linear_head import fit_linear_head
+
+    labels = [[task.classes[c]] for c in task.y_pool[picked]]
+    return fit_linear_head(task.x_pool[picked], labels, classes=list(task.classes),
+                           multi_label=False)  # fmt: skip
+
+
+def accuracy(task: Task, head) -> float:
+    return float(np.mean(head.predict_proba(task.x_test).argmax(axis=1) == task.y_test))
+
+
+def simulate(task: Task, strategy: str, seed: int) -> np.ndarray:
+    """Test accuracy after each round of the schedule, for one strategy and seed."""
+    from analysis.uncertainty import uncertainty_score
+
+    rng = np.random.default_rng(seed)
+    counts = schedule(2 * len(task.classes), task.budget, task.min_batch)
+    order = rng.permutation(len(task.y_pool))  # seed set, then random picks, in this order
+    picked, curve = order[: counts[0]], []
+    for nxt in [*counts[1:], None]:
+        head = _fit(task, picked)
+        curve.append(accuracy(task, head))
+        if nxt is None:
+            break
+        if strategy == "random":
+            new = order[len(picked) : nxt]  # random picks never reorder: a prefix of ``order``
+        else:
+            rest = rng.permutation(np.setdiff1d(order, picked))  # random tie-breaking
+            scores = uncertainty_score(head.predict_proba(task.x_pool[rest]), strategy)
+            new = rest[np.argsort(scores, kind="stable")[: nxt - len(picked)]]
+        picked = np.concatenate([picked, new])
+    return np.array(curve)
+
+
+_TASK: Task | None = None
+
+
+def _init(task: Task) -> None:
+    global _TASK
+    _TASK = task
+    _one_blas_thread()
+
+
+def _one_blas_thread() -> None:
+    """One BLAS thread per process: the workers already fill the cores, and oversubscribed
+    BLAS threads made each fit many times slower on a busy machine."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _run(job: tuple[str, int]) -> tuple[str, int, np.ndarray, float]:
+    start = time.perf_counter()
+    curve = simulate(_TASK, *job)
+    return job[0], job[1], curve, time.perf_counter() - start
+
+
+def run_all(task: Task, seeds: int, workers: int) -> dict[str, np.ndarray]:
+    """Curves ``(seeds, rounds)`` per strategy, the jobs spread over worker processes."""
+    jobs = [(s, seed) for seed in range(seeds) for s in STRATEGIES]
+    curves: dict[str, list] = {s: [None] * seeds for s in STRATEGIES}
+    with ProcessPoolExecutor(workers, get_context("spawn"), _init, (task,)) as pool:
+        for strategy, seed, curve, _ in pool.map(_run, jobs):
+            curves[strategy][seed] = curve
+    return {s: np.vstack(c) for s, c in curves.items()}
+
+
+def labels_to_reach(counts: list[int], curve: np.ndarray, target: float) -> float | None:
+    """Labels where ``curve`` first reaches ``target`` (linear between rounds); None if never."""
+    above = np.flatnonzero(curve >= target)
+    if not len(above):
+        return None
+    i = int(above[0])
+    if i == 0:
+        return float(counts[0])
+    a0, a1 = curve[i - 1], curve[i]
+    return counts[i - 1] + (target - a0) / (a1 - a0) * (counts[i] - counts[i - 1])
+
+
+def summarise(task: Task, curves: dict[str, np.ndarray], full: float) -> list[str]:
+    """Labels to 90% / 95% of the full-pool accuracy per strategy, and the saving vs random."""
+    counts = schedule(2 * len(task.classes), task.budget, task.min_batch)
+    lines = [f"{task.name}: pool {len(task.y_pool)}, test {len(task.y_test)}, "
+             f"{len(task.classes)} classes; full-pool accuracy {full:.3f}; seed set "
+             f"{counts[0]}, {len(counts)} rounds to {counts[-1]} labels, "
+             f"{len(curves['random'])} seeds"]  # fmt: skip
+    for fraction in FRACTIONS:
+        target = fraction * full
+        base = labels_to_reach(counts, curves["random"].mean(axis=0), target)
+        cells = []
+        for strategy, curve in curves.items():
+            need = labels_to_reach(counts, curve.mean(axis=0), target)
+            per_seed = [labels_to_reach(counts, c, target) for c in curve]
+            saving = "[baseline]" if strategy == "random" else _saving(need, base)
+            cells.append(f"{strategy} {_fmt(need)} {saving} "
+                         f"(seeds {'/'.join(_fmt(n) for n in per_seed)})")  # fmt: skip
+        lines.append(f"  labels to {fraction:.0%} ({target:.3f}): " + "; ".join(cells))
+    for at in (counts[len(counts) // 2], counts[-1]):
+        i = counts.index(at)
+        accs = ", ".join(f"{s} {c[:, i].mean():.3f}" for s, c in curves.items())
+        lines.append(f"  accuracy at {at} labels: {accs}")
+    return lines
+
+
+def _fmt(need: float | None) -> str:
+    return "never" if need is None else f"{need:.0f}"
+
+
+def _saving(need: float | None, base: float | None) -> str:
+    if need is None or base is None:
+        return "[saving n/a]"
+    saving = 1 - need / base
+    mark = "target met" if saving >= TARGET_SAVING else "below target"
+    return f"[{saving:+.0%} vs random, {mark}]"
+
+
+def plot(task: Task, curves: dict[str, np.ndarray], full: float) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = schedule(2 * len(task.classes), task.budget, task.min_batch)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for strategy, curve in curves.items():
+        mean, std = curve.mean(axis=0), curve.std(axis=0)
+        ax.plot(counts, mean, marker=".", label=strategy)
+        ax.fill_between(counts, mean - std, mean + std, alpha=0.15)
+    for fraction, style in zip(FRACTIONS, (":", "--"), strict=True):
+        ax.axhline(fraction * full, color="grey", linestyle=style, linewidth=1,
+                   label=f"{fraction:.0%} of full-pool accuracy")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("labels (log scale)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title(f"Active learning on {task.name}: linear head, mean of {len(curve)} seeds")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    path = IMAGES / f"active_learning_{task.name}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--pool", type=int, default=4000, help="Fashion-MNIST pool size")
+    parser.add_argument("--test", type=int, default=2000, help="Fashion-MNIST test size")
+    parser.add_argument("--datasets", nargs="+", default=["fashion-mnist", "tuxpaint"])
+    parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
+    parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
+    args = parser.parse_args()
+
+    start = time.perf_counter()
+    _one_blas_thread()
+    lines = []
+    for task in load_tasks(args.pool, args.test, args.datasets):
+        full = accuracy(task, _fit(task, np.arange(len(task.y_pool))))
+        curves = run_all(task, args.seeds, args.workers)
+        lines += summarise(task, curves, full)
+        lines.append(f"  plot: {plot(task, curves, full).relative_to(ROOT)}")
+    lines += [f"total {time.perf_counter() - start:.0f} s, load average "
+              f"{os.getloadavg()[0]:.1f}", machine_line()]  # fmt: skip
+    print("\n".join(lines))
+    if args.record:
+        record_result("Active learning: uncertainty vs random sampling", lines)
+
+
+if __name__ == "__main__":
+    main()
