@@ -57,6 +57,39 @@ def demo(
         stack.stop()
 
 
+def up(
+    files_root: Path = typer.Option(Path("."), exists=True, file_okay=False,
+                                    help="folder Label Studio may serve local files from"),
+    ls_venv: Path = typer.Option(..., envvar="WINNOW_LS_VENV", help="Label Studio's virtualenv"),
+    project: int | None = typer.Option(None, help="project the API serves (default: all)"),
+) -> None:  # fmt: skip
+    """Start the local stack: Label Studio (SQLite), the ML backend, the API and the web UI.
+
+    State lives under ``data_dir`` and survives restarts. Runs until Ctrl-C. The API holds
+    the embedded index while it runs: stop it before ``winnow index`` (or use a Qdrant server).
+    """
+    from sync.demo import start_stack, wait_for_interrupt
+    from sync.demo_steps import start_api_and_ui
+
+    settings = get_settings()
+    workdir = settings.data_dir
+    console.print("starting Label Studio (SQLite), the ML backend, the API and the UI ...")
+    stack = start_stack(settings, ls_venv=ls_venv, files_root=files_root.resolve(),
+                        workdir=workdir)  # fmt: skip
+    try:
+        api_url, ui_url = start_api_and_ui(stack, project, workdir)
+        ls = stack.label_studio
+        for name, value in (("Label Studio", ls.url), ("login", f"{ls.username} / {ls.password}"),
+                            ("API key", "WINNOW_LABEL_STUDIO__API_KEY=" + ls.api_key),
+                            ("ML backend", stack.backend_url), ("API", f"{api_url}/docs"),
+                            ("web UI", ui_url)):  # fmt: skip
+            console.print(f"[bold]{name:<13}[/] {value}", highlight=False)
+        console.print("Running; press Ctrl-C to stop.")
+        wait_for_interrupt(stack)
+    finally:
+        stack.stop()
+
+
 def _later_steps(stack, folder: Path, project: int, workdir: Path, settings) -> dict[str, str]:  # noqa: ANN001
     """Active learning, export, index, reports, then the API and UI: what to open next."""
     from sync.demo_steps import active_learning, learning_view, run_cli, start_api_and_ui

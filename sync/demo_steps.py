@@ -76,13 +76,14 @@ def _wait_for_model(backend_url: str, project: int, timeout_s: float = 300) -> s
     raise ServiceError(f"no trained model for project {project} after {timeout_s:.0f} s")
 
 
-def start_api_and_ui(stack: DemoStack, project: int, workdir: Path) -> tuple[str, str]:
+def start_api_and_ui(stack: DemoStack, project: int | None, workdir: Path) -> tuple[str, str]:
     """``winnow serve`` and ``winnow ui`` as processes of the stack; their URLs."""
     api_port, ui_port = free_port(), free_port()
     api_url, ui_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}"
     env = _env(stack.settings)
-    api = spawn([sys.executable, "-m", "winnow", "serve", "--project", str(project),
-                 "--port", str(api_port)], env=env, log_path=workdir / "api.log")  # fmt: skip
+    scope = ["--project", str(project)] if project is not None else []
+    api = spawn([sys.executable, "-m", "winnow", "serve", *scope, "--port", str(api_port)],
+                env=env, log_path=workdir / "api.log")  # fmt: skip
     stack.extra.append(api)
     if not wait_until(lambda: http_status(f"{api_url}/readyz") == 200, timeout_s=180,
                       alive=lambda: api.poll() is None):  # fmt: skip
