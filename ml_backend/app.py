@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ml_backend.auth import AuthError, basic_auth, require_auth
@@ -39,6 +38,7 @@ from ml_backend.training.serving import attach as attach_learning
 from ml_backend.versions import VersionSyncer, project_id
 from winnow.config import LabelStudioSettings, Settings
 from winnow.errors import ConfigError, ModelError, WinnowError
+from winnow.http_errors import error_response, install_validation_handler
 from winnow.store import FeatureStore
 
 log = logging.getLogger(__name__)
@@ -128,10 +128,7 @@ async def _observe(
     return response
 
 
-def _error(
-    status: int, kind: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse({"error": message, "kind": kind}, status_code=status, headers=headers)
+_error = error_response  # the shared JSON error shape
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -140,12 +137,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         return _error(401, "unauthorized", "HTTP basic auth required",
                       {"WWW-Authenticate": 'Basic realm="winnow"'})  # fmt: skip
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        return _error(422, "invalid_request", f"invalid request body: {problems}")
+    install_validation_handler(app, "request body")
 
     @app.exception_handler(WinnowError)
     async def winnow_error(request: Request, exc: WinnowError) -> JSONResponse:

@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from winnow.http_errors import error_response, install_validation_handler
 
 log = logging.getLogger(__name__)
 
@@ -33,23 +34,12 @@ def unavailable(what: str, retry_after_s: int = 5) -> ApiError:
                     headers={"Retry-After": str(retry_after_s)})  # fmt: skip
 
 
-def error_response(
-    status: int, kind: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse({"error": message, "kind": kind}, status_code=status, headers=headers)
-
-
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return error_response(exc.status, exc.kind, exc.message, exc.headers)
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5]
-        )
-        return error_response(422, "invalid_request", f"invalid request: {problems}")
+    install_validation_handler(app)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
