@@ -72,3 +72,9 @@ def render(summary) -> None:  # noqa: ANN001 - SyncSummary, imported lazily
         f"-{pushed.predictions_deleted}; {summary.seconds:.1f}s",
         highlight=False,
     )  # fmt: skip
+    if summary.kappa is not None:
+        console.print(f"annotator agreement (Fleiss' kappa, tasks with 2+ annotations): "
+                      f"{summary.kappa:.3f}", highlight=False)  # fmt: skip
+    for line in summary.ontology:
+        console.print(f"[yellow]class names that look like one class:[/] {line}",
+                      highlight=False)  # fmt: skip

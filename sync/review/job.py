@@ -12,8 +12,10 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
+import pandas as pd
 from label_studio_sdk import LabelStudio
 
+from sync.review.agreement import disagreement_issues, ontology_warnings, project_kappa
 from sync.review.audit_project import audit_table, audit_tasks
 from sync.review.calls import Caller
 from sync.review.content import read_errors, resolve_content
@@ -41,6 +43,8 @@ class SyncSummary:
     findings: dict[str, int] = field(default_factory=dict)  # view title -> flagged tasks
     views: dict[str, str] = field(default_factory=dict)  # view title -> queue URL
     unreadable: int = 0
+    kappa: float | None = None  # Fleiss' kappa over tasks with 2+ annotations
+    ontology: list[str] = field(default_factory=list)  # class names that look like one
     seconds: float = 0.0
 
 
@@ -136,9 +140,14 @@ def run_sync(
             errors = read_errors(tasks, store, settings.label_studio.url)
             table = audit_table(tasks, control=control, split_field=settings.sync.split_field,
                                 store=store, read_errors=errors)  # fmt: skip
-            pii = pii_issues(tasks, table, settings) if not table.empty else None
+            extra = [disagreement_issues(tasks, control)]
+            if not table.empty:
+                extra.append(pii_issues(tasks, table, settings))
             findings = audit_tasks(table, control=control, store=store, model_id=model_id,
-                                   dismissed=state.dismissed(), extra=pii)  # fmt: skip
+                                   dismissed=state.dismissed(),
+                                   extra=pd.concat(extra, ignore_index=True))  # fmt: skip
+        summary.kappa = project_kappa(tasks, control)
+        summary.ontology = ontology_warnings(tasks, control)
         state.replace_findings(project, findings)
         summary.unreadable = sum(f.issue_type == "unreadable" for f in findings)
         with progress("push", len(tasks)) as advance:

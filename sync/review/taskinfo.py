@@ -30,8 +30,11 @@ def current_annotation(task: TaskRow, control: str | None = None) -> dict[str, A
 def labels_of(task: TaskRow, control: LabelControl) -> list[str]:
     """Sorted distinct labels of the current annotation for ``control`` ([] if none)."""
     annotation = current_annotation(task, control.name)
-    if annotation is None:
-        return []
+    return [] if annotation is None else annotation_labels(annotation, control)
+
+
+def annotation_labels(annotation: dict[str, Any], control: LabelControl) -> list[str]:
+    """Sorted distinct labels one annotation gives through ``control``."""
     key = _VALUE_KEY.get(control.tag, "choices")
     found: set[str] = set()
     for item in annotation.get("result") or []:
