@@ -24,7 +24,7 @@ import httpx
 from websockets.sync.client import connect
 
 from winnow.errors import ServiceError
-from winnow.services.process import LOOPBACK, free_port
+from winnow.services.process import LOOPBACK, free_port, stop_process
 
 _FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
           "--disable-background-networking", "--disable-component-update", "--disable-quic",
@@ -41,7 +41,8 @@ def chromium_binary() -> str:
 class HeadlessBrowser:
     def __init__(self, size: tuple[int, int] = (1400, 1000), timeout_s: float = 30.0) -> None:
         self.size, self.timeout_s = size, timeout_s
-        self._profile = tempfile.TemporaryDirectory(prefix="winnow-chromium-")
+        self._profile = tempfile.TemporaryDirectory(prefix="winnow-chromium-",
+                                                    ignore_cleanup_errors=True)  # fmt: skip
         self._port = free_port()
         self._process: subprocess.Popen | None = None
         self._ws: Any = None
@@ -51,8 +52,9 @@ class HeadlessBrowser:
         args = [chromium_binary(), *_FLAGS, f"--remote-debugging-port={self._port}",
                 f"--remote-debugging-address={LOOPBACK}", f"--user-data-dir={self._profile.name}",
                 f"--window-size={self.size[0]},{self.size[1]}", "about:blank"]  # fmt: skip
+        # its own process group: Chromium's helper processes are stopped with it
         self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL)  # fmt: skip
+                                         stderr=subprocess.DEVNULL, start_new_session=True)
         self._connection = connect(self._page_socket(), max_size=64 * 1024 * 1024)
         self._ws = self._connection.__enter__()
         self.call("Network.enable")
@@ -130,13 +132,9 @@ class HeadlessBrowser:
             self._connection.__exit__(None, None, None)
             self._ws = None
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
+            stop_process(self._process)
             self._process = None
-        self._profile.cleanup()
+        self._profile.cleanup()  # ignores files a dying helper process still writes
 
     def __enter__(self) -> Self:
         return self.start()
