@@ -12,7 +12,10 @@ with the index benchmark's generator) in a Qdrant Edge shard:
 
 The server is ``winnow serve`` in its own process, as deployed.
 
-    python benchmarks/serve.py [--sizes 10000 100000] [--seconds 10] [--no-record]
+    python benchmarks/similarity_api.py [--sizes 10000 100000] [--seconds 10] [--no-record]
+
+(Not named serve.py: run from this folder, that name would shadow the ``serve`` package in the
+``winnow serve`` subprocess.)
 """
 
 from __future__ import annotations
