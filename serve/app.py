@@ -22,7 +22,7 @@ from serve.auth import configured_keys, require_api_key
 from serve.classify import trained_probabilities, zero_shot_probabilities
 from serve.engine import Engine, Parts
 from serve.errors import ApiError, install_error_handlers
-from serve.metrics import ApiMetrics
+from serve.metrics import ApiMetrics, MetricsMiddleware
 from serve.schemas import (
     TASK_ID_MAX,
     ClassifyResponse,
@@ -60,7 +60,7 @@ def create_app(settings: Settings, *, parts: Parts | None = None, load: bool = T
     app.state.api_keys = configured_keys(settings.serve)
     app.state.metrics = ApiMetrics()
     app.state.thumbnails = Thumbnails(settings)
-    app.middleware("http")(app.state.metrics.observe)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if settings.serve.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.serve.cors_origins,
                            allow_methods=["GET", "POST"], allow_headers=["X-API-Key"])  # fmt: skip
@@ -155,7 +155,7 @@ def _add_search(app: FastAPI) -> None:
 
     @app.get("/v1/search/task/{task_id}", response_model=SearchResponse, dependencies=auth,
              tags=["search"])  # fmt: skip
-    def search_task(
+    async def search_task(  # async: a stored-vector query takes ms; a thread hop costs more
         request: Request,
         task_id: int = Path(ge=1, le=TASK_ID_MAX),
         k: int = Query(10, ge=1),

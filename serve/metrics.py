@@ -2,15 +2,16 @@
 
 A registry per app (not the process-global one), so tests can build many apps. Routes are
 labelled by their template (``/v1/search/task/{task_id}``), never the raw path, so a client
-cannot create unbounded series.
+cannot create unbounded series. A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware``
+costs a task and a stream per request, which showed in the search latency.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from typing import Any
 
-from fastapi import Request, Response
+from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
 from prometheus_client.exposition import generate_latest
 
@@ -25,15 +26,34 @@ class ApiMetrics:
         self.latency = Histogram("winnow_api_request_seconds", "HTTP request latency by route.",
                                  ["route"], buckets=BUCKETS, registry=self.registry)  # fmt: skip
 
-    async def observe(
-        self, request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        response = await call_next(request)
-        route = getattr(request.scope.get("route"), "path", "other")
-        self.requests.labels(route, str(response.status_code)).inc()
-        self.latency.labels(route).observe(time.perf_counter() - started)
-        return response
+    def record(self, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
 
     def response(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+class MetricsMiddleware:
+    """Times every HTTP request and counts it under its route template and status."""
+
+    def __init__(self, app: Any, metrics: ApiMetrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 500
+
+        async def send_status(message: dict) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", "other")
+            self.metrics.record(route, status, time.perf_counter() - started)
