@@ -95,12 +95,13 @@ def import_and_predict(stack: DemoStack, folder: Path) -> tuple[ImportSummary, i
         ImportOptions(source=str(folder), project=PROJECT_TITLE, embed=True),
         settings=stack.settings,
     )
-    predict = subprocess.run(
-        [sys.executable, "-m", "winnow", "predict", "--project", str(summary.project_id)],
-        env=_env(stack.settings),
-        check=False,
-    )
-    return summary, predict.returncode
+    return summary, run_cli(stack, "predict", "--project", str(summary.project_id))
+
+
+def run_cli(stack: DemoStack, *args: str) -> int:
+    """``winnow <args>`` against this stack; its output goes to the terminal."""
+    command = [sys.executable, "-m", "winnow", *args]
+    return subprocess.run(command, env=_env(stack.settings), check=False).returncode
 
 
 def audit_demo(folder: Path, settings: Settings, out: Path) -> AuditResult:

@@ -7,14 +7,13 @@ demo exercises the real CLI and this module imports no other adapter.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
 
-from sync.demo import DemoStack, _env
+from sync.demo import DemoStack, _env, run_cli
 from sync.importing import ImportOptions, run_import
 from winnow.errors import ServiceError
 from winnow.labelstudio.client import connect
@@ -22,12 +21,6 @@ from winnow.labelstudio.label_config import build_label_config, find_label_contr
 from winnow.services.process import free_port, http_status, spawn, wait_until
 
 LEARNING_TITLE = "Winnow demo: active learning"
-
-
-def run_cli(stack: DemoStack, *args: str) -> int:
-    """``winnow <args>`` against this stack; its output goes to the terminal."""
-    command = [sys.executable, "-m", "winnow", *args]
-    return subprocess.run(command, env=_env(stack.settings), check=False).returncode
 
 
 def active_learning(stack: DemoStack, folder: Path, *, per_class: int) -> int:

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from analysis.audit import AuditResult
@@ -20,9 +19,8 @@ from analysis.detection_audit import DetectionAuditOptions, DetectionAuditResult
 from winnow.config import Settings
 from winnow.detection import Detector, make_detector, make_face_detector
 from winnow.detection.coco import load_coco
-from winnow.detection.run import detect_cached
+from winnow.detection.run import detect_cached, pixel_loader
 from winnow.errors import ImageError, ModelError
-from winnow.imageio import decode_image
 from winnow.store.detections import DetectionStore
 
 log = logging.getLogger(__name__)
@@ -64,11 +62,8 @@ def _detect(good: pd.DataFrame, settings: Settings, detector: Detector | None,
             faces: Detector | None) -> tuple[dict, dict]:  # fmt: skip
     """Objects and faces per content sha256, from the cache or the detectors."""
     path_of = dict(zip(good["sha256"], good["uri"], strict=False))
-
-    def load(sha: str) -> np.ndarray:
-        uri = path_of[sha]
-        image = decode_image(Path(uri).read_bytes(), uri, max_pixels=settings.io.max_pixels)
-        return np.asarray(image.image.convert("RGB"))
+    load = pixel_loader(lambda uri: Path(uri).read_bytes(), path_of,
+                        max_pixels=settings.io.max_pixels)  # fmt: skip
 
     with DetectionStore(settings.store_path) as cache:
         objects = detect_cached(detector, list(path_of), load, cache) if detector else {}
@@ -94,11 +89,7 @@ def detect_project(
     frame = frame.copy()
     with ImageReader(settings.io, settings.label_studio, settings.s3) as reader:
         frame["sha256"], url_of = _content_ids(frame, reader)
-
-        def load(sha: str) -> np.ndarray:
-            raw = reader.read(url_of[sha])
-            image = decode_image(raw, url_of[sha], max_pixels=settings.io.max_pixels)
-            return np.asarray(image.image.convert("RGB"))
+        load = pixel_loader(reader.read, url_of, max_pixels=settings.io.max_pixels)
 
         with DetectionStore(settings.store_path) as cache:
             objects = detect_cached(detector, list(url_of), load, cache)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 
-import numpy as np
 import pandas as pd
 
 from analysis.audit import ISSUE_COLUMNS
@@ -19,9 +18,9 @@ from analysis.detection_audit import DetectionAuditOptions, detection_audit
 from sync.review.state import TaskRow
 from winnow.config import Settings
 from winnow.detection import make_detector, make_face_detector
-from winnow.detection.run import detect_cached
+from winnow.detection.run import detect_cached, pixel_loader
 from winnow.errors import ModelError
-from winnow.imageio import ImageReader, decode_image
+from winnow.imageio import ImageReader
 from winnow.store.detections import DetectionStore
 
 log = logging.getLogger(__name__)
@@ -38,12 +37,7 @@ def pii_issues(tasks: list[TaskRow], table: pd.DataFrame, settings: Settings) ->
         return pd.DataFrame(columns=ISSUE_COLUMNS)
     with ImageReader(settings.io, settings.label_studio, settings.s3) as reader, \
             DetectionStore(settings.store_path) as cache:  # fmt: skip
-
-        def load(sha: str) -> np.ndarray:
-            raw = reader.read(url_of[sha])
-            decoded = decode_image(raw, url_of[sha], max_pixels=settings.io.max_pixels)
-            return np.asarray(decoded.image)
-
+        load = pixel_loader(reader.read, url_of, max_pixels=settings.io.max_pixels)
         found_faces = detect_cached(faces, shas, load, cache) if faces else {}
         objects = detect_cached(objects_detector, shas, load, cache) if objects_detector else {}
     classes = [*(objects_detector.classes if objects_detector else ()),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -42,3 +42,17 @@ def detect_cached(
         cache.put(fresh)
         found.update(fresh)
     return found
+
+
+def pixel_loader(
+    read: Callable[[str], bytes], url_of: Mapping[str, str], *, max_pixels: int
+) -> Callable[[str], np.ndarray]:
+    """``load(sha)`` for :func:`detect_cached`: read the content's address, decode it within
+    the pixel limit, return RGB uint8 pixels (ImageError propagates: that content is skipped)."""
+    from winnow.imageio import decode_image
+
+    def load(sha: str) -> np.ndarray:
+        decoded = decode_image(read(url_of[sha]), url_of[sha], max_pixels=max_pixels)
+        return np.asarray(decoded.image.convert("RGB"))
+
+    return load
