@@ -44,16 +44,20 @@ def agreement_report(annotations: pd.DataFrame, *, min_overlap: int = 2) -> Agre
     frame = check_annotations(annotations)
     table = count_table(frame)
     counts = table.to_numpy()
-    per_class = pd.DataFrame({
-        "label": table.columns,
-        "n_annotations": counts[counts.sum(axis=1) >= 2].sum(axis=0),
-        "fleiss_kappa": fleiss_kappa_per_class(counts),
-    }).sort_values("fleiss_kappa", na_position="last")  # fmt: skip
+    per_class = pd.DataFrame(
+        {
+            "label": table.columns,
+            "n_annotations": counts[counts.sum(axis=1) >= 2].sum(axis=0),
+            "fleiss_kappa": fleiss_kappa_per_class(counts),
+        }
+    ).sort_values("fleiss_kappa", na_position="last")
     return AgreementReport(
-        fleiss_kappa(counts), per_class.reset_index(drop=True),
+        fleiss_kappa(counts),
+        per_class.reset_index(drop=True),
         pairwise_cohen_kappa(frame, min_overlap=min_overlap),
-        per_annotator(frame, min_overlap=min_overlap), disagreements(frame),
-    )  # fmt: skip
+        per_annotator(frame, min_overlap=min_overlap),
+        disagreements(frame),
+    )
 
 
 def annotations_frame(task_ids: object, annotators: object, labels: object) -> pd.DataFrame:
@@ -160,10 +164,12 @@ def per_annotator(annotations: pd.DataFrame, *, min_overlap: int = 2) -> pd.Data
     task's other annotators; ties count as disagreement). Lowest mean kappa first."""
     frame = check_annotations(annotations)
     pairs = pairwise_cohen_kappa(frame, min_overlap=min_overlap)
-    both = pd.concat([
-        pairs.rename(columns={"annotator_a": "annotator"}),
-        pairs.rename(columns={"annotator_b": "annotator"}),
-    ]).dropna(subset=["kappa"])  # fmt: skip
+    both = pd.concat(
+        [
+            pairs.rename(columns={"annotator_a": "annotator"}),
+            pairs.rename(columns={"annotator_b": "annotator"}),
+        ]
+    ).dropna(subset=["kappa"])
     weighted = both.assign(w=both["kappa"] * both["n_tasks"]).groupby("annotator")
     mean_kappa = weighted["w"].sum() / weighted["n_tasks"].sum()
     out = frame.groupby("annotator").size().rename("n_tasks").to_frame()

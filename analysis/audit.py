@@ -24,11 +24,24 @@ from analysis.validation import require_columns
 
 # Most severe first: the order findings are listed in.
 ISSUE_TYPES = (
-    "unreadable", "wrong_extension", "exact_duplicate", "split_leak", "label_issue",
-    "near_duplicate", "outlier", *QUALITY_CHECKS,
-)  # fmt: skip
-ISSUE_COLUMNS = ["path", "issue_type", "score", "group", "given_label", "suggested_label",
-                 "details"]  # fmt: skip
+    "unreadable",
+    "wrong_extension",
+    "exact_duplicate",
+    "split_leak",
+    "label_issue",
+    "near_duplicate",
+    "outlier",
+    *QUALITY_CHECKS,
+)
+ISSUE_COLUMNS = [
+    "path",
+    "issue_type",
+    "score",
+    "group",
+    "given_label",
+    "suggested_label",
+    "details",
+]
 
 
 @dataclass(frozen=True)
@@ -54,9 +67,11 @@ class AuditResult:
 
 
 def audit(
-    table: pd.DataFrame, *, embeddings: np.ndarray | None = None,
+    table: pd.DataFrame,
+    *,
+    embeddings: np.ndarray | None = None,
     options: AuditOptions | None = None,
-) -> AuditResult:  # fmt: skip
+) -> AuditResult:
     """Run every check in ``options.checks`` over ``table`` (one row per file, columns ``uri,
     sha256, label, split, error_kind, error, format`` and the image measurements).
 
@@ -83,40 +98,53 @@ def audit(
     issues = pd.DataFrame(rows, columns=ISSUE_COLUMNS)
     order = {name: i for i, name in enumerate(ISSUE_TYPES)}
     issues = issues.sort_values(
-        ["issue_type", "score"], key=lambda c: c.map(order) if c.name == "issue_type" else -c,
+        ["issue_type", "score"],
+        key=lambda c: c.map(order) if c.name == "issue_type" else -c,
         kind="stable",
-    ).reset_index(drop=True)  # fmt: skip
+    ).reset_index(drop=True)
     return AuditResult(issues=issues, files=files)
 
 
 def _row(file: pd.Series, issue: str, score: float, details: str, **extra: object) -> dict:
     label = file.get("label")
-    return {"path": file["uri"], "issue_type": issue, "score": round(float(score), 4),
-            "group": extra.get("group"), "given_label": None if pd.isna(label) else label,
-            "suggested_label": extra.get("suggested"), "details": details}  # fmt: skip
+    return {
+        "path": file["uri"],
+        "issue_type": issue,
+        "score": round(float(score), 4),
+        "group": extra.get("group"),
+        "given_label": None if pd.isna(label) else label,
+        "suggested_label": extra.get("suggested"),
+        "details": details,
+    }
 
 
 def _unreadable(bad: pd.DataFrame) -> list[dict]:
-    return [_row(f, "unreadable", 1.0, f"{f['error_kind']}: {f.get('error')}")
-            for _, f in bad.iterrows()]  # fmt: skip
+    return [
+        _row(f, "unreadable", 1.0, f"{f['error_kind']}: {f.get('error')}")
+        for _, f in bad.iterrows()
+    ]
 
 
 def _wrong_extension(good: pd.DataFrame) -> list[dict]:
     mask = wrong_extension_mask(good["uri"], good["format"])
-    return [_row(f, "wrong_extension", 1.0, f"extension says otherwise; content is {f['format']}")
-            for _, f in good[mask].iterrows()]  # fmt: skip
+    return [
+        _row(f, "wrong_extension", 1.0, f"extension says otherwise; content is {f['format']}")
+        for _, f in good[mask].iterrows()
+    ]
 
 
-def _duplicates(files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray | None,
-                opts: AuditOptions) -> list[dict]:  # fmt: skip
+def _duplicates(
+    files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray | None, opts: AuditOptions
+) -> list[dict]:
     """Exact copies (same sha256), near duplicates among distinct contents, split leaks."""
     codes, uniques = pd.factorize(good["sha256"])
     first = pd.Series(np.arange(len(good))).groupby(codes).first().to_numpy()
     content = good.iloc[first]
     pairs, sims = [], []
     if "near_duplicate" in opts.checks or "split_leak" in opts.checks:
-        hp = hash_neighbors(content["phash"].to_numpy(np.int64), radius=opts.phash_radius,
-                            links="star")  # fmt: skip
+        hp = hash_neighbors(
+            content["phash"].to_numpy(np.int64), radius=opts.phash_radius, links="star"
+        )
         pairs.append(hp)
         sims.append(1.0 - _hamming(content["phash"].to_numpy(np.int64), hp) / 64.0)
         if vectors is not None:
@@ -136,23 +164,42 @@ def _duplicates(files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray | N
     for i, (_, f) in enumerate(good.iterrows()):
         group = f"dup-{cluster[i]}"
         if "exact_duplicate" in opts.checks and exact_keeper[i] != f["uri"]:
-            rows.append(_row(f, "exact_duplicate", 1.0, f"same bytes as {exact_keeper[i]}",
-                             group=group))  # fmt: skip
+            rows.append(
+                _row(f, "exact_duplicate", 1.0, f"same bytes as {exact_keeper[i]}", group=group)
+            )
         c = codes[i]
-        if "near_duplicate" in opts.checks and size[i] > 1 and not groups.keep[c] \
-                and exact_keeper[i] == f["uri"]:  # fmt: skip
-            rows.append(_row(f, "near_duplicate", best[c],
-                             f"{size[i]} similar images; keep {keeper_of[cluster[i]]}",
-                             group=group))  # fmt: skip
+        if (
+            "near_duplicate" in opts.checks
+            and size[i] > 1
+            and not groups.keep[c]
+            and exact_keeper[i] == f["uri"]
+        ):
+            rows.append(
+                _row(
+                    f,
+                    "near_duplicate",
+                    best[c],
+                    f"{size[i]} similar images; keep {keeper_of[cluster[i]]}",
+                    group=group,
+                )
+            )
     if "split_leak" in opts.checks and good["split"].notna().any():
         members = pd.Series(cluster).groupby(cluster).size()
         leak = split_leakage(cluster, good["split"].to_numpy(object)) & (
-            members.loc[cluster].to_numpy() > 1)  # fmt: skip
+            members.loc[cluster].to_numpy() > 1
+        )
         for i in np.flatnonzero(leak):
             f = good.iloc[i]
             spans = sorted(good["split"][cluster == cluster[i]].dropna().unique())
-            rows.append(_row(f, "split_leak", 1.0, f"duplicate cluster spans {spans}",
-                             group=f"dup-{cluster[i]}"))  # fmt: skip
+            rows.append(
+                _row(
+                    f,
+                    "split_leak",
+                    1.0,
+                    f"duplicate cluster spans {spans}",
+                    group=f"dup-{cluster[i]}",
+                )
+            )
     files.loc[files["error_kind"].isna(), "dup_group"] = [f"dup-{c}" for c in cluster]
     return rows
 
@@ -181,8 +228,9 @@ def _quality(files: pd.DataFrame, good: pd.DataFrame, opts: AuditOptions) -> lis
             continue
         for idx in scores.index[scores[check]]:
             f = good.loc[idx]
-            rows.append(_row(f, check, scores.loc[idx, f"{check}_score"],
-                             _quality_evidence(check, f)))  # fmt: skip
+            rows.append(
+                _row(f, check, scores.loc[idx, f"{check}_score"], _quality_evidence(check, f))
+            )
     return rows
 
 
@@ -201,15 +249,15 @@ def _quality_evidence(check: str, f: pd.Series) -> str:
     return evidence[check]
 
 
-def _labels(files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray,
-            opts: AuditOptions) -> list[dict]:  # fmt: skip
+def _labels(
+    files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray, opts: AuditOptions
+) -> list[dict]:
     labelled = good["label"].notna().to_numpy()
     names = sorted(good["label"][labelled].unique())
     if "label_issue" not in opts.checks or len(names) < 2 or labelled.sum() < 2 * opts.n_folds:
         return []
     y = good["label"][labelled].map({n: i for i, n in enumerate(names)}).to_numpy()
-    probs = out_of_sample_probs(vectors[labelled], y, n_classes=len(names),
-                                n_folds=opts.n_folds)  # fmt: skip
+    probs = out_of_sample_probs(vectors[labelled], y, n_classes=len(names), n_folds=opts.n_folds)
     found = find_label_issues(y, probs)
     subset = good[labelled]
     files.loc[subset.index, "label_quality"] = found.quality
@@ -218,18 +266,32 @@ def _labels(files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray,
     for i in found.ranked:
         f = subset.iloc[i]
         suggested = names[found.suggested[i]]
-        rows.append(_row(f, "label_issue", 1.0 - found.quality[i],
-                         f"out-of-sample p({suggested})={probs[i, found.suggested[i]]:.2f}, "
-                         f"p(given)={probs[i, y[i]]:.2f}", suggested=suggested))  # fmt: skip
+        rows.append(
+            _row(
+                f,
+                "label_issue",
+                1.0 - found.quality[i],
+                f"out-of-sample p({suggested})={probs[i, found.suggested[i]]:.2f}, "
+                f"p(given)={probs[i, y[i]]:.2f}",
+                suggested=suggested,
+            )
+        )
     return rows
 
 
-def _outliers(files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray,
-              opts: AuditOptions) -> list[dict]:  # fmt: skip
+def _outliers(
+    files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray, opts: AuditOptions
+) -> list[dict]:
     if "outlier" not in opts.checks or len(good) < 12:
         return []
     found = find_outliers(vectors)
     files.loc[good.index, "outlier_score"] = 1.0 - found.score
-    return [_row(good.iloc[i], "outlier", 1.0 - found.score[i],
-                 f"kNN typicality {found.score[i]:.3f} < cutoff {found.cutoff:.3f}")
-            for i in found.ranked]  # fmt: skip
+    return [
+        _row(
+            good.iloc[i],
+            "outlier",
+            1.0 - found.score[i],
+            f"kNN typicality {found.score[i]:.3f} < cutoff {found.cutoff:.3f}",
+        )
+        for i in found.ranked
+    ]

@@ -25,9 +25,11 @@ _WEAK = 0.5
 
 
 def compare_with_detections(
-    boxes: pd.DataFrame, detections: Mapping[str, Detection], *,
+    boxes: pd.DataFrame,
+    detections: Mapping[str, Detection],
+    *,
     options: BoxCheckOptions | None = None,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """Findings for every image in ``detections`` (labels already in the project's names).
 
     ``boxes`` as in :func:`analysis.boxes.box_sanity`; degenerate boxes are skipped here.
@@ -46,8 +48,12 @@ def compare_with_detections(
     labels, predictions, order = [], [], []
     for p in paths:
         ann = per_image.get(p, empty)
-        labels.append({"bboxes": ann[["x1", "y1", "x2", "y2"]].to_numpy(float).reshape(-1, 4),
-                       "labels": ann["label"].map(index).to_numpy(int)})  # fmt: skip
+        labels.append(
+            {
+                "bboxes": ann[["x1", "y1", "x2", "y2"]].to_numpy(float).reshape(-1, 4),
+                "labels": ann["label"].map(index).to_numpy(int),
+            }
+        )
         pred, ids = _prediction(detections[p], index, len(classes))
         predictions.append(pred)
         order.append(ids)
@@ -66,8 +72,10 @@ def _prediction(det: Detection, index: dict[str, int], k: int) -> tuple[list[np.
     per_class: list[list[int]] = [[] for _ in range(k)]
     for i, name in enumerate(det.labels):
         per_class[index[name]].append(i)
-    arrays = [np.column_stack([det.boxes[ids], det.scores[ids]]).reshape(-1, 5).astype(float)
-              for ids in per_class]  # fmt: skip
+    arrays = [
+        np.column_stack([det.boxes[ids], det.scores[ids]]).reshape(-1, 5).astype(float)
+        for ids in per_class
+    ]
     return arrays, [i for ids in per_class for i in ids]
 
 
@@ -83,15 +91,26 @@ def _objectlab(labels: list, predictions: list, opts: BoxCheckOptions) -> dict[s
             "badloc": rank.compute_badloc_box_scores(
                 labels=labels, predictions=predictions, low_probability_threshold=opts.min_score
             ),
-            "swap": [np.atleast_1d(s) for s in rank.compute_swap_box_scores(
-                labels=labels, predictions=predictions, high_probability_threshold=opts.min_score,
-                overlapping_label_check=False,
-            )],
-        }  # fmt: skip
+            "swap": [
+                np.atleast_1d(s)
+                for s in rank.compute_swap_box_scores(
+                    labels=labels,
+                    predictions=predictions,
+                    high_probability_threshold=opts.min_score,
+                    overlapping_label_check=False,
+                )
+            ],
+        }
 
 
-def _missing(path: str, det: Detection, order: list[int], overlooked: np.ndarray,
-             ann: pd.DataFrame, opts: BoxCheckOptions) -> list[dict]:  # fmt: skip
+def _missing(
+    path: str,
+    det: Detection,
+    order: list[int],
+    overlooked: np.ndarray,
+    ann: pd.DataFrame,
+    opts: BoxCheckOptions,
+) -> list[dict]:
     ann_boxes = ann[["x1", "y1", "x2", "y2"]].to_numpy(float)
     rows = []
     same_class = ann["label"].to_numpy(object)
@@ -105,17 +124,24 @@ def _missing(path: str, det: Detection, order: list[int], overlooked: np.ndarray
         if score is None:
             continue
         x1, y1, x2, y2 = det.boxes[i]
-        rows.append({
-            "path": path, "issue_type": "box_missing", "score": round(score, 4),
-            "group": f"{path}#det{i}", "given_label": None, "suggested_label": det.labels[i],
-            "details": f"detector sees {det.labels[i]} ({det.scores[i]:.2f}) at "
-                       f"[{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}]; best annotation IoU {best:.2f}",
-        })  # fmt: skip
+        rows.append(
+            {
+                "path": path,
+                "issue_type": "box_missing",
+                "score": round(score, 4),
+                "group": f"{path}#det{i}",
+                "given_label": None,
+                "suggested_label": det.labels[i],
+                "details": f"detector sees {det.labels[i]} ({det.scores[i]:.2f}) at "
+                f"[{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}]; best annotation IoU {best:.2f}",
+            }
+        )
     return rows
 
 
-def _label_box_findings(ann: pd.DataFrame, det: Detection, badloc: np.ndarray,
-                        swap: np.ndarray, opts: BoxCheckOptions) -> list[dict]:  # fmt: skip
+def _label_box_findings(
+    ann: pd.DataFrame, det: Detection, badloc: np.ndarray, swap: np.ndarray, opts: BoxCheckOptions
+) -> list[dict]:
     if not len(ann):
         return []
     iou = iou_matrix(ann[["x1", "y1", "x2", "y2"]].to_numpy(float), det.boxes)
@@ -127,9 +153,16 @@ def _label_box_findings(ann: pd.DataFrame, det: Detection, badloc: np.ndarray,
         best_same = iou[j][same].max(initial=0.0)
         if swap[j] < opts.flag_below and other.any():
             k = np.flatnonzero(other)[np.argmax(iou[j][other])]
-            rows.append(box_finding(i, box, "box_wrong_label", 1.0 - swap[j],
-                                 f"detector sees {labels[k]} ({det.scores[k]:.2f}) here, IoU "
-                                 f"{iou[j, k]:.2f}", suggested=labels[k]))  # fmt: skip
+            rows.append(
+                box_finding(
+                    i,
+                    box,
+                    "box_wrong_label",
+                    1.0 - swap[j],
+                    f"detector sees {labels[k]} ({det.scores[k]:.2f}) here, IoU {iou[j, k]:.2f}",
+                    suggested=labels[k],
+                )
+            )
         elif badloc[j] < opts.flag_below:
             kind = "box_misplaced" if best_same >= opts.match_iou else "box_spurious"
             rows.append(

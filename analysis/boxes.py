@@ -21,9 +21,16 @@ import pandas as pd
 from analysis.validation import require_columns
 
 BOX_ISSUE_TYPES = (
-    "box_out_of_bounds", "box_degenerate", "box_duplicate", "box_unknown_label", "box_bad_mask",
-    "box_missing", "box_spurious", "box_misplaced", "box_wrong_label",
-)  # fmt: skip
+    "box_out_of_bounds",
+    "box_degenerate",
+    "box_duplicate",
+    "box_unknown_label",
+    "box_bad_mask",
+    "box_missing",
+    "box_spurious",
+    "box_misplaced",
+    "box_wrong_label",
+)
 BOX_COLUMNS = ["path", "label", "x1", "y1", "x2", "y2", "img_width", "img_height"]
 ISSUE_COLUMNS = [
     "path",
@@ -33,7 +40,7 @@ ISSUE_COLUMNS = [
     "given_label",
     "suggested_label",
     "details",
-]  # fmt: skip  (same as analysis.audit.ISSUE_COLUMNS)
+]  # same as analysis.audit.ISSUE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -62,9 +69,11 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def box_sanity(
-    boxes: pd.DataFrame, *, classes: Sequence[str] | None = None,
+    boxes: pd.DataFrame,
+    *,
+    classes: Sequence[str] | None = None,
     options: BoxCheckOptions | None = None,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """Out of bounds, zero or negative area, duplicates, unknown labels, bad masks."""
     opts = options or BoxCheckOptions()
     require_columns(boxes, BOX_COLUMNS)
@@ -77,38 +86,69 @@ def box_sanity(
     return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
 
 
-def box_finding(i: object, box: pd.Series, issue: str, score: float, details: str,
-             suggested: str | None = None) -> dict:  # fmt: skip
+def box_finding(
+    i: object, box: pd.Series, issue: str, score: float, details: str, suggested: str | None = None
+) -> dict:
     coords = ", ".join(f"{box[c]:.0f}" for c in ("x1", "y1", "x2", "y2"))
-    return {"path": box["path"], "issue_type": issue, "score": round(float(score), 4),
-            "group": f"{box['path']}#{i}", "given_label": box["label"],
-            "suggested_label": suggested, "details": f"box [{coords}]: {details}"}  # fmt: skip
+    return {
+        "path": box["path"],
+        "issue_type": issue,
+        "score": round(float(score), 4),
+        "group": f"{box['path']}#{i}",
+        "given_label": box["label"],
+        "suggested_label": suggested,
+        "details": f"box [{coords}]: {details}",
+    }
 
 
-def _single_box(i: object, box: pd.Series, known: set[str] | None,
-                opts: BoxCheckOptions) -> list[dict]:  # fmt: skip
+def _single_box(
+    i: object, box: pd.Series, known: set[str] | None, opts: BoxCheckOptions
+) -> list[dict]:
     rows = []
     x1, y1, x2, y2 = (float(box[c]) for c in ("x1", "y1", "x2", "y2"))
     w, h = float(box["img_width"]), float(box["img_height"])
     if not np.isfinite([x1, y1, x2, y2]).all() or x2 <= x1 or y2 <= y1:
-        rows.append(box_finding(i, box, "box_degenerate", 1.0,
-                             f"width {x2 - x1:.1f}, height {y2 - y1:.1f} px"))  # fmt: skip
+        rows.append(
+            box_finding(
+                i, box, "box_degenerate", 1.0, f"width {x2 - x1:.1f}, height {y2 - y1:.1f} px"
+            )
+        )
     else:
         t = opts.bounds_tolerance
         if x1 < -t or y1 < -t or x2 > w + t or y2 > h + t:
             inside = max(0.0, min(x2, w) - max(x1, 0)) * max(0.0, min(y2, h) - max(y1, 0))
             outside = 1.0 - inside / ((x2 - x1) * (y2 - y1))
-            rows.append(box_finding(i, box, "box_out_of_bounds", 0.5 + 0.5 * outside,
-                                 f"{outside:.0%} outside the {w:.0f}x{h:.0f} image"))  # fmt: skip
+            rows.append(
+                box_finding(
+                    i,
+                    box,
+                    "box_out_of_bounds",
+                    0.5 + 0.5 * outside,
+                    f"{outside:.0%} outside the {w:.0f}x{h:.0f} image",
+                )
+            )
     if known is not None and box["label"] not in known:
-        rows.append(box_finding(i, box, "box_unknown_label", 1.0,
-                             f"label {box['label']!r} is not in the label config"))  # fmt: skip
+        rows.append(
+            box_finding(
+                i,
+                box,
+                "box_unknown_label",
+                1.0,
+                f"label {box['label']!r} is not in the label config",
+            )
+        )
     mask = box.get("mask")
     if isinstance(mask, np.ndarray):
         if mask.shape[:2] != (int(h), int(w)):
-            rows.append(box_finding(i, box, "box_bad_mask", 1.0,
-                                 f"mask is {mask.shape[1]}x{mask.shape[0]}, image "
-                                 f"{w:.0f}x{h:.0f}"))  # fmt: skip
+            rows.append(
+                box_finding(
+                    i,
+                    box,
+                    "box_bad_mask",
+                    1.0,
+                    f"mask is {mask.shape[1]}x{mask.shape[0]}, image {w:.0f}x{h:.0f}",
+                )
+            )
         elif not mask.any():
             rows.append(box_finding(i, box, "box_bad_mask", 1.0, "mask is empty"))
     return rows

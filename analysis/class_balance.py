@@ -34,9 +34,13 @@ class ClassBalance:
     def to_frame(self) -> pd.DataFrame:
         """One row per class, largest first: name, count, share, under_minimum."""
         frame = pd.DataFrame(
-            {"name": self.names, "count": self.counts, "share": self.shares,
-             "under_minimum": np.isin(np.arange(len(self.counts)), self.under_minimum)}
-        )  # fmt: skip
+            {
+                "name": self.names,
+                "count": self.counts,
+                "share": self.shares,
+                "under_minimum": np.isin(np.arange(len(self.counts)), self.under_minimum),
+            }
+        )
         return frame.sort_values("count", ascending=False, kind="stable").reset_index(drop=True)
 
 

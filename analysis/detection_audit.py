@@ -37,8 +37,9 @@ class DetectionAuditResult:
     files: pd.DataFrame  # uri, sha256, <class>_count..., faces, pii, q_...
 
 
-def object_counts(objects: Detection | None, faces: Detection | None, *,
-                  min_score: float) -> dict[str, int]:  # fmt: skip
+def object_counts(
+    objects: Detection | None, faces: Detection | None, *, min_score: float
+) -> dict[str, int]:
     """``{"person_count": 2, "faces": 1}`` from the confident detections."""
     counts = {}
     if objects is not None:
@@ -54,9 +55,12 @@ def is_personal(counts: Mapping[str, int], pii_classes: Sequence[str]) -> bool:
 
 
 def object_fields(
-    objects: Detection | None, faces: Detection | None, *,
-    options: DetectionAuditOptions | None = None, questions: Sequence[Question] = (),
-) -> dict[str, int | bool | str]:  # fmt: skip
+    objects: Detection | None,
+    faces: Detection | None,
+    *,
+    options: DetectionAuditOptions | None = None,
+    questions: Sequence[Question] = (),
+) -> dict[str, int | bool | str]:
     """Task data fields for Label Studio: counts, ``winnow_pii``, a summary and answers."""
     opts = options or DetectionAuditOptions()
     counts = object_counts(objects, faces, min_score=opts.min_score)
@@ -71,11 +75,16 @@ def object_fields(
 
 
 def detection_audit(
-    files: pd.DataFrame, objects: Mapping[str, Detection], faces: Mapping[str, Detection], *,
-    classes: Sequence[str] = (), boxes: pd.DataFrame | None = None,
-    project_labels: Sequence[str] | None = None, label_map: Mapping[str, str] | None = None,
+    files: pd.DataFrame,
+    objects: Mapping[str, Detection],
+    faces: Mapping[str, Detection],
+    *,
+    classes: Sequence[str] = (),
+    boxes: pd.DataFrame | None = None,
+    project_labels: Sequence[str] | None = None,
+    label_map: Mapping[str, str] | None = None,
     options: DetectionAuditOptions | None = None,
-) -> DetectionAuditResult:  # fmt: skip
+) -> DetectionAuditResult:
     """Audit ``files`` (columns ``uri, sha256``) with detections keyed by sha256.
 
     ``classes``: every name the detectors can return (checks the questions). ``boxes``:
@@ -99,23 +108,35 @@ def detection_audit(
     per_file[count_columns] = per_file[count_columns].astype(int)
     issues = pd.DataFrame(rows, columns=ISSUE_COLUMNS)
     if boxes is not None:
-        issues = pd.concat([issues, _box_findings(per_file, objects, boxes, project_labels,
-                                                  label_map, opts)], ignore_index=True)  # fmt: skip
+        issues = pd.concat(
+            [issues, _box_findings(per_file, objects, boxes, project_labels, label_map, opts)],
+            ignore_index=True,
+        )
     return DetectionAuditResult(issues=issues, files=per_file)
 
 
 def _pii_row(uri: str, counts: Mapping[str, int]) -> dict:
     people = counts.get("person_count", 0)
     score = 1.0 if counts.get("faces", 0) else 0.6  # a visible face identifies; a figure may not
-    return {"path": uri, "issue_type": "pii", "score": score, "group": None, "given_label": None,
-            "suggested_label": None,
-            "details": f"{counts.get('faces', 0)} faces, {people} people"}  # fmt: skip
+    return {
+        "path": uri,
+        "issue_type": "pii",
+        "score": score,
+        "group": None,
+        "given_label": None,
+        "suggested_label": None,
+        "details": f"{counts.get('faces', 0)} faces, {people} people",
+    }
 
 
-def _box_findings(per_file: pd.DataFrame, objects: Mapping[str, Detection],
-                  boxes: pd.DataFrame, project_labels: Sequence[str] | None,
-                  label_map: Mapping[str, str] | None,
-                  opts: DetectionAuditOptions) -> pd.DataFrame:  # fmt: skip
+def _box_findings(
+    per_file: pd.DataFrame,
+    objects: Mapping[str, Detection],
+    boxes: pd.DataFrame,
+    project_labels: Sequence[str] | None,
+    label_map: Mapping[str, str] | None,
+    opts: DetectionAuditOptions,
+) -> pd.DataFrame:
     found = [box_sanity(boxes, classes=project_labels, options=opts.boxes)]
     labels = list(project_labels) if project_labels else sorted(boxes["label"].unique())
     by_path = {}
@@ -127,21 +148,32 @@ def _box_findings(per_file: pd.DataFrame, objects: Mapping[str, Detection],
     return pd.concat(found, ignore_index=True)
 
 
-def _onto_labels(det: Detection, labels: Sequence[str],
-                 label_map: Mapping[str, str] | None) -> Detection:  # fmt: skip
+def _onto_labels(
+    det: Detection, labels: Sequence[str], label_map: Mapping[str, str] | None
+) -> Detection:
     """The detections of classes the project has, renamed to its labels."""
     mapping = map_labels(det.labels, labels, label_map)
     keep = [i for i, name in enumerate(det.labels) if name in mapping]
     masks = None if det.masks is None else det.masks[keep]
-    return Detection(det.boxes[keep].reshape(-1, 4), tuple(mapping[det.labels[i]] for i in keep),
-                     det.scores[keep], det.model_version, det.width, det.height,
-                     masks)  # fmt: skip
+    return Detection(
+        det.boxes[keep].reshape(-1, 4),
+        tuple(mapping[det.labels[i]] for i in keep),
+        det.scores[keep],
+        det.model_version,
+        det.width,
+        det.height,
+        masks,
+    )
 
 
 def task_object_fields(
-    frame: pd.DataFrame, objects: Mapping[str, Detection], faces: Mapping[str, Detection], *,
-    classes: Sequence[str] = (), options: DetectionAuditOptions | None = None,
-) -> dict[int, dict[str, int | bool | str]]:  # fmt: skip
+    frame: pd.DataFrame,
+    objects: Mapping[str, Detection],
+    faces: Mapping[str, Detection],
+    *,
+    classes: Sequence[str] = (),
+    options: DetectionAuditOptions | None = None,
+) -> dict[int, dict[str, int | bool | str]]:
     """Task id -> its data fields (``winnow_person_count``, ``winnow_faces``, ``winnow_pii``,
     ``winnow_objects``, ``winnow_q_...``) for a project frame (``task_id``, ``sha256``)."""
     opts = options or DetectionAuditOptions()
@@ -149,8 +181,9 @@ def task_object_fields(
     fields = {}
     for task_id, sha in zip(frame["task_id"], frame["sha256"], strict=True):
         if isinstance(sha, str) and (sha in objects or sha in faces):
-            fields[int(task_id)] = object_fields(objects.get(sha), faces.get(sha), options=opts,
-                                                 questions=questions)  # fmt: skip
+            fields[int(task_id)] = object_fields(
+                objects.get(sha), faces.get(sha), options=opts, questions=questions
+            )
     return fields
 
 
@@ -160,11 +193,21 @@ def project_boxes(frame: pd.DataFrame) -> pd.DataFrame:
     rows = []
     if "boxes" not in frame:
         return pd.DataFrame(rows, columns=[*BOX_COLUMNS, "task_id"])
-    for task_id, image, boxes in zip(frame["task_id"], frame["image"], frame["boxes"],
-                                     strict=True):  # fmt: skip
+    for task_id, image, boxes in zip(frame["task_id"], frame["image"], frame["boxes"], strict=True):
         for box in boxes if isinstance(boxes, list) else []:
             w, h = float(box["original_width"]), float(box["original_height"])
             x1, y1 = box["x"] * w / 100, box["y"] * h / 100
-            rows.append([image, box["label"], x1, y1, x1 + box["width"] * w / 100,
-                         y1 + box["height"] * h / 100, w, h, int(task_id)])  # fmt: skip
+            rows.append(
+                [
+                    image,
+                    box["label"],
+                    x1,
+                    y1,
+                    x1 + box["width"] * w / 100,
+                    y1 + box["height"] * h / 100,
+                    w,
+                    h,
+                    int(task_id),
+                ]
+            )
     return pd.DataFrame(rows, columns=[*BOX_COLUMNS, "task_id"])

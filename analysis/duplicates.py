@@ -51,9 +51,16 @@ from analysis.validation import (
 )
 
 __all__ = [
-    "MAX_PAIRS", "NearDuplicates", "choose_keepers", "cluster_pairs", "embedding_neighbors",
-    "embedding_neighbors_from_knn", "hash_neighbors", "near_duplicate_groups", "split_leakage",
-]  # fmt: skip
+    "MAX_PAIRS",
+    "NearDuplicates",
+    "choose_keepers",
+    "cluster_pairs",
+    "embedding_neighbors",
+    "embedding_neighbors_from_knn",
+    "hash_neighbors",
+    "near_duplicate_groups",
+    "split_leakage",
+]
 
 
 def hash_neighbors(

@@ -126,9 +126,11 @@ def _cost(n: int, width: int, s: int, crowding: float) -> float:
         return math.inf
     volume = sum(math.comb(width, i) for i in range(s + 1))  # keys within s of a key
     pairs_per_bucket = n * n / 2 / 2.0**width * crowding
-    probing = (n * (volume - 1) / 2 * _NS_PROBE  # upward probes only
-               + pairs_per_bucket * (volume - 1) * _NS_NEAR_BUCKET
-               + (2.0**width * _NS_TABLE if s else 0.0))  # fmt: skip
+    probing = (
+        n * (volume - 1) / 2 * _NS_PROBE  # upward probes only
+        + pairs_per_bucket * (volume - 1) * _NS_NEAR_BUCKET
+        + (2.0**width * _NS_TABLE if s else 0.0)
+    )
     return (n * _NS_SORT + pairs_per_bucket * _NS_SAME_BUCKET + probing) * 1e-9
 
 

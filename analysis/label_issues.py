@@ -41,9 +41,13 @@ from analysis.validation import (
 )
 
 FILTERS = (
-    "prune_by_noise_rate", "prune_by_class", "both", "confident_learning",
-    "low_self_confidence", "low_normalized_margin",
-)  # fmt: skip
+    "prune_by_noise_rate",
+    "prune_by_class",
+    "both",
+    "confident_learning",
+    "low_self_confidence",
+    "low_normalized_margin",
+)
 SCORES = ("self_confidence", "normalized_margin", "confidence_weighted_entropy")
 PCA_DIM = 256  # see the module docstring; None keeps the raw embedding
 # Strong L2 regularisation: the standardised PCA components include many low-variance, noisy
@@ -169,9 +173,12 @@ def find_label_issues(
     min_examples_per_class = check_int(min_examples_per_class, "min_examples_per_class", 0)
     n_jobs = None if n_jobs is None else check_int(n_jobs, "n_jobs", 1)
     is_issue = cleanlab.filter.find_label_issues(
-        y, probs, filter_by=filter_by, min_examples_per_class=min_examples_per_class,
+        y,
+        probs,
+        filter_by=filter_by,
+        min_examples_per_class=min_examples_per_class,
         n_jobs=n_jobs,
-    )  # fmt: skip
+    )
     quality = cleanlab.rank.get_label_quality_scores(y, probs, method=score_method)
     return _result(is_issue, quality, probs.argmax(axis=1).astype(np.int64))
 

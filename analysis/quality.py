@@ -24,9 +24,16 @@ import pandas as pd
 from analysis.validation import require_columns
 
 CHECKS = (
-    "blurry", "dark", "bright", "low_information", "odd_size", "odd_aspect_ratio",
-    "grayscale", "alpha", "exif_rotated",
-)  # fmt: skip
+    "blurry",
+    "dark",
+    "bright",
+    "low_information",
+    "odd_size",
+    "odd_aspect_ratio",
+    "grayscale",
+    "alpha",
+    "exif_rotated",
+)
 
 
 COLOUR_MODES = ("RGB", "RGBA", "RGBX", "P", "PA", "CMYK", "YCbCr", "LAB", "HSV")
@@ -54,8 +61,9 @@ def _excess_score(log_distance: np.ndarray, log_limit: float) -> np.ndarray:
     return log_distance / (log_distance + log_limit)
 
 
-def quality_scores(images: pd.DataFrame, *, thresholds: QualityThresholds | None = None
-                   ) -> pd.DataFrame:  # fmt: skip
+def quality_scores(
+    images: pd.DataFrame, *, thresholds: QualityThresholds | None = None
+) -> pd.DataFrame:
     """Scores ``<check>_score`` and flags ``<check>`` for every check in ``CHECKS``.
 
     ``images`` has one row per decodable image and the columns ``blur, brightness,
@@ -64,9 +72,21 @@ def quality_scores(images: pd.DataFrame, *, thresholds: QualityThresholds | None
     with the same index.
     """
     t = thresholds or QualityThresholds()
-    require_columns(images, ["blur", "brightness", "dark_fraction", "bright_fraction",
-                             "entropy", "width", "height", "is_grayscale", "has_alpha",
-                             "exif_orientation"])  # fmt: skip
+    require_columns(
+        images,
+        [
+            "blur",
+            "brightness",
+            "dark_fraction",
+            "bright_fraction",
+            "entropy",
+            "width",
+            "height",
+            "is_grayscale",
+            "has_alpha",
+            "exif_orientation",
+        ],
+    )
     brightness = images["brightness"].to_numpy(float)
     width = images["width"].to_numpy(float)
     height = images["height"].to_numpy(float)

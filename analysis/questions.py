@@ -21,9 +21,13 @@ from winnow.errors import ConfigError
 
 Counts = Mapping[str, int]  # "person_count" -> 2, "faces" -> 1
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, "<=": operator.le, "==": operator.eq, "!=": operator.ne,
-    ">": operator.gt, "<": operator.lt,
-}  # fmt: skip
+    ">=": operator.ge,
+    "<=": operator.le,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+}
 _COMPARE = re.compile(r"^([a-z0-9_]+)\s*(>=|<=|==|!=|>|<)\s*(\d+(?:\.\d+)?)$")
 _CONTAINS = re.compile(r"^(not\s+)?contains\s*:\s*(.+)$")
 
@@ -57,19 +61,23 @@ def parse_question(text: str, classes: Iterable[str]) -> Question:
     """Parse ``text``; ``classes`` are the names the detectors can return."""
     fields = {count_field(c) for c in classes} | {"faces"}
     by_key = {normalise(c): count_field(c) for c in classes} | {"face": "faces"}
-    alternatives = [_conjunction(part, fields, by_key, text)
-                    for part in re.split(r"\s+or\s+", text.strip().lower())]  # fmt: skip
+    alternatives = [
+        _conjunction(part, fields, by_key, text)
+        for part in re.split(r"\s+or\s+", text.strip().lower())
+    ]
     return Question(text.strip(), lambda counts: any(alt(counts) for alt in alternatives))
 
 
-def _conjunction(text: str, fields: set[str], by_key: dict[str, str],
-                 whole: str) -> Callable[[Counts], bool]:  # fmt: skip
+def _conjunction(
+    text: str, fields: set[str], by_key: dict[str, str], whole: str
+) -> Callable[[Counts], bool]:
     terms = [_term(t.strip(), fields, by_key, whole) for t in re.split(r"\s+and\s+", text)]
     return lambda counts: all(term(counts) for term in terms)
 
 
-def _term(text: str, fields: set[str], by_key: dict[str, str],
-          whole: str) -> Callable[[Counts], bool]:  # fmt: skip
+def _term(
+    text: str, fields: set[str], by_key: dict[str, str], whole: str
+) -> Callable[[Counts], bool]:
     if match := _CONTAINS.match(text):
         negate, name = bool(match.group(1)), match.group(2).strip()
         field = by_key.get(normalise(name))

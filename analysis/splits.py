@@ -144,8 +144,14 @@ def _fixed_group_splits(group_ids: np.ndarray, existing: list[object]) -> dict[i
     return dict(zip(best["g"].astype(int), best["s"].astype(str), strict=True))
 
 
-def _stratified(group_ids: np.ndarray, label_lists: list[list[str]], fixed: dict[int, str],
-                names: list[str], shares: np.ndarray, seed: int) -> list[str]:  # fmt: skip
+def _stratified(
+    group_ids: np.ndarray,
+    label_lists: list[list[str]],
+    fixed: dict[int, str],
+    names: list[str],
+    shares: np.ndarray,
+    seed: int,
+) -> list[str]:
     n_groups = int(group_ids.max(initial=-1)) + 1
     classes, members = _group_classes(group_ids, label_lists, n_groups)
     sizes = np.bincount(group_ids, minlength=n_groups).astype(float)
@@ -189,8 +195,9 @@ def _group_classes(
     return classes, members
 
 
-def _add(have: np.ndarray, size_have: np.ndarray, s: int, counts: dict[int, float],
-         size: float) -> None:  # fmt: skip
+def _add(
+    have: np.ndarray, size_have: np.ndarray, s: int, counts: dict[int, float], size: float
+) -> None:
     for k, c in counts.items():
         have[s, k] += c
     size_have[s] += size
@@ -202,8 +209,13 @@ def _largest_first(sizes: np.ndarray, fixed: dict[int, str], seed: int) -> np.nd
     return shuffled[np.argsort(-sizes[shuffled], kind="stable")]
 
 
-def _by_time(group_ids: np.ndarray, fixed: dict[int, str], times: list[object],
-             names: list[str], shares: np.ndarray) -> list[str]:  # fmt: skip
+def _by_time(
+    group_ids: np.ndarray,
+    fixed: dict[int, str],
+    times: list[object],
+    names: list[str],
+    shares: np.ndarray,
+) -> list[str]:
     """Fill the splits in ``fractions`` order with groups sorted by their earliest time."""
     n_groups = int(group_ids.max(initial=-1)) + 1
     first = _time_values(times).groupby(group_ids).min()
@@ -237,9 +249,12 @@ def _time_values(times: list[object]) -> pd.Series:
 
 
 def split_distributions(
-    splits: Sequence[object], *, width: Sequence[float], height: Sequence[float],
+    splits: Sequence[object],
+    *,
+    width: Sequence[float],
+    height: Sequence[float],
     quality: Mapping[str, Sequence[float]] | None = None,
-) -> pd.DataFrame:  # fmt: skip
+) -> pd.DataFrame:
     """Per split: image count, aspect ratio (width/height) p10/median/p90, median pixels and
     the median of each ``quality`` metric (for example blur, brightness). One row per split,
     so a reader can see at a glance whether one split got the sharp or the wide images."""

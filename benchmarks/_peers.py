@@ -32,8 +32,15 @@ def run_peer(script: str, args: list[str], *, log: Path, timeout: float = 900) -
     start = time.perf_counter()
     with log.open("a") as err:
         try:
-            done = subprocess.run(command, stdout=subprocess.PIPE, stderr=err, text=True,
-                                  timeout=timeout, env=env, cwd=PEERS_DIR)  # fmt: skip
+            done = subprocess.run(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                timeout=timeout,
+                env=env,
+                cwd=PEERS_DIR,
+            )
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {timeout:.0f} s", "wall_seconds": timeout}
     wall = time.perf_counter() - start

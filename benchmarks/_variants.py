@@ -29,8 +29,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont
 from winnow.samples import real_photos
 
 ORIGINAL = "original"
-MILD = ("jpeg30", "jpeg50", "jpeg90", "resize50", "resize200", "crop10", "bright+20",
-        "bright-20")  # fmt: skip
+MILD = ("jpeg30", "jpeg50", "jpeg90", "resize50", "resize200", "crop10", "bright+20", "bright-20")
 HARD = ("crop20", "flip", "rotate3", "watermark")
 
 # Photo families whose members are different files of one scene or object: pairs across
@@ -79,8 +78,14 @@ def watermark(img: Image.Image, text: str = "© SAMPLE PHOTO") -> Image.Image:
     draw = ImageDraw.Draw(layer)
     left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
     x, y = (img.width - (right - left)) // 2, int(img.height * 0.62)
-    draw.text((x, y), text, font=font, fill=(255, 255, 255, 140), stroke_width=2,
-              stroke_fill=(0, 0, 0, 140))  # fmt: skip
+    draw.text(
+        (x, y),
+        text,
+        font=font,
+        fill=(255, 255, 255, 140),
+        stroke_width=2,
+        stroke_fill=(0, 0, 0, 140),
+    )
     return Image.alpha_composite(img.convert("RGBA"), layer).convert("RGB")
 
 
@@ -88,14 +93,19 @@ def transforms(rng: np.random.Generator) -> dict[str, Callable[[Image.Image], Im
     """Variant name -> function; JPEG variants are the identity here (quality set on save)."""
     keep = lambda img: img  # noqa: E731
     return {
-        "jpeg30": keep, "jpeg50": keep, "jpeg90": keep,
-        "resize50": _resize(0.5), "resize200": _resize(2.0),
-        "crop10": _crop(0.10, rng), "crop20": _crop(0.20, rng),
+        "jpeg30": keep,
+        "jpeg50": keep,
+        "jpeg90": keep,
+        "resize50": _resize(0.5),
+        "resize200": _resize(2.0),
+        "crop10": _crop(0.10, rng),
+        "crop20": _crop(0.20, rng),
         "flip": lambda img: img.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
         "rotate3": lambda img: img.rotate(3, resample=Image.Resampling.BICUBIC),
-        "bright+20": _bright(1.2), "bright-20": _bright(0.8),
+        "bright+20": _bright(1.2),
+        "bright-20": _bright(0.8),
         "watermark": watermark,
-    }  # fmt: skip
+    }
 
 
 def build(folder: Path, *, seed: int = 0) -> dict[str, tuple[str, str]]:

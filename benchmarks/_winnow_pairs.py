@@ -45,8 +45,10 @@ class WinnowPairs:
 
 
 def sweep(wp: WinnowPairs, meta: dict) -> list[str]:
-    lines = ["Winnow threshold sweep (same features): P all / R mild / R hard / R all "
-             "(wrong pairs), edges | clusters"]  # fmt: skip
+    lines = [
+        "Winnow threshold sweep (same features): P all / R mild / R hard / R all "
+        "(wrong pairs), edges | clusters"
+    ]
     for radius in SWEEP_RADII:
         for cosine in SWEEP_COSINES:
             if radius is None and cosine is None:
@@ -54,21 +56,26 @@ def sweep(wp: WinnowPairs, meta: dict) -> list[str]:
             row = []
             for pairs in (wp.as_pairs(radius, cosine), wp.as_clusters(radius, cosine)):
                 s = score(pairs, meta)
-                row.append(f"{s['all'].precision:.3f} / {s['mild'].recall:.3f} / "
-                           f"{s['hard'].recall:.3f} / {s['all'].recall:.3f} "
-                           f"({s['all'].fp})")  # fmt: skip
+                row.append(
+                    f"{s['all'].precision:.3f} / {s['mild'].recall:.3f} / "
+                    f"{s['hard'].recall:.3f} / {s['all'].recall:.3f} "
+                    f"({s['all'].fp})"
+                )
             label = f"pHash r{radius if radius is not None else '-'} cos {cosine or '-'}"
             lines.append(f"  {label:<20} {row[0]} | {row[1]}")
     return lines
 
 
-def recall_by_transform(wp: WinnowPairs, meta: dict,
-                        settings: list[tuple[int | None, float | None]]) -> list[str]:  # fmt: skip
+def recall_by_transform(
+    wp: WinnowPairs, meta: dict, settings: list[tuple[int | None, float | None]]
+) -> list[str]:
     """Cluster recall per transform at a few (radius, cosine) settings."""
     scores = [score(wp.as_clusters(r, c), meta) for r, c in settings]
     heads = [f"r{r}+cos{c}" for r, c in settings]
-    lines = ["Winnow cluster recall per transform at other thresholds (precision in sweep)",
-             f"{'transform':<11}" + "".join(f"{h:>13}" for h in heads)]  # fmt: skip
+    lines = [
+        "Winnow cluster recall per transform at other thresholds (precision in sweep)",
+        f"{'transform':<11}" + "".join(f"{h:>13}" for h in heads),
+    ]
     for key in [*MILD, *HARD]:
         lines.append(f"{key:<11}" + "".join(f"{s[key].recall:>13.2f}" for s in scores))
     return lines
@@ -86,14 +93,18 @@ def margins(wp: WinnowPairs, meta: dict) -> list[str]:
     for label in ["unrelated", "related"]:
         m = kind == label
         k = int(np.argmax(np.where(m, cos[i, j], -2)))
-        lines.append(f"  {label:<10} pairs {m.sum():>6}: pHash min {bits[i, j][m].min()}, "
-                     f"cosine max {cos[i, j][m].max():.3f} "
-                     f"({wp.names[i[k]]} ~ {wp.names[j[k]]})")  # fmt: skip
+        lines.append(
+            f"  {label:<10} pairs {m.sum():>6}: pHash min {bits[i, j][m].min()}, "
+            f"cosine max {cos[i, j][m].max():.3f} "
+            f"({wp.names[i[k]]} ~ {wp.names[j[k]]})"
+        )
     for t in [*MILD, *HARD]:
         m = kind == t
-        lines.append(f"  {t:<10} original~variant: pHash median {np.median(bits[i, j][m]):.0f} "
-                     f"max {bits[i, j][m].max()}; cosine median {np.median(cos[i, j][m]):.3f} "
-                     f"min {cos[i, j][m].min():.3f}")  # fmt: skip
+        lines.append(
+            f"  {t:<10} original~variant: pHash median {np.median(bits[i, j][m]):.0f} "
+            f"max {bits[i, j][m].max()}; cosine median {np.median(cos[i, j][m]):.3f} "
+            f"min {cos[i, j][m].min():.3f}"
+        )
     return lines
 
 

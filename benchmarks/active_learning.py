@@ -61,13 +61,33 @@ def load_tasks(pool: int, test: int, which: list[str]) -> list[Task]:
     tasks = []
     if "fashion-mnist" in which:
         x, y, names = fashion_mnist(pool + test, embedder)
-        tasks.append(Task("fashion-mnist", names, x[:pool], y[:pool], x[pool:], y[pool:],
-                          budget=1200, min_batch=10))  # fmt: skip
+        tasks.append(
+            Task(
+                "fashion-mnist",
+                names,
+                x[:pool],
+                y[:pool],
+                x[pool:],
+                y[pool:],
+                budget=1200,
+                min_batch=10,
+            )
+        )
     if "tuxpaint" in which:
         x, y, names = tuxpaint(embedder)
         test_mask = _stratified_mask(y, 1 / 3, seed=0)
-        tasks.append(Task("tuxpaint", names, x[~test_mask], y[~test_mask], x[test_mask],
-                          y[test_mask], budget=420, min_batch=6))  # fmt: skip
+        tasks.append(
+            Task(
+                "tuxpaint",
+                names,
+                x[~test_mask],
+                y[~test_mask],
+                x[test_mask],
+                y[test_mask],
+                budget=420,
+                min_batch=6,
+            )
+        )
     return tasks
 
 
@@ -92,8 +112,9 @@ def _fit(task: Task, picked: np.ndarray):
     from winnow.learn.linear_head import fit_linear_head
 
     labels = [[task.classes[c]] for c in task.y_pool[picked]]
-    return fit_linear_head(task.x_pool[picked], labels, classes=list(task.classes),
-                           multi_label=False)  # fmt: skip
+    return fit_linear_head(
+        task.x_pool[picked], labels, classes=list(task.classes), multi_label=False
+    )
 
 
 def accuracy(task: Task, head) -> float:
@@ -171,10 +192,12 @@ def labels_to_reach(counts: list[int], curve: np.ndarray, target: float) -> floa
 def summarise(task: Task, curves: dict[str, np.ndarray], full: float) -> list[str]:
     """Labels to 90% / 95% of the full-pool accuracy per strategy, and the saving vs random."""
     counts = schedule(2 * len(task.classes), task.budget, task.min_batch)
-    lines = [f"{task.name}: pool {len(task.y_pool)}, test {len(task.y_test)}, "
-             f"{len(task.classes)} classes; full-pool accuracy {full:.3f}; seed set "
-             f"{counts[0]}, {len(counts)} rounds to {counts[-1]} labels, "
-             f"{len(curves['random'])} seeds"]  # fmt: skip
+    lines = [
+        f"{task.name}: pool {len(task.y_pool)}, test {len(task.y_test)}, "
+        f"{len(task.classes)} classes; full-pool accuracy {full:.3f}; seed set "
+        f"{counts[0]}, {len(counts)} rounds to {counts[-1]} labels, "
+        f"{len(curves['random'])} seeds"
+    ]
     for fraction in FRACTIONS:
         target = fraction * full
         base = labels_to_reach(counts, curves["random"].mean(axis=0), target)
@@ -183,8 +206,9 @@ def summarise(task: Task, curves: dict[str, np.ndarray], full: float) -> list[st
             need = labels_to_reach(counts, curve.mean(axis=0), target)
             per_seed = [labels_to_reach(counts, c, target) for c in curve]
             saving = "[baseline]" if strategy == "random" else _saving(need, base)
-            cells.append(f"{strategy} {_fmt(need)} {saving} "
-                         f"(seeds {'/'.join(_fmt(n) for n in per_seed)})")  # fmt: skip
+            cells.append(
+                f"{strategy} {_fmt(need)} {saving} (seeds {'/'.join(_fmt(n) for n in per_seed)})"
+            )
         lines.append(f"  labels to {fraction:.0%} ({target:.3f}): " + "; ".join(cells))
     for at in (counts[len(counts) // 2], counts[-1]):
         i = counts.index(at)
@@ -218,8 +242,13 @@ def plot(task: Task, curves: dict[str, np.ndarray], full: float) -> Path:
         ax.plot(counts, mean, marker=".", label=strategy)
         ax.fill_between(counts, mean - std, mean + std, alpha=0.15)
     for fraction, style in zip(FRACTIONS, (":", "--"), strict=True):
-        ax.axhline(fraction * full, color="grey", linestyle=style, linewidth=1,
-                   label=f"{fraction:.0%} of full-pool accuracy")  # fmt: skip
+        ax.axhline(
+            fraction * full,
+            color="grey",
+            linestyle=style,
+            linewidth=1,
+            label=f"{fraction:.0%} of full-pool accuracy",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("labels (log scale)")
     ax.set_ylabel("test accuracy")
@@ -251,8 +280,10 @@ def main() -> None:
         curves = run_all(task, args.seeds, args.workers)
         lines += summarise(task, curves, full)
         lines.append(f"  plot: {plot(task, curves, full).relative_to(ROOT)}")
-    lines += [f"total {time.perf_counter() - start:.0f} s, load average "
-              f"{os.getloadavg()[0]:.1f}", machine_line()]  # fmt: skip
+    lines += [
+        f"total {time.perf_counter() - start:.0f} s, load average {os.getloadavg()[0]:.1f}",
+        machine_line(),
+    ]
     print("\n".join(lines))
     if args.record:
         record_result("Active learning: uncertainty vs random sampling", lines)

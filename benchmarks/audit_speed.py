@@ -50,10 +50,13 @@ def run_winnow(folder: Path, store: Path, out: Path, *extra: str) -> dict:
         return {"error": done.stderr[-800:], "wall_seconds": wall, "load": load}
     features = re.search(r"seconds\s*│\s*([\d.]+)", done.stdout)
     issues = pd.read_csv(out / "issues.csv")
-    return {"wall_seconds": wall, "load": load,
-            "features_seconds": float(features.group(1)) if features else float("nan"),
-            "images": len(pd.read_parquet(out / "images.parquet")),
-            "findings": issues.groupby("issue_type").size().to_dict()}  # fmt: skip
+    return {
+        "wall_seconds": wall,
+        "load": load,
+        "features_seconds": float(features.group(1)) if features else float("nan"),
+        "images": len(pd.read_parquet(out / "images.parquet")),
+        "findings": issues.groupby("issue_type").size().to_dict(),
+    }
 
 
 def run_peer_timed(script: str, args: list[str], log: Path) -> dict:
@@ -66,13 +69,14 @@ def describe(name: str, r: dict, n: int, base: float | None) -> list[str]:
         return [f"{name}: FAILED after {r['wall_seconds']:.0f} s: {r['error'][:300]}"]
     wall = r["wall_seconds"]
     inner = f", in-process {r['seconds']:.1f} s" if "seconds" in r else ""
-    feats = (f", features {r['features_seconds']:.1f} s"
-             if "features_seconds" in r else "")  # fmt: skip
+    feats = f", features {r['features_seconds']:.1f} s" if "features_seconds" in r else ""
     ratio = f", {wall / base:.2f}x the time of winnow audit" if base else ""
     found = ", ".join(f"{k} {v}" for k, v in sorted(r.get("findings", {}).items()))
-    return [f"{name}: {wall:.1f} s wall = {n / wall:.1f} img/s (load {r['load']:.1f} before"
-            f"{inner}{feats}{ratio}); images seen {r.get('images', '?')}",
-            f"    findings: {found or 'none'}"]  # fmt: skip
+    return [
+        f"{name}: {wall:.1f} s wall = {n / wall:.1f} img/s (load {r['load']:.1f} before"
+        f"{inner}{feats}{ratio}); images seen {r.get('images', '?')}",
+        f"    findings: {found or 'none'}",
+    ]
 
 
 def main() -> None:
@@ -90,27 +94,32 @@ def main() -> None:
         runs = {
             "winnow audit (cold store)": run_winnow(folder, work / "s1", work / "o1"),
             "winnow audit --no-embed (cold store)": run_winnow(
-                folder, work / "s2", work / "o2", "--no-embed"),
+                folder, work / "s2", work / "o2", "--no-embed"
+            ),
             "winnow audit (warm store: features cached)": run_winnow(
-                folder, work / "s1", work / "o3"),
+                folder, work / "s1", work / "o3"
+            ),
             "cleanvision (all default issue types)": run_peer_timed(
-                "run_cleanvision.py", [str(folder)], work / "peers.log"),
+                "run_cleanvision.py", [str(folder)], work / "peers.log"
+            ),
             "fastdup (defaults)": run_peer_timed(
-                "run_fastdup.py", [str(folder), str(work / "fastdup")], work / "peers.log"),
-        }  # fmt: skip
+                "run_fastdup.py", [str(folder), str(work / "fastdup")], work / "peers.log"
+            ),
+        }
         lines = report(runs, n, folder, build_s, bool(args.folder))
     print("\n".join(lines))
     if args.record:
-        record_result(f"Audit speed: winnow audit vs cleanvision and fastdup, {n:,} images",
-                      lines)  # fmt: skip
+        record_result(f"Audit speed: winnow audit vs cleanvision and fastdup, {n:,} images", lines)
 
 
 def report(runs: dict, n: int, folder: Path, build_s: float, given: bool) -> list[str]:
     base = runs["winnow audit (cold store)"].get("wall_seconds")
     source = str(folder) if given else f"built by build_bench in {build_s:.0f} s (not timed)"
-    lines = [machine_line() + f"; load average {os.getloadavg()[0]:.1f} at the end "
-             "(2 cores shared with other work)",
-             f"data: {n:,} real-content JPEGs (~0.8 Mpx), {source}"]  # fmt: skip
+    lines = [
+        machine_line() + f"; load average {os.getloadavg()[0]:.1f} at the end "
+        "(2 cores shared with other work)",
+        f"data: {n:,} real-content JPEGs (~0.8 Mpx), {source}",
+    ]
     for name, r in runs.items():
         lines += describe(name, r, n, None if name.startswith("winnow audit (cold") else base)
     lines.append(

@@ -33,13 +33,21 @@ from analysis.boxes import box_sanity, iou_matrix
 from winnow.detection.base import Detection
 from winnow.detection.labelme import example_boxes
 
-CORRUPTIONS = ("shifted", "out_of_bounds", "zero_area", "duplicated", "wrong_label", "dropped",
-               "spurious")  # fmt: skip
+CORRUPTIONS = (
+    "shifted",
+    "out_of_bounds",
+    "zero_area",
+    "duplicated",
+    "wrong_label",
+    "dropped",
+    "spurious",
+)
 XY = ["x1", "y1", "x2", "y2"]
 
 
-def simulate_detector(clean: pd.DataFrame, rng: np.random.Generator, *, recall: float,
-                      jitter: float, fp_rate: float) -> dict[str, Detection]:  # fmt: skip
+def simulate_detector(
+    clean: pd.DataFrame, rng: np.random.Generator, *, recall: float, jitter: float, fp_rate: float
+) -> dict[str, Detection]:
     classes = sorted(clean["label"].unique())
     found = {}
     for path, group in clean.groupby("path", sort=False):
@@ -55,8 +63,9 @@ def simulate_detector(clean: pd.DataFrame, rng: np.random.Generator, *, recall: 
             xy = np.vstack([xy, [x, y, x + rng.uniform(20, w * 0.2), y + rng.uniform(20, h * 0.2)]])
             labels.append(str(rng.choice(classes)))
             scores.append(rng.uniform(0.5, 0.8) if k == 3 else rng.uniform(0.05, 0.3))
-        found[path] = Detection(xy.astype(np.float32), tuple(labels),
-                                np.array(scores, np.float32), "simulated", w, h)  # fmt: skip
+        found[path] = Detection(
+            xy.astype(np.float32), tuple(labels), np.array(scores, np.float32), "simulated", w, h
+        )
     return found
 
 
@@ -94,8 +103,13 @@ def corrupt(
     return bad, i, i
 
 
-def is_correct(finding: pd.Series, damaged: int, origin: int | None, clean: pd.DataFrame,
-               detections: dict[str, Detection]) -> bool:  # fmt: skip
+def is_correct(
+    finding: pd.Series,
+    damaged: int,
+    origin: int | None,
+    clean: pd.DataFrame,
+    detections: dict[str, Detection],
+) -> bool:
     ref = finding["group"].rsplit("#", 1)[1]
     if not ref.startswith("det"):
         return int(ref) == damaged
@@ -105,8 +119,9 @@ def is_correct(finding: pd.Series, damaged: int, origin: int | None, clean: pd.D
     return iou_matrix(box, clean.loc[[origin], XY].to_numpy(float))[0, 0] >= 0.5
 
 
-def run(trials: int, recall: float, jitter: float, fp_rate: float,
-        seed: int) -> tuple[dict, Counter, float]:  # fmt: skip
+def run(
+    trials: int, recall: float, jitter: float, fp_rate: float, seed: int
+) -> tuple[dict, Counter, float]:
     clean = example_boxes()
     classes = sorted(clean["label"].unique())
     rng = np.random.default_rng(seed)
@@ -115,8 +130,10 @@ def run(trials: int, recall: float, jitter: float, fp_rate: float,
         kind = CORRUPTIONS[t % len(CORRUPTIONS)]
         detections = simulate_detector(clean, rng, recall=recall, jitter=jitter, fp_rate=fp_rate)
         bad, damaged, origin = corrupt(clean, kind, rng)
-        found = pd.concat([box_sanity(bad, classes=classes), compare_with_detections(
-            bad, detections)], ignore_index=True)  # fmt: skip
+        found = pd.concat(
+            [box_sanity(bad, classes=classes), compare_with_detections(bad, detections)],
+            ignore_index=True,
+        )
         correct = [is_correct(f, damaged, origin, clean, detections) for _, f in found.iterrows()]
         counts[kind] += 1
         hits[kind] += any(correct)
@@ -142,12 +159,14 @@ def report(name: str, args: argparse.Namespace, recall: float, fp_rate: float) -
         f"positives per image, a confident one on {fp_rate:.0%} of images",
         f"  precision, all findings: {precision:.3f} ({hits['tp']} correct, {hits['fp']} wrong)"
         f"; findings scored > 0.5: {strong:.3f} ({hits['strong_tp']} / {hits['strong_fp']})",
-        "  recall per corruption (all / scored > 0.5): " + ", ".join(
+        "  recall per corruption (all / scored > 0.5): "
+        + ", ".join(
             f"{k} {v:.2f}/{hits['strong:' + k] / (args.trials / len(CORRUPTIONS)):.2f}"
-            for k, v in recalls.items()),
+            for k, v in recalls.items()
+        ),
         f"  wrong findings by type: {fps or 'none'}",
         f"  time: {1000 * per_trial:.0f} ms per trial (all checks over all images)",
-    ]  # fmt: skip
+    ]
 
 
 def main() -> None:
@@ -166,7 +185,7 @@ def main() -> None:
         *report("realistic", args, recall=0.9, fp_rate=1 / 3),
     ]
     for line in lines:
-        print(line)  # noqa: T201 - a benchmark script reports on stdout
+        print(line)
     if args.record:
         record_result("Box checks on damaged labelme-examples boxes", lines)
 

@@ -88,8 +88,9 @@ def hash_section(sizes: list[int], brute_sizes: list[int]) -> list[str]:
         times, brute = {}, {}
         for n in sizes:
             hashes, planted = planted_hashes(n)
-            t, pairs = best_time(lambda h=hashes, r=radius: hash_neighbors(h, radius=r),
-                                 3 if n < 1_000_000 else 1)  # fmt: skip
+            t, pairs = best_time(
+                lambda h=hashes, r=radius: hash_neighbors(h, radius=r), 3 if n < 1_000_000 else 1
+            )
             found = np.isin(planted[:, 0] * n + planted[:, 1], pairs[:, 0] * n + pairs[:, 1])
             plan = plan_search(np.unique(hashes.view(np.uint64)), radius)
             times[n] = t
@@ -119,21 +120,26 @@ def hash_section(sizes: list[int], brute_sizes: list[int]) -> list[str]:
 def fashion_mnist_phashes(root: Path) -> np.ndarray:
     """pHash (int64) of the 70,000 Fashion-MNIST images: real, heavily crowded hashes."""
     images = [load_fashion_mnist(split, root=root)[0] for split in ("train", "test")]
-    return np.array([hash_to_int64(imagehash.phash(Image.fromarray(a)))
-                     for a in np.concatenate(images)], dtype=np.int64)  # fmt: skip
+    return np.array(
+        [hash_to_int64(imagehash.phash(Image.fromarray(a))) for a in np.concatenate(images)],
+        dtype=np.int64,
+    )
 
 
 def real_section(folder: Path) -> list[str]:
     hashes = fashion_mnist_phashes(folder)
-    lines = [f"Fashion-MNIST pHash: {len(hashes):,} images, "
-             f"{len(np.unique(hashes)):,} distinct hashes"]  # fmt: skip
+    lines = [
+        f"Fashion-MNIST pHash: {len(hashes):,} images, {len(np.unique(hashes)):,} distinct hashes"
+    ]
     for radius in (4, 8):
         t, pairs = best_time(lambda r=radius: hash_neighbors(hashes, radius=r, max_pairs=None), 1)
         scan = lambda r=radius: hamming_pairs(hashes, threshold=r)  # noqa: E731
         t_scan, ref = best_time(scan, 1)
         same = np.array_equal(pairs, ref[np.lexsort((ref[:, 1], ref[:, 0]))])
-        lines.append(f"  radius {radius}: {t:.2f} s, {len(pairs):,} pairs; all-pairs scan "
-                     f"{t_scan:.1f} s, same pairs: {same}, speedup {t_scan / t:.1f}x")  # fmt: skip
+        lines.append(
+            f"  radius {radius}: {t:.2f} s, {len(pairs):,} pairs; all-pairs scan "
+            f"{t_scan:.1f} s, same pairs: {same}, speedup {t_scan / t:.1f}x"
+        )
     return lines
 
 
@@ -155,12 +161,16 @@ def embedding_section(sizes: list[int], dim: int = 256, threshold: float = 0.95)
     for n in sizes:
         v = unit_rows(n, dim)
         times[n], (pairs, _) = best_time(lambda v=v: embedding_neighbors(v, threshold=threshold), 3)
-        lines.append(f"embeddings N={n:,} x {dim}-d, cosine>={threshold}: "
-                     f"{times[n]:.2f} s, {len(pairs):,} pairs")  # fmt: skip
+        lines.append(
+            f"embeddings N={n:,} x {dim}-d, cosine>={threshold}: "
+            f"{times[n]:.2f} s, {len(pairs):,} pairs"
+        )
         if n == min(sizes):
             t, ref = best_time(lambda v=v: naive_cosine_pairs(v, threshold), 3)
-            lines.append(f"  full matrix at once N={n:,}: {t:.2f} s ({n * n * 4 / 1e9:.1f} GB "
-                         f"matrix), same pairs: {np.array_equal(ref, pairs)}")  # fmt: skip
+            lines.append(
+                f"  full matrix at once N={n:,}: {t:.2f} s ({n * n * 4 / 1e9:.1f} GB "
+                f"matrix), same pairs: {np.array_equal(ref, pairs)}"
+            )
     lines.append(f"embeddings: {growth(times)} (quadratic by design)")
     return lines
 

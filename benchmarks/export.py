@@ -32,7 +32,9 @@ from PIL import Image
 from pydantic import SecretStr
 
 from analysis.splits import assign_splits, split_report
-from sync.export import ExportOptions, export_dataset, verify_export
+from sync.export.job import export_dataset
+from sync.export.plan import ExportOptions
+from sync.export.verify import verify_export
 from winnow.config import S3Settings, get_settings
 from winnow.samples import build_bench
 from winnow.services.seaweedfs import SeaweedFS
@@ -49,9 +51,18 @@ def bench_records(folder: Path, count: int) -> pd.DataFrame:
         data = path.read_bytes()
         with Image.open(path) as image:
             width, height = image.size
-        rows.append({"task_id": i + 1, "image": str(path), "labels": [path.stem.split("_", 1)[1]],
-                     "sha256": hashlib.sha256(data).hexdigest(), "width": width, "height": height,
-                     "source": str(path), "licence": "see winnow.samples"})  # fmt: skip
+        rows.append(
+            {
+                "task_id": i + 1,
+                "image": str(path),
+                "labels": [path.stem.split("_", 1)[1]],
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "width": width,
+                "height": height,
+                "source": str(path),
+                "licence": "see winnow.samples",
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -68,9 +79,11 @@ def timed_export(records: pd.DataFrame, dest: str, settings) -> list[str]:  # ty
     verify_s = time.perf_counter() - start
     assert report.ok, report.problems[:5]
     n, mb = len(result.manifest), result.bytes / 1e6
-    return [f"{dest.split(':')[0] if '://' in dest else 'local'}: {n} images, {result.files} "
-            f"files, {mb:.0f} MB in {seconds:.1f} s = {n / seconds:.0f} images/s, "
-            f"{mb / seconds:.0f} MB/s; verify {mb / verify_s:.0f} MB/s"]  # fmt: skip
+    return [
+        f"{dest.split(':')[0] if '://' in dest else 'local'}: {n} images, {result.files} "
+        f"files, {mb:.0f} MB in {seconds:.1f} s = {n / seconds:.0f} images/s, "
+        f"{mb / seconds:.0f} MB/s; verify {mb / verify_s:.0f} MB/s"
+    ]
 
 
 def raw_upload(server: SeaweedFS, bucket: str, folder: Path) -> list[str]:
@@ -102,8 +115,10 @@ def split_comparison(n: int = 20_000, seed: int = 0) -> list[str]:
     probs = np.array([0.4, 0.2, 0.12, 0.1, 0.08, 0.05, 0.03, 0.015, 0.01, 0.005])
     labels = rng.choice(len(probs), size=n, p=probs / probs.sum()).astype(str)
     groups = np.repeat(np.arange(n), rng.geometric(0.6, n))[:n]  # near-duplicate clusters
-    lines = [f"splits: {n} items, 10 classes (40% .. 0.5%), {len(np.unique(groups))} groups "
-             f"(largest {np.bincount(groups).max()})"]  # fmt: skip
+    lines = [
+        f"splits: {n} items, 10 classes (40% .. 0.5%), {len(np.unique(groups))} groups "
+        f"(largest {np.bincount(groups).max()})"
+    ]
     start = time.perf_counter()
     greedy = assign_splits(labels, fractions=FRACTIONS, groups=groups, seed=seed)
     greedy_s = time.perf_counter() - start
@@ -115,8 +130,10 @@ def split_comparison(n: int = 20_000, seed: int = 0) -> list[str]:
     sgkf_s = time.perf_counter() - start
     for name, splits, seconds in (("greedy", greedy, greedy_s), ("sgkf", folds, sgkf_s)):
         r = split_report(splits, labels, FRACTIONS)
-        lines.append(f"  {name:6s}: share error {r['fraction_error']:.4f}, class-mix error "
-                     f"{r['class_error']:.4f}, {seconds:.2f} s")  # fmt: skip
+        lines.append(
+            f"  {name:6s}: share error {r['fraction_error']:.4f}, class-mix error "
+            f"{r['class_error']:.4f}, {seconds:.2f} s"
+        )
     lines.append(_growth(labels, groups, greedy, seed))
     return lines
 
@@ -129,8 +146,9 @@ def _growth(labels: np.ndarray, groups: np.ndarray, old: np.ndarray, seed: int) 
     labels2 = np.concatenate([labels, rng.choice(labels, extra)])
     groups2 = np.concatenate([groups, groups.max() + 1 + np.arange(extra)])
     existing = list(old) + [None] * extra
-    grown = assign_splits(labels2, fractions=FRACTIONS, groups=groups2, existing=existing,
-                          seed=seed)  # fmt: skip
+    grown = assign_splits(
+        labels2, fractions=FRACTIONS, groups=groups2, existing=existing, seed=seed
+    )
     folds = np.empty(len(labels2), dtype=object)
     cv = StratifiedGroupKFold(n_splits=10, shuffle=True, random_state=seed)
     for k, (_, test) in enumerate(cv.split(np.zeros(len(labels2)), labels2, groups2)):
@@ -160,13 +178,16 @@ def main() -> None:
         lines += timed_export(records, str(Path(tmp) / "local"), settings)
         server = SeaweedFS(Path(tmp) / "weed").start()
         try:
-            s3 = S3Settings(endpoint_url=server.endpoint_url,
-                            access_key_id=SecretStr(server.access_key),
-                            secret_access_key=SecretStr(server.secret_key))  # fmt: skip
+            s3 = S3Settings(
+                endpoint_url=server.endpoint_url,
+                access_key_id=SecretStr(server.access_key),
+                secret_access_key=SecretStr(server.secret_key),
+            )
             bucket = server.create_bucket(f"bench-{uuid.uuid4().hex[:6]}")
             lines += raw_upload(server, bucket, Path(tmp) / "local" / "v1.0")
-            lines += timed_export(records, f"s3://{bucket}/bench",
-                                  get_settings(data_dir=Path(tmp) / "data", s3=s3))  # fmt: skip
+            lines += timed_export(
+                records, f"s3://{bucket}/bench", get_settings(data_dir=Path(tmp) / "data", s3=s3)
+            )
         finally:
             server.stop()
     lines += split_comparison()

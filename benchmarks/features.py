@@ -81,8 +81,9 @@ def winnow_run(paths: list[str], items, embedder, *, embed: bool) -> dict[str, n
     with tempfile.TemporaryDirectory() as tmp:
         settings = get_settings(data_dir=Path(tmp))
         with FeatureStore(settings.store_path) as store:
-            extract_features(items, settings=settings, store=store,
-                             embedder=embedder if embed else None)  # fmt: skip
+            extract_features(
+                items, settings=settings, store=store, embedder=embedder if embed else None
+            )
             sources = store.sources_frame().set_index("uri").loc[paths]
             images = store.images_frame().set_index("sha256").loc[sources["sha256"]]
             out = {"phash": images["phash"].to_numpy(), "dhash": images["dhash"].to_numpy()}
@@ -113,8 +114,9 @@ def agreement(naive: dict, fast: dict) -> list[str]:
     )
     if "vectors" in naive:
         cos = np.sum(naive["vectors"] * fast["vectors"], axis=1)
-        lines.append(f"embedding cosine naive vs winnow: min {cos.min():.4f}, "
-                     f"median {np.median(cos):.4f}")  # fmt: skip
+        lines.append(
+            f"embedding cosine naive vs winnow: min {cos.min():.4f}, median {np.median(cos):.4f}"
+        )
         pn = _cosine_pairs(naive["vectors"])
         pf = _cosine_pairs(fast["vectors"])
         sims = [float(naive["vectors"][i] @ naive["vectors"][j]) for i, j in pn ^ pf]

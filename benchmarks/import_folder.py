@@ -29,7 +29,7 @@ from _common import machine_line, record_result
 from label_studio_sdk import LabelStudio as LSClient
 from pydantic import SecretStr
 
-from sync.importing import ImportOptions, run_import
+from sync.importing.job import ImportOptions, run_import
 from winnow.config import LabelStudioSettings, get_settings
 from winnow.labelstudio.label_config import build_label_config
 from winnow.samples import build_bench
@@ -61,10 +61,10 @@ def label_studio(work: Path, files_root: Path) -> LabelStudio:
     if not venvs:
         raise SystemExit("no Label Studio virtualenv: run `make label-studio`")
     venv = venvs[-1]
-    template = LabelStudio.migrated_template(CACHE / f"ls-template-{installed_version(venv)}",
-                                            venv=venv)  # fmt: skip
-    return LabelStudio(work / "label-studio", venv=venv, files_root=files_root,
-                       template=template)  # fmt: skip
+    template = LabelStudio.migrated_template(
+        CACHE / f"ls-template-{installed_version(venv)}", venv=venv
+    )
+    return LabelStudio(work / "label-studio", venv=venv, files_root=files_root, template=template)
 
 
 def naive_loop(client: LSClient, folder: Path, files_root: Path, limit: int) -> float:
@@ -79,8 +79,14 @@ def naive_loop(client: LSClient, folder: Path, files_root: Path, limit: int) -> 
         task = client.tasks.create(
             project=project.id, data={"image": f"/data/local-files/?d={rel}"}
         )
-        result = [{"from_name": "label", "to_name": "image", "type": "choices",
-                   "value": {"choices": [path.parent.name]}}]  # fmt: skip
+        result = [
+            {
+                "from_name": "label",
+                "to_name": "image",
+                "type": "choices",
+                "value": {"choices": [path.parent.name]},
+            }
+        ]
         client.annotations.create(id=task.id, result=result)
     return (time.perf_counter() - started) / len(paths)
 
@@ -88,9 +94,13 @@ def naive_loop(client: LSClient, folder: Path, files_root: Path, limit: int) -> 
 def storage_sync(client: LSClient, folder: Path) -> tuple[float, int]:
     """Seconds for Label Studio's own local storage sync, and the tasks it made."""
     project = client.projects.create(title="storage sync", label_config=build_label_config(["x"]))
-    storage = client.import_storage.local.create(project=project.id, path=str(folder),
-                                                 use_blob_urls=True, recursive_scan=True,
-                                                 regex_filter=r".*\.jpg")  # fmt: skip
+    storage = client.import_storage.local.create(
+        project=project.id,
+        path=str(folder),
+        use_blob_urls=True,
+        recursive_scan=True,
+        regex_filter=r".*\.jpg",
+    )
     started = time.perf_counter()
     client.import_storage.local.sync(id=storage.id)
     deadline = started + 600

@@ -48,13 +48,22 @@ def clustered(
 
 def points(vectors: np.ndarray, groups: np.ndarray, start: int = 0) -> list[IndexPoint]:
     return [
-        IndexPoint(f"{start + i:064x}", vectors[i], {
-            "task_id": start + i, "task_ids": [start + i], "labels": [f"c{g}"], "label": f"c{g}",
-            "split": "train", "flags": ["label_issue"] if i % 20 == 0 else [],
-            "url": f"/data/upload/1/{start + i}.jpg", "project": 1,
-        })
+        IndexPoint(
+            f"{start + i:064x}",
+            vectors[i],
+            {
+                "task_id": start + i,
+                "task_ids": [start + i],
+                "labels": [f"c{g}"],
+                "label": f"c{g}",
+                "split": "train",
+                "flags": ["label_issue"] if i % 20 == 0 else [],
+                "url": f"/data/upload/1/{start + i}.jpg",
+                "project": 1,
+            },
+        )
         for i, g in enumerate(groups)
-    ]  # fmt: skip
+    ]
 
 
 def upsert_all(index: VectorIndex, vectors: np.ndarray, groups: np.ndarray) -> float:
@@ -136,10 +145,13 @@ def main() -> None:
     parser.add_argument("--int8", action="store_true", help="also Edge with int8 quantisation")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
-    lines = [machine_line(), f"load average at start: {os.getloadavg()[0]:.1f}",
-             f"{DIM}-d clustered unit vectors (EfficientNet-Lite0 dimension), 200 clusters, "
-             f"{args.queries} queries, k=10, HNSW m=16 ef_construct=100 (defaults)",
-             HEADER]  # fmt: skip
+    lines = [
+        machine_line(),
+        f"load average at start: {os.getloadavg()[0]:.1f}",
+        f"{DIM}-d clustered unit vectors (EfficientNet-Lite0 dimension), 200 clusters, "
+        f"{args.queries} queries, k=10, HNSW m=16 ef_construct=100 (defaults)",
+        HEADER,
+    ]
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
             vectors, groups = clustered(n, DIM)
@@ -156,8 +168,10 @@ def main() -> None:
                 row("qdrant-client local", n, bench_local(vectors, groups, queries, args.local_max))
             )
             print(lines[-1], flush=True)
-    lines.append("upsert/s includes payloads and Winnow's validation; build = Edge optimize() "
-                 "(HNSW graph); filt = labels any-of 3 clusters AND no open flags")  # fmt: skip
+    lines.append(
+        "upsert/s includes payloads and Winnow's validation; build = Edge optimize() "
+        "(HNSW graph); filt = labels any-of 3 clusters AND no open flags"
+    )
     if not args.no_record:
         record_result("Vector index: Qdrant Edge vs qdrant-client local mode", lines)
 

@@ -81,10 +81,12 @@ def evaluate(
     x, y, names = data
     k = len(names)
     notes: list[str] = []
-    lines = [f"{name}: {len(y)} images, {k} classes, {x.shape[1]}-d embeddings",
-             "  noise                 P / R by filter: " + ", ".join(FILTERS),
-             "                        (first = Winnow default; second = Cleanlab default)"
-             "            P@R0.8  probe  time"]  # fmt: skip
+    lines = [
+        f"{name}: {len(y)} images, {k} classes, {x.shape[1]}-d embeddings",
+        "  noise                 P / R by filter: " + ", ".join(FILTERS),
+        "                        (first = Winnow default; second = Cleanlab default)"
+        "            P@R0.8  probe  time",
+    ]
     for kind in ("uniform", "class-conditional"):
         for rate in rates:
             noisy = inject(y, rate, kind, k, seed)

@@ -6,7 +6,7 @@ rotation, brightness +-20%, a text watermark), all 559 files in one flat folder.
 (``_pair_scores.py``): pairs of one source are duplicates, pairs across the related families
 listed in ``_variants.RELATED`` are not scored, every other pair is a non-duplicate.
 
-Winnow runs the audit itself (``sync.folder_audit.audit_folder``, features into a fresh
+Winnow runs the audit itself (``sync.audit.folder.audit_folder``, features into a fresh
 temporary store): "W audit" is the duplicate clusters the audit reports (pHash radius 4 OR
 cosine >= 0.95, joined into connected components); "W edges" the pairs found before
 clustering, with ``hash_neighbors`` and ``embedding_neighbors`` at the audit's thresholds.
@@ -43,7 +43,7 @@ from _winnow_pairs import (
 )
 
 from analysis.audit import AuditOptions, AuditResult
-from sync.folder_audit import audit_folder
+from sync.audit.folder import audit_folder
 from winnow.config import Settings
 from winnow.models import make_embedder
 from winnow.samples import TUXPAINT_ROOT, build_tuxpaint
@@ -61,8 +61,10 @@ def run_winnow(folder: Path, data_dir: Path) -> tuple[pd.DataFrame, np.ndarray, 
     start = time.perf_counter()
     _, _, result = audit_folder(folder, settings, layout="flat", options=options)
     seconds = time.perf_counter() - start
-    files = result.files.assign(name=[Path(u).name for u in result.files["uri"]],
-                                kept=~result.files["uri"].isin(_flagged(result)))  # fmt: skip
+    files = result.files.assign(
+        name=[Path(u).name for u in result.files["uri"]],
+        kept=~result.files["uri"].isin(_flagged(result)),
+    )
     model_id = make_embedder(settings.embedding).model_id
     with FeatureStore(settings.store_path) as store:
         shas, vectors = store.embeddings(model_id, list(files["sha256"]))
@@ -88,25 +90,30 @@ def keepers(files: pd.DataFrame) -> list[str]:
 def run_peers(folder: Path, work: Path) -> dict[str, dict]:
     log = work / "peers.log"
     return {
-        "imagededup_phash": run_peer("run_imagededup.py",
-                                     [str(folder), "--threshold", "10", "--threshold", "4"],
-                                     log=log),
-        "imagededup_cnn": run_peer("run_imagededup.py", [str(folder), "--method", "cnn"],
-                                   log=log, timeout=300),
-        "cleanvision": run_peer("run_cleanvision.py", [str(folder), "--issues",
-                                                        "near_duplicates"], log=log),
+        "imagededup_phash": run_peer(
+            "run_imagededup.py", [str(folder), "--threshold", "10", "--threshold", "4"], log=log
+        ),
+        "imagededup_cnn": run_peer(
+            "run_imagededup.py", [str(folder), "--method", "cnn"], log=log, timeout=300
+        ),
+        "cleanvision": run_peer(
+            "run_cleanvision.py", [str(folder), "--issues", "near_duplicates"], log=log
+        ),
         "fastdup": run_peer("run_fastdup.py", [str(folder), str(work / "fastdup")], log=log),
-    }  # fmt: skip
+    }
 
 
 def peer_methods(peers: dict[str, dict]) -> tuple[dict[str, set[Pair]], list[str]]:
     """Method column -> predicted pairs, and notes for peers that did not run."""
     methods = {}
-    versions = ", ".join(f"{p.get('peer', k)} {p['version']}" for k, p in peers.items()
-                         if "version" in p)  # fmt: skip
-    notes = [f"peers: {versions} (imagededup 0.3.3 itself downloads CNN weights when "
-             "imagededup.methods is imported, so offline not even its PHash imports; "
-             "0.3.3.post2 fixes that, same hashing code, idealo/imagededup#200)"]  # fmt: skip
+    versions = ", ".join(
+        f"{p.get('peer', k)} {p['version']}" for k, p in peers.items() if "version" in p
+    )
+    notes = [
+        f"peers: {versions} (imagededup 0.3.3 itself downloads CNN weights when "
+        "imagededup.methods is imported, so offline not even its PHash imports; "
+        "0.3.3.post2 fixes that, same hashing code, idealo/imagededup#200)"
+    ]
     ph, cv, fd = peers["imagededup_phash"], peers["cleanvision"], peers["fastdup"]
     if "error" in ph:
         notes.append(f"imagededup PHash failed: {ph['error']}")
@@ -114,8 +121,10 @@ def peer_methods(peers: dict[str, dict]) -> tuple[dict[str, set[Pair]], list[str
         methods["idd ph10"] = pair_set(ph["pairs"]["10"])
         methods["idd ph4"] = pair_set(ph["pairs"]["4"])
     cnn = peers["imagededup_cnn"]
-    notes.append("imagededup CNN: " + (f"not runnable offline ({cnn['error'][:120]})"
-                                       if "error" in cnn else "ran"))  # fmt: skip
+    notes.append(
+        "imagededup CNN: "
+        + (f"not runnable offline ({cnn['error'][:120]})" if "error" in cnn else "ran")
+    )
     if "pairs" in cnn:
         methods["idd cnn"] = pair_set(cnn["pairs"]["0.9"])
     if "error" in cv:
@@ -132,20 +141,23 @@ def peer_methods(peers: dict[str, dict]) -> tuple[dict[str, set[Pair]], list[str
 
 def side_by_side(methods: dict[str, set[Pair]], meta: dict) -> list[str]:
     scores = {name: score(pairs, meta) for name, pairs in methods.items()}
-    lines = ["precision/recall per transform (columns: methods, see legend)",
-             f"{'transform':<11}" + "".join(f"{m:>11}" for m in methods)]  # fmt: skip
+    lines = [
+        "precision/recall per transform (columns: methods, see legend)",
+        f"{'transform':<11}" + "".join(f"{m:>11}" for m in methods),
+    ]
     for key in [*MILD, *HARD, "mild", "hard", "all"]:
         lines.append(f"{key:<11}" + "".join(f"{cell(s[key]):>11}" for s in scores.values()))
     lines.append(f"{'wrong pairs':<11}" + "".join(f"{s['all'].fp:>11}" for s in scores.values()))
-    lines.append(f"{'ignored':<11}" + "".join(
-        f"{s['all'].ignored:>11}" for s in scores.values()))  # fmt: skip
+    lines.append(f"{'ignored':<11}" + "".join(f"{s['all'].ignored:>11}" for s in scores.values()))
     return lines
 
 
 def targets(audit: dict, name: str) -> list[str]:
     precision = audit["all"].precision
-    lines = [f"targets for {name}: precision >= 0.99 overall: "
-             f"{precision:.3f} {'met' if precision >= 0.99 else 'MISSED'}"]  # fmt: skip
+    lines = [
+        f"targets for {name}: precision >= 0.99 overall: "
+        f"{precision:.3f} {'met' if precision >= 0.99 else 'MISSED'}"
+    ]
     for t in MILD:
         r = audit[t].recall
         lines.append(f"  recall >= 0.95 on {t}: {r:.3f} {'met' if r >= 0.95 else 'MISSED'}")
@@ -166,12 +178,14 @@ def main() -> None:
         lines = report(files, vectors, winnow_s, peers, meta) + distractors(work)
     print("\n".join(lines))
     if args.record:
-        record_result("Near duplicates on real photos: Winnow vs imagededup, cleanvision, "
-                      "fastdup", lines)  # fmt: skip
+        record_result(
+            "Near duplicates on real photos: Winnow vs imagededup, cleanvision, fastdup", lines
+        )
 
 
-def report(files: pd.DataFrame, vectors: np.ndarray, winnow_s: float, peers: dict,
-           meta: dict) -> list[str]:  # fmt: skip
+def report(
+    files: pd.DataFrame, vectors: np.ndarray, winnow_s: float, peers: dict, meta: dict
+) -> list[str]:
     wp = WinnowPairs(files, vectors)
     audit_groups = files.groupby("dup_group")["name"]
     audit_pairs = group_pairs(g for _, g in audit_groups if len(g) > 1)
@@ -184,17 +198,24 @@ def report(files: pd.DataFrame, vectors: np.ndarray, winnow_s: float, peers: dic
     peer_cols, notes = peer_methods(peers)
     methods.update(peer_cols)
     load = os.getloadavg()[0]
-    lines = [machine_line() + f"; load average {load:.1f} at the end (cores shared)",
-             f"data: {len(meta)} files = 43 real photos x (original + 12 variants), one folder",
-             *side_by_side(methods, meta), *_legend(), *notes,
-             *targets(score(audit_pairs, meta), "W audit"),
-             f"W audit clusters equal near_duplicate_groups(pHash r{RADIUS} + cos {COSINE}): "
-             f"{audit_pairs == wp.as_clusters(RADIUS, COSINE)}",
-             *_wrong_examples(audit_pairs, meta), *keepers(files),
-             "related families joined (of 9): " + ", ".join(
-                 f"{m} {related_links(p, meta)}" for m, p in methods.items()),
-             *_timings(winnow_s, peers, len(meta)), *margins(wp, meta),
-             *recall_by_transform(wp, meta, OTHER_SETTINGS), *sweep(wp, meta)]  # fmt: skip
+    lines = [
+        machine_line() + f"; load average {load:.1f} at the end (cores shared)",
+        f"data: {len(meta)} files = 43 real photos x (original + 12 variants), one folder",
+        *side_by_side(methods, meta),
+        *_legend(),
+        *notes,
+        *targets(score(audit_pairs, meta), "W audit"),
+        f"W audit clusters equal near_duplicate_groups(pHash r{RADIUS} + cos {COSINE}): "
+        f"{audit_pairs == wp.as_clusters(RADIUS, COSINE)}",
+        *_wrong_examples(audit_pairs, meta),
+        *keepers(files),
+        "related families joined (of 9): "
+        + ", ".join(f"{m} {related_links(p, meta)}" for m, p in methods.items()),
+        *_timings(winnow_s, peers, len(meta)),
+        *margins(wp, meta),
+        *recall_by_transform(wp, meta, OTHER_SETTINGS),
+        *sweep(wp, meta),
+    ]
     return lines
 
 
@@ -206,10 +227,12 @@ def distractors(work: Path) -> list[str]:
     n = build_tuxpaint(work / "tux", flat=True)
     files, vectors, _ = run_winnow(work / "tux", work / "tux-store")
     glyphs = int(files["name"].str.startswith("symbols_").sum())
-    return [f"distractors: Winnow on {n} Tux Paint stamps (Debian tuxpaint-stamps-default; no "
-            f"planted duplicates; {glyphs} are glyphs: letters, digits, signs, where b~d or "
-            "i~l are different images):",
-            *flag_pressure(WinnowPairs(files, vectors), OTHER_SETTINGS)]  # fmt: skip
+    return [
+        f"distractors: Winnow on {n} Tux Paint stamps (Debian tuxpaint-stamps-default; no "
+        f"planted duplicates; {glyphs} are glyphs: letters, digits, signs, where b~d or "
+        "i~l are different images):",
+        *flag_pressure(WinnowPairs(files, vectors), OTHER_SETTINGS),
+    ]
 
 
 def _legend() -> list[str]:
@@ -236,12 +259,14 @@ def _wrong_examples(pairs: set[Pair], meta: dict, limit: int = 8) -> list[str]:
 
 
 def _timings(winnow_s: float, peers: dict, n: int) -> list[str]:
-    parts = [f"winnow features+audit {winnow_s:.1f} s ({n / winnow_s:.0f} img/s, embeddings "
-             "included)"]  # fmt: skip
+    parts = [
+        f"winnow features+audit {winnow_s:.1f} s ({n / winnow_s:.0f} img/s, embeddings included)"
+    ]
     for name, p in peers.items():
         if "error" not in p:
-            parts.append(f"{name} {p['seconds']:.1f} s in-process ({p['wall_seconds']:.1f} s "
-                         "with start-up)")  # fmt: skip
+            parts.append(
+                f"{name} {p['seconds']:.1f} s in-process ({p['wall_seconds']:.1f} s with start-up)"
+            )
     return ["time on this folder: " + "; ".join(parts)]
 
 

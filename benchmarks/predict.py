@@ -36,12 +36,12 @@ import numpy as np
 from _common import machine_line, record_result
 from PIL import Image
 
-from ml_backend.predictors import ZeroShotPredictor, make_predictor
 from ml_backend.server import BackendServer
 from winnow.config import get_settings
 from winnow.imageio import decode_image
 from winnow.models import prepare_image
 from winnow.services.process import LOOPBACK, free_port, spawn, stop_process, wait_until
+from winnow.zeroshot import ZeroShotPredictor, make_predictor
 
 CLASSES = ["cat", "coffee", "person", "rocket", "flower", "bird", "dog", "car"]
 LABEL_CONFIG = (
@@ -57,14 +57,15 @@ def build_predictor(name: str) -> ZeroShotPredictor:
     import open_clip
     import torch
 
-    from ml_backend.predictors.zero_shot_clip import ClipZeroShot
     from winnow.models import ClipEmbedder
+    from winnow.zeroshot.clip import ClipZeroShot
 
     arch = "ViT-B-32" if name == "vit-b-32" else _register_tiny_clip()
     torch.manual_seed(0)
     model = open_clip.create_model(arch, pretrained=None)
-    embedder = ClipEmbedder.from_model(model, open_clip.get_tokenizer(arch),
-                                       model_id=f"clip:{arch}@random-weights")  # fmt: skip
+    embedder = ClipEmbedder.from_model(
+        model, open_clip.get_tokenizer(arch), model_id=f"clip:{arch}@random-weights"
+    )
     return ClipZeroShot(embedder, get_settings().backend.prompt_templates)
 
 
@@ -157,11 +158,15 @@ def run_model(name: str, paths: list[Path], files_url: str, batch: int, rounds: 
 def http_round(predictor: ZeroShotPredictor, tasks: list[dict], batch: int) -> tuple:
     """(cold seconds, warm seconds, tasks predicted) against a backend with a fresh store."""
     with tempfile.TemporaryDirectory() as store_dir:
-        settings = get_settings(data_dir=Path(store_dir), io={"allowed_hosts": [LOOPBACK]},
-                                backend={"sync_model_version": False})  # fmt: skip
+        settings = get_settings(
+            data_dir=Path(store_dir),
+            io={"allowed_hosts": [LOOPBACK]},
+            backend={"sync_model_version": False},
+        )
         with BackendServer(settings, predictor=predictor) as server:
-            httpx.post(f"{server.url}/setup", json={"schema": LABEL_CONFIG}, timeout=120,
-                       trust_env=False).raise_for_status()  # fmt: skip
+            httpx.post(
+                f"{server.url}/setup", json={"schema": LABEL_CONFIG}, timeout=120, trust_env=False
+            ).raise_for_status()
             cold_s, cold_ok = post_all(server.url, tasks, batch)
             warm_s, warm_ok = post_all(server.url, tasks, batch)
     return cold_s, warm_s, min(cold_ok, warm_ok)
@@ -170,8 +175,16 @@ def http_round(predictor: ZeroShotPredictor, tasks: list[dict], batch: int) -> t
 def serve_files(folder: Path, log_dir: Path):
     """A static file server for ``folder`` on 127.0.0.1 (its own process)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "http.server", str(port), "--bind", LOOPBACK,
-           "--directory", str(folder)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "http.server",
+        str(port),
+        "--bind",
+        LOOPBACK,
+        "--directory",
+        str(folder),
+    ]
     proc = spawn(cmd, env=dict(os.environ), log_path=log_dir / "http.log")
     url = f"http://{LOOPBACK}:{port}"
     ok = wait_until(lambda: _answers(url), timeout_s=20)

@@ -42,8 +42,11 @@ def run_engine(engine: str, items: list, workdir: Path) -> tuple[float, float]:
     marks: list[float] = []
     started = time.perf_counter()
     embedder = make_embedder(settings.embedding)
-    common = {"settings": settings, "embedder": embedder,
-              "progress": lambda n: marks.append(time.perf_counter())}  # fmt: skip
+    common = {
+        "settings": settings,
+        "embedder": embedder,
+        "progress": lambda n: marks.append(time.perf_counter()),
+    }
     with FeatureStore(settings.store_path) as store:
         if engine == "ray":
             report = extract_features_ray(items, store=store, options=RayOptions(), **common)
@@ -92,16 +95,23 @@ def main() -> None:
     ray.init(include_dashboard=False, log_to_driver=False, configure_logging=False)
     workdir = Path(tempfile.mkdtemp(prefix="winnow-scale-"))
     rows = {engine: run_engine(engine, items, workdir) for engine in ("local", "ray")}
-    lines = [machine_line(), f"load average before: {os.getloadavg()[0]:.1f}",
-             f"{len(items)} JPEGs of ~0.8 Mpx (bench set), EfficientNet-Lite0",
-             f"one core: decode+hash+measure {decode_s * 1e3:.1f} ms/img, "
-             f"embed {embed_s * 1e3:.1f} ms/img (batches of 32)"]  # fmt: skip
+    lines = [
+        machine_line(),
+        f"load average before: {os.getloadavg()[0]:.1f}",
+        f"{len(items)} JPEGs of ~0.8 Mpx (bench set), EfficientNet-Lite0",
+        f"one core: decode+hash+measure {decode_s * 1e3:.1f} ms/img, "
+        f"embed {embed_s * 1e3:.1f} ms/img (batches of 32)",
+    ]
     for engine, (total, first) in rows.items():
         rate = len(items) / total
-        lines.append(f"{engine:5s}: {total:6.1f} s end to end = {rate:5.1f} img/s; first batch "
-                     f"stored after {first:4.1f} s")  # fmt: skip
-    lines.append(f"ray / local end to end: {rows['local'][0] / rows['ray'][0]:.2f}x; "
-                 f"load average after: {os.getloadavg()[0]:.1f}")  # fmt: skip
+        lines.append(
+            f"{engine:5s}: {total:6.1f} s end to end = {rate:5.1f} img/s; first batch "
+            f"stored after {first:4.1f} s"
+        )
+    lines.append(
+        f"ray / local end to end: {rows['local'][0] / rows['ray'][0]:.2f}x; "
+        f"load average after: {os.getloadavg()[0]:.1f}"
+    )
     print("\n".join(lines))
     if args.record:
         record_result("Scale: Ray Data engine vs single machine", lines)

@@ -59,8 +59,9 @@ def direct(root: Path, task_ids: np.ndarray) -> list[float]:
     times = []
     for task in task_ids:
         started = time.perf_counter()
-        point = next(index.points(SearchFilter(project=1, task_ids=(int(task),)),
-                                  with_vectors=True))  # fmt: skip
+        point = next(
+            index.points(SearchFilter(project=1, task_ids=(int(task),)), with_vectors=True)
+        )
         hits = index.search(point.vector, k=11, filter=SearchFilter(project=1))
         _ = [h for h in hits if h.id != point.id][:10]  # what the API does with them
         times.append(time.perf_counter() - started)
@@ -71,8 +72,7 @@ def direct(root: Path, task_ids: np.ndarray) -> list[float]:
 def start_server(root: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, WINNOW_DATA_DIR=str(root), WINNOW_SERVE__PROJECT="1")
     command = [sys.executable, "-m", "winnow", "serve", "--port", str(port)]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)  # fmt: skip
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 180
     while http_status(f"http://127.0.0.1:{port}/readyz") != 200:
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -82,8 +82,9 @@ def start_server(root: Path, port: int) -> subprocess.Popen:
     return proc
 
 
-def _load(url: str, task_ids: list[int], clients: int, seconds: float, upload: bytes | None,
-          out: mp.Queue) -> None:  # fmt: skip
+def _load(
+    url: str, task_ids: list[int], clients: int, seconds: float, upload: bytes | None, out: mp.Queue
+) -> None:
     """Runs in a second process: ``clients`` concurrent loops for ``seconds``."""
     import httpx
 
@@ -94,8 +95,7 @@ def _load(url: str, task_ids: list[int], clients: int, seconds: float, upload: b
             if upload is None:
                 r = await http.get(f"/v1/search/task/{rng.choice(task_ids)}?k=10")
             else:
-                r = await http.post("/v1/search/image?k=10",
-                                    files={"file": ("q.jpg", upload)})  # fmt: skip
+                r = await http.post("/v1/search/image?k=10", files={"file": ("q.jpg", upload)})
             times.append(time.perf_counter() - started)
             if r.status_code != 200:
                 errors.append(r.status_code)
@@ -111,11 +111,13 @@ def _load(url: str, task_ids: list[int], clients: int, seconds: float, upload: b
     out.put((times, errors))
 
 
-def load(url: str, task_ids: list[int], clients: int, seconds: float,
-         upload: bytes | None = None) -> tuple[list[float], list[int]]:  # fmt: skip
+def load(
+    url: str, task_ids: list[int], clients: int, seconds: float, upload: bytes | None = None
+) -> tuple[list[float], list[int]]:
     queue: mp.Queue = mp.get_context("spawn").Queue()
-    proc = mp.get_context("spawn").Process(target=_load, args=(url, task_ids, clients, seconds,
-                                                               upload, queue))  # fmt: skip
+    proc = mp.get_context("spawn").Process(
+        target=_load, args=(url, task_ids, clients, seconds, upload, queue)
+    )
     proc.start()
     result = queue.get(timeout=seconds + 300)
     proc.join()
@@ -135,8 +137,9 @@ def photo_jpeg() -> bytes:
     return out.getvalue()
 
 
-def row(name: str, times: list[float], seconds: float | None = None,
-        errors: list[int] | None = None) -> str:  # fmt: skip
+def row(
+    name: str, times: list[float], seconds: float | None = None, errors: list[int] | None = None
+) -> str:
     line = f"  {name:<30} p50 {ms(times, 50):6.2f} ms  p99 {ms(times, 99):6.2f} ms"
     if seconds is not None:
         line += f"  {len(times) / seconds:6.1f} req/s  errors {len(errors or [])}"
@@ -180,8 +183,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
-    lines = [machine_line(), "server: `winnow serve` (uvicorn, 1 worker) in its own process; "
-             "load from a second process (httpx, asyncio)"]  # fmt: skip
+    lines = [
+        machine_line(),
+        "server: `winnow serve` (uvicorn, 1 worker) in its own process; "
+        "load from a second process (httpx, asyncio)",
+    ]
     for n in args.sizes:
         lines += bench(n, args.seconds)
         print("\n".join(lines), flush=True)

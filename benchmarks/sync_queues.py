@@ -23,22 +23,25 @@ from import_folder import class_folder, label_studio
 from label_studio_sdk import LabelStudio as LSClient
 from pydantic import SecretStr
 
-from sync.importing import ImportOptions, run_import
+from sync.importing.job import ImportOptions, run_import
 from sync.review.job import run_sync
 from winnow.config import LabelStudioSettings, get_settings
 from winnow.labelstudio.label_config import find_label_control
 
 
-def full_export_s(server, project: int) -> tuple[float, int]:  # noqa: ANN001
+def full_export_s(server, project: int) -> tuple[float, int]:
     started = time.perf_counter()
-    response = httpx.get(f"{server.url}/api/projects/{project}/export",
-                         params={"exportType": "JSON"}, headers=server.auth_headers,
-                         timeout=600)  # fmt: skip
+    response = httpx.get(
+        f"{server.url}/api/projects/{project}/export",
+        params={"exportType": "JSON"},
+        headers=server.auth_headers,
+        timeout=600,
+    )
     response.raise_for_status()
     return time.perf_counter() - started, len(response.json())
 
 
-def edit_annotations(server, project: int, n: int) -> None:  # noqa: ANN001
+def edit_annotations(server, project: int, n: int) -> None:
     """A reviewer changes ``n`` labels (the first ``n`` tasks get the other class)."""
     client = LSClient(base_url=server.url, api_key=server.api_key, timeout=600)
     labels = find_label_control(client.projects.get(id=project).label_config).labels
@@ -51,7 +54,7 @@ def edit_annotations(server, project: int, n: int) -> None:  # noqa: ANN001
         client.annotations.update(id=annotation["id"], result=result)
 
 
-def run(folder: Path, server, work: Path) -> list[str]:  # noqa: ANN001
+def run(folder: Path, server, work: Path) -> list[str]:
     ls = LabelStudioSettings(url=server.url, api_key=SecretStr(server.api_key))
     settings = get_settings(data_dir=work / "winnow-data", label_studio=ls)
     summary = run_import(ImportOptions(str(folder), "sync bench"), settings=settings)

@@ -22,18 +22,24 @@ from pathlib import Path
 
 from _common import machine_line, record_result
 
-from ml_backend.predictors import make_predictor
-from ml_backend.predictors.imagenet_names import imagenet_classes
 from ml_backend.service import PredictionService
 from winnow.config import get_settings
 from winnow.store import FeatureStore
+from winnow.zeroshot import make_predictor
+from winnow.zeroshot.imagenet_names import imagenet_classes
 
 ROOT = Path("/usr/share/tuxpaint/stamps/animals")
 COARSE = {
-    "amphibians": "amphibian", "birds": "bird", "fish": "fish", "insects": "insect",
-    "mammals": "mammal", "marsupials": "mammal", "lizards": "reptile", "dinosaur": "reptile",
+    "amphibians": "amphibian",
+    "birds": "bird",
+    "fish": "fish",
+    "insects": "insect",
+    "mammals": "mammal",
+    "marsupials": "mammal",
+    "lizards": "reptile",
+    "dinosaur": "reptile",
     "shellfish": "shellfish",
-}  # fmt: skip
+}
 
 
 def coarse_set() -> list[tuple[Path, str]]:
@@ -52,8 +58,10 @@ def species_set() -> list[tuple[Path, str]]:
 
 def config(labels: list[str]) -> str:
     choices = "".join(f'<Choice value="{label}"/>' for label in labels)
-    return (f'<View><Image name="image" value="$image"/><Choices name="label" '
-            f'toName="image">{choices}</Choices></View>')  # fmt: skip
+    return (
+        f'<View><Image name="image" value="$image"/><Choices name="label" '
+        f'toName="image">{choices}</Choices></View>'
+    )
 
 
 def evaluate(
@@ -72,8 +80,10 @@ def evaluate(
         else:
             confusions[(truth, guess)] += 1
     total = sum(right.values())
-    lines = [f"  accuracy {total}/{len(items)} = {total / len(items):.1%} over {len(labels)} "
-             f"classes (chance {1 / len(labels):.1%})"]  # fmt: skip
+    lines = [
+        f"  accuracy {total}/{len(items)} = {total / len(items):.1%} over {len(labels)} "
+        f"classes (chance {1 / len(labels):.1%})"
+    ]
     lines += [f"    {label}: {right[label]}/{n}" for label, n in sorted(per_class.items())]
     return lines, confusions
 
@@ -86,13 +96,16 @@ def main() -> None:
         raise SystemExit(f"{ROOT} missing: apt-get install tuxpaint-stamps-default")
     lines = [machine_line(), f"data: Debian tuxpaint-stamps-default, {ROOT}"]
     with tempfile.TemporaryDirectory() as tmp:
-        settings = get_settings(data_dir=Path(tmp), io={"local_roots": [ROOT]},
-                                embedding={"kind": "backbone"})  # fmt: skip
+        settings = get_settings(
+            data_dir=Path(tmp), io={"local_roots": [ROOT]}, embedding={"kind": "backbone"}
+        )
         with FeatureStore(settings.store_path) as store:
             service = PredictionService(settings, make_predictor(settings), store)
             try:
-                for title, items in (("coarse (folder = label)", coarse_set()),
-                                     ("species (file name = label)", species_set())):  # fmt: skip
+                for title, items in (
+                    ("coarse (folder = label)", coarse_set()),
+                    ("species (file name = label)", species_set()),
+                ):
                     result, confusions = evaluate(service, items)
                     common = ", ".join(f"{t}->{g}: {n}" for (t, g), n in confusions.most_common(6))
                     lines += [f"{title}:", *result, f"  most common errors: {common}"]

@@ -20,9 +20,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from ml_backend.auth import AuthError, basic_auth, require_auth
-from ml_backend.label_config import LabelConfigError
 from ml_backend.metrics import Metrics
-from ml_backend.predictors import ZeroShotPredictor, make_predictor
 from ml_backend.protocol import (
     HealthResponse,
     PredictRequest,
@@ -39,7 +37,9 @@ from ml_backend.versions import VersionSyncer, project_id
 from winnow.config import LabelStudioSettings, Settings
 from winnow.errors import ConfigError, ModelError, WinnowError
 from winnow.http_errors import error_response, install_validation_handler
+from winnow.labelstudio.controls.parse import LabelConfigError
 from winnow.store import FeatureStore
+from winnow.zeroshot import ZeroShotPredictor, make_predictor
 
 log = logging.getLogger(__name__)
 TRAINING_STATES = ("idle", "training", "failed")
@@ -121,10 +121,12 @@ async def _observe(
         response = _error(500, "internal_error", "internal error; the backend log has details")
     endpoint = request.url.path if request.url.path in _ENDPOINTS else "other"
     metrics: Metrics = request.app.state.backend.metrics
-    metrics.inc("winnow_backend_requests_total", endpoint=endpoint,
-                status=str(response.status_code))  # fmt: skip
-    metrics.observe("winnow_backend_request_seconds", time.perf_counter() - started,
-                    endpoint=endpoint)  # fmt: skip
+    metrics.inc(
+        "winnow_backend_requests_total", endpoint=endpoint, status=str(response.status_code)
+    )
+    metrics.observe(
+        "winnow_backend_request_seconds", time.perf_counter() - started, endpoint=endpoint
+    )
     return response
 
 
@@ -134,8 +136,12 @@ _error = error_response  # the shared JSON error shape
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AuthError)
     async def auth_failed(request: Request, exc: AuthError) -> JSONResponse:
-        return _error(401, "unauthorized", "HTTP basic auth required",
-                      {"WWW-Authenticate": 'Basic realm="winnow"'})  # fmt: skip
+        return _error(
+            401,
+            "unauthorized",
+            "HTTP basic auth required",
+            {"WWW-Authenticate": 'Basic realm="winnow"'},
+        )
 
     install_validation_handler(app, "request body")
 
@@ -168,8 +174,9 @@ def _add_routes(app: FastAPI) -> None:
         model = "ready" if state.service else f"unavailable: {state.model_error or 'loading'}"
         name = state.service.predictor.name if state.service else state.settings.embedding.kind
         extra = state.learning.health() if state.learning else {"training": state.training}
-        return HealthResponse(status="UP", model_class=f"winnow-zero-shot-{name}", model=model,
-                              **extra)  # fmt: skip
+        return HealthResponse(
+            status="UP", model_class=f"winnow-zero-shot-{name}", model=model, **extra
+        )
 
     @app.post("/setup")
     def setup(payload: SetupRequest) -> SetupResponse:
@@ -180,8 +187,9 @@ def _add_routes(app: FastAPI) -> None:
             state.configs[project] = payload.label_config
             _remember_label_studio(state, project, payload)
             if state.syncer is not None:
-                state.syncer.request(project, version, hostname=payload.hostname,
-                                     token=payload.access_token)  # fmt: skip
+                state.syncer.request(
+                    project, version, hostname=payload.hostname, token=payload.access_token
+                )
         return SetupResponse(model_version=version, warnings=list(plan.warnings))
 
     @app.post("/predict", response_model_exclude_none=True)
@@ -193,30 +201,36 @@ def _add_routes(app: FastAPI) -> None:
             raise LabelConfigError("the request has no label_config and /setup was not called")
         plan = service.plan(config)
         where = state.label_studio.get(project or -1)
-        trained = state.learning.predict(project, plan, payload.tasks, label_studio=where) if (
-            state.learning) else None  # fmt: skip
+        trained = (
+            state.learning.predict(project, plan, payload.tasks, label_studio=where)
+            if (state.learning)
+            else None
+        )
         version, outcomes = trained or (
             plan.version,
             service.predict(payload.tasks, plan, label_studio=where),
         )
-        return PredictResponse(results=[
-            TaskPrediction(model_version=version, result=o.result, score=o.score,
-                           error=o.error)
-            for o in outcomes
-        ])  # fmt: skip
+        return PredictResponse(
+            results=[
+                TaskPrediction(model_version=version, result=o.result, score=o.score, error=o.error)
+                for o in outcomes
+            ]
+        )
 
     @app.post("/webhook")
     def webhook(event: WebhookEvent) -> WebhookResponse:
         state.metrics.inc("winnow_backend_webhook_events_total", action=event.action)
         log.info("webhook %s for project %s", event.action, (event.project or {}).get("id"))
-        training = (state.learning.on_webhook(event.action, event.model_dump())
-                    if state.learning else state.training)  # fmt: skip
+        training = (
+            state.learning.on_webhook(event.action, event.model_dump())
+            if state.learning
+            else state.training
+        )
         return WebhookResponse(action=event.action, training=training)
 
     @app.get("/metrics")
     def metrics() -> PlainTextResponse:
-        return PlainTextResponse(state.metrics.render(),
-                                 media_type="text/plain; version=0.0.4")  # fmt: skip
+        return PlainTextResponse(state.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 def _remember_label_studio(state: BackendState, project: int, payload: SetupRequest) -> None:
@@ -229,5 +243,6 @@ def _remember_label_studio(state: BackendState, project: int, payload: SetupRequ
                 url=payload.hostname, api_key=payload.access_token
             )
         except ValueError:
-            log.warning("project %s: ignoring bad Label Studio hostname %r", project,
-                        payload.hostname)  # fmt: skip
+            log.warning(
+                "project %s: ignoring bad Label Studio hostname %r", project, payload.hostname
+            )

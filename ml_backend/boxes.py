@@ -18,12 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from ml_backend.controls.rectangles import BoxControl
 from winnow.config import Settings
 from winnow.detection import Detector, make_detector
 from winnow.detection.run import detect_cached
 from winnow.errors import ImageError
 from winnow.imageio import decode_image
+from winnow.labelstudio.controls.rectangles import BoxControl
 from winnow.store.detections import DetectionStore
 
 
@@ -57,16 +57,23 @@ class BoxPredictor:
 
     def version(self, base: str, controls: Sequence[BoxControl]) -> str:
         """The plan's version with the detector, its threshold and the box controls hashed in."""
-        payload = {"base": base, "detector": self.detector.model_version,
-                   "threshold": self.settings.detection.score_threshold,
-                   "label_map": self.settings.detection.label_map,
-                   "controls": [c.signature() for c in controls]}  # fmt: skip
+        payload = {
+            "base": base,
+            "detector": self.detector.model_version,
+            "threshold": self.settings.detection.score_threshold,
+            "label_map": self.settings.detection.label_map,
+            "controls": [c.signature() for c in controls],
+        }
         digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
         model = self.detector.model_version.split("@", 1)[0]
         return f"detect-{model}@{digest}"
 
-    def predict(self, tasks: list[dict[str, Any]], controls: Sequence[BoxControl],
-                read: Callable[[str], bytes]) -> list[BoxOutcome]:  # fmt: skip
+    def predict(
+        self,
+        tasks: list[dict[str, Any]],
+        controls: Sequence[BoxControl],
+        read: Callable[[str], bytes],
+    ) -> list[BoxOutcome]:
         """One outcome per task: the regions of every box control and their mean score."""
         detector = self.detector
         threshold = self.settings.detection.score_threshold
@@ -87,8 +94,13 @@ class BoxPredictor:
             outcomes.append(BoxOutcome(regions, score))
         return outcomes
 
-    def _detect(self, tasks: list[dict[str, Any]], key: str, read: Callable[[str], bytes],
-                errors: dict[int, str]) -> dict[int, Any]:  # fmt: skip
+    def _detect(
+        self,
+        tasks: list[dict[str, Any]],
+        key: str,
+        read: Callable[[str], bytes],
+        errors: dict[int, str],
+    ) -> dict[int, Any]:
         pixels: dict[str, np.ndarray] = {}
         sha_of: dict[int, str] = {}
         for i, task in enumerate(tasks):

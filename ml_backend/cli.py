@@ -1,38 +1,26 @@
-"""Commands the ML backend adds to ``winnow`` (entry-point group ``winnow.commands``).
+"""``winnow backend``, ``winnow predict`` and ``winnow rank``: the ML backend's commands.
 
-``winnow backend`` serves the Label Studio ML backend; ``winnow predict --project ID``
-pre-annotates a whole project in chunks (resumable). :func:`start_for_demo` starts the
-backend in a thread and connects it to a project, for the demo.
+``backend`` serves the Label Studio ML backend; ``predict --project ID`` pre-annotates a whole
+project in chunks and ``rank --project ID`` scores unlabeled tasks by uncertainty (both
+resumable). The work is imported inside each command, so ``winnow --help`` loads no model.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
-from ml_backend.auth import basic_auth
-from ml_backend.batch import BatchReport, ProgressFn, predict_project
-from ml_backend.connect import connect_backend
-from ml_backend.predictors import make_predictor
-from ml_backend.server import BackendServer, run
-from ml_backend.service import PredictionService
-from winnow.cli.console import console, err_console
+from winnow.cli.console import console, staged_progress_bar
 from winnow.config import Settings, get_settings
-from winnow.labelstudio.client import connect
 from winnow.services.process import LOOPBACK
-from winnow.store import FeatureStore
+
+if TYPE_CHECKING:
+    from ml_backend.predict import BatchReport
+    from ml_backend.service import PredictionService
 
 
 def backend(
@@ -40,10 +28,14 @@ def backend(
     port: int = typer.Option(9090, help="port to listen on"),
 ) -> None:
     """Run the Label Studio ML backend (CLIP or ImageNet zero-shot pre-annotation)."""
+    from ml_backend.server import run
+
     settings = get_settings()
     logging.getLogger().setLevel(settings.log_level)
-    console.print(f"Winnow ML backend on http://{host}:{port} "
-                  f"(model: {settings.embedding.kind}, store: {settings.store_path})")  # fmt: skip
+    console.print(
+        f"Winnow ML backend on http://{host}:{port} "
+        f"(model: {settings.embedding.kind}, store: {settings.store_path})"
+    )
     run(settings, host=host, port=port)
 
 
@@ -56,36 +48,35 @@ def predict(
     Resumable: tasks that already have one are skipped. Sets the project's model_version
     so the Data Manager sorts by prediction score.
     """
+    from ml_backend.auth import basic_auth
+    from ml_backend.predict import predict_project
+    from winnow.labelstudio.client import connect
+
     settings = get_settings()
     client = connect(settings.label_studio)
     with ExitStack() as stack:
         service = _service(settings, stack)
-        with _progress_bar("Predicting") as start:
-            report = predict_project(client, project, service, chunk_size=chunk_size,
-                                     progress=start, auth=basic_auth(settings))  # fmt: skip
+        with staged_progress_bar("Predicting") as start:
+            report = predict_project(
+                client,
+                project,
+                service,
+                chunk_size=chunk_size,
+                progress=start,
+                auth=basic_auth(settings),
+            )
     render_report(report)
 
 
 def _service(settings: Settings, stack: ExitStack) -> PredictionService:
+    from ml_backend.service import PredictionService
+    from winnow.store import FeatureStore
+    from winnow.zeroshot import make_predictor
+
     store = stack.enter_context(FeatureStore(settings.store_path))
     service = PredictionService(settings, make_predictor(settings), store)
     stack.callback(service.close)
     return service
-
-
-@contextmanager
-def _progress_bar(description: str) -> Iterator[Callable[[int], ProgressFn]]:
-    """Yield ``start(total) -> advance(n)``: the total is known only after listing tasks."""
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, console=err_console) as progress:
-        task = progress.add_task(description, total=None)
-
-        def start(total: int) -> ProgressFn:
-            progress.update(task, total=total)
-            return lambda n=1: progress.advance(task, n)
-
-        yield start
 
 
 def render_report(report: BatchReport) -> None:
@@ -105,14 +96,6 @@ def render_report(report: BatchReport) -> None:
         console.print(f"  task {task_id}: {error}", highlight=False)
 
 
-def start_for_demo(settings: Settings, project: int, *, host: str = LOOPBACK) -> BackendServer:
-    """Start the backend in a thread and connect it to ``project``; the caller stops it."""
-    server = BackendServer(settings, host=host).start()
-    client = connect(settings.label_studio)
-    connect_backend(client, project, server.url, auth=basic_auth(settings))
-    return server
-
-
 def rank(
     project: int = typer.Option(..., "--project", help="Label Studio project id"),
     chunk_size: int | None = typer.Option(None, min=1, help="tasks per upload"),
@@ -122,8 +105,10 @@ def rank(
     Resumable per model version. Creates or updates the View "Active learning: most
     uncertain first" (unlabeled tasks, ascending score).
     """
+    from ml_backend.auth import basic_auth
     from ml_backend.rank import Checkpoint, make_scorer, rank_project, sync_version
     from ml_backend.training.serving import ActiveLearning
+    from winnow.labelstudio.client import connect
 
     settings = get_settings()
     client = connect(settings.label_studio)
@@ -134,14 +119,23 @@ def rank(
         plan = service.plan(client.projects.get(project).label_config)
         version = learning.version(project, plan)
         scorer = make_scorer(service, learning, project, plan)
-        with _progress_bar(f"Ranking with {version}") as start:
+        with staged_progress_bar(f"Ranking with {version}") as start:
             report = rank_project(
-                client, project, scorer, version, Checkpoint(settings.data_dir / "rank", project),
-                chunk_size=chunk_size or settings.training.rank_chunk, progress=start,
-                sync=lambda v: sync_version(client, project, v, plan, learning,
-                                            basic_auth(settings)),
-            )  # fmt: skip
-    console.print(f"{report.scored} tasks scored with {report.version} ({report.already} already, "
-                  f"{report.failed} without a prediction, {report.unlabeled} unlabeled); "
-                  f"View {report.view_id}; model_version in sync: "
-                  f"{'yes' if report.in_sync else 'no'}", highlight=False)  # fmt: skip
+                client,
+                project,
+                scorer,
+                version,
+                Checkpoint(settings.data_dir / "rank", project),
+                chunk_size=chunk_size or settings.training.rank_chunk,
+                progress=start,
+                sync=lambda v: sync_version(
+                    client, project, v, plan, learning, basic_auth(settings)
+                ),
+            )
+    console.print(
+        f"{report.scored} tasks scored with {report.version} ({report.already} already, "
+        f"{report.failed} without a prediction, {report.unlabeled} unlabeled); "
+        f"View {report.view_id}; model_version in sync: "
+        f"{'yes' if report.in_sync else 'no'}",
+        highlight=False,
+    )

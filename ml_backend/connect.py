@@ -23,9 +23,12 @@ def backend_version(
     """The model version the backend at ``backend_url`` gives this label config."""
     try:
         response = httpx.post(
-            f"{backend_url.rstrip('/')}/setup", json={"schema": label_config},
-            auth=auth, timeout=60.0, trust_env=False,
-        )  # fmt: skip
+            f"{backend_url.rstrip('/')}/setup",
+            json={"schema": label_config},
+            auth=auth,
+            timeout=60.0,
+            trust_env=False,
+        )
     except httpx.HTTPError as exc:
         raise LabelStudioError(f"the ML backend at {backend_url} is unreachable: {exc}") from exc
     body = _json(response)

@@ -21,16 +21,18 @@ SERIES: dict[str, tuple[Kind, str]] = {
     "winnow_backend_tasks_total": ("counter", "Tasks answered by /predict, by outcome."),
     "winnow_backend_task_failures_total": ("counter", "Tasks left without a prediction, by kind."),
     "winnow_backend_embedding_cache_total": (
-        "counter", "Images answered from the feature store (hit) or embedded now (computed).",
+        "counter",
+        "Images answered from the feature store (hit) or embedded now (computed).",
     ),
     "winnow_backend_webhook_events_total": ("counter", "Webhook events received, by action."),
     "winnow_backend_training_state": ("gauge", "1 for the current training state."),
     "winnow_backend_model_ready": ("gauge", "1 when the predictor's model is loaded."),
     "winnow_backend_training_runs": ("gauge", "Training runs finished (all) and failed."),
     "winnow_backend_trained_model_active": (
-        "gauge", "1 when a project is served by its trained model, 0 on zero-shot.",
+        "gauge",
+        "1 when a project is served by its trained model, 0 on zero-shot.",
     ),
-}  # fmt: skip
+}
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
 
@@ -94,12 +96,15 @@ class Metrics:
 def _histogram_lines(name: str, series: dict[LabelSet, list[float]]) -> list[str]:
     lines = []
     for key, counts in series.items():
-        for bound, count in zip((*BUCKETS, math.inf), (*counts[: len(BUCKETS)], counts[-1]),
-                                strict=True):  # fmt: skip
+        for bound, count in zip(
+            (*BUCKETS, math.inf), (*counts[: len(BUCKETS)], counts[-1]), strict=True
+        ):
             le = "+Inf" if math.isinf(bound) else repr(bound)
             lines.append(f"{name}_bucket{_fmt((*key, ('le', le)))} {_num(count)}")
-        lines += [f"{name}_sum{_fmt(key)} {_num(counts[-2])}",
-                  f"{name}_count{_fmt(key)} {_num(counts[-1])}"]  # fmt: skip
+        lines += [
+            f"{name}_sum{_fmt(key)} {_num(counts[-2])}",
+            f"{name}_count{_fmt(key)} {_num(counts[-1])}",
+        ]
     return lines
 
 

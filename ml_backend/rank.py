@@ -40,17 +40,30 @@ class RankReport:
 
 def view_data() -> dict[str, Any]:
     """Unlabeled tasks, ascending prediction score (low = most informative)."""
-    item = {"filter": "filter:tasks:total_annotations", "operator": "equal", "type": "Number",
-            "value": 0}  # fmt: skip
-    return {"title": VIEW_TITLE, "ordering": ["tasks:predictions_score"],
-            "filters": {"conjunction": "and", "items": [item]}}  # fmt: skip
+    item = {
+        "filter": "filter:tasks:total_annotations",
+        "operator": "equal",
+        "type": "Number",
+        "value": 0,
+    }
+    return {
+        "title": VIEW_TITLE,
+        "ordering": ["tasks:predictions_score"],
+        "filters": {"conjunction": "and", "items": [item]},
+    }
 
 
 def ensure_view(client: Any, project: int) -> int:
     """Create the View, or update the first one with its title if it differs; its id."""
     wanted = view_data()
-    found = sorted((v for v in client.views.list(project=project)
-                    if (v.data or {}).get("title") == VIEW_TITLE), key=lambda v: v.id)  # fmt: skip
+    found = sorted(
+        (
+            v
+            for v in client.views.list(project=project)
+            if (v.data or {}).get("title") == VIEW_TITLE
+        ),
+        key=lambda v: v.id,
+    )
     if not found:
         return int(client.views.create(project=project, data=wanted).id)
     view = found[0]
@@ -98,8 +111,9 @@ def rank_project(
     report = RankReport(version)
     start = checkpoint.last_done(version)
     pending = []
-    for task in sorted(client.tasks.list(project=project, fields="all", page_size=500),
-                       key=lambda t: t.id):  # fmt: skip
+    for task in sorted(
+        client.tasks.list(project=project, fields="all", page_size=500), key=lambda t: t.id
+    ):
         if task.annotations:
             continue
         report.unlabeled += 1
@@ -110,8 +124,11 @@ def rank_project(
     advance = progress(len(pending)) if progress else None
     for chunk in _chunks(pending, chunk_size):
         used, outcomes = score(chunk)
-        uploads = [{"task": o.task_id, "result": o.result, "score": o.score,
-                    "model_version": used} for o in outcomes if o.result is not None]  # fmt: skip
+        uploads = [
+            {"task": o.task_id, "result": o.result, "score": o.score, "model_version": used}
+            for o in outcomes
+            if o.result is not None
+        ]
         if uploads:
             client.projects.import_predictions(id=project, request=uploads)
         report.scored += len(uploads)
@@ -134,8 +151,9 @@ def make_scorer(service: PredictionService, learning: Any, project: int, plan: P
     return score
 
 
-def sync_version(client: Any, project: int, version: str, plan: Plan, learning: Any,
-                 auth: tuple[str, str] | None) -> bool:  # fmt: skip
+def sync_version(
+    client: Any, project: int, version: str, plan: Plan, learning: Any, auth: tuple[str, str] | None
+) -> bool:
     """Move our backend's title (if connected) and the project's model_version along."""
     if learning is not None:
         learning.sync_backends(project, version, also={plan.version})

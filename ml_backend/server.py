@@ -10,17 +10,23 @@ from __future__ import annotations
 import uvicorn
 
 from ml_backend.app import create_app
-from ml_backend.predictors import ZeroShotPredictor
 from winnow.config import Settings
 from winnow.logging_setup import uvicorn_log_config
 from winnow.services.asgi_thread import AsgiThread
 from winnow.services.process import LOOPBACK
+from winnow.zeroshot import ZeroShotPredictor
 
 
 def run(settings: Settings, *, host: str = LOOPBACK, port: int = 9090) -> None:
     """Serve until interrupted (Ctrl-C)."""
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", access_log=False,
-                log_config=uvicorn_log_config(settings))  # fmt: skip
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        log_config=uvicorn_log_config(settings),
+    )
 
 
 class BackendServer(AsgiThread):
@@ -35,5 +41,10 @@ class BackendServer(AsgiThread):
         predictor: ZeroShotPredictor | None = None,
         startup_timeout_s: float = 120.0,
     ) -> None:
-        super().__init__(create_app(settings, predictor=predictor), name="the ML backend",
-                         host=host, port=port, startup_timeout_s=startup_timeout_s)  # fmt: skip
+        super().__init__(
+            create_app(settings, predictor=predictor),
+            name="the ML backend",
+            host=host,
+            port=port,
+            startup_timeout_s=startup_timeout_s,
+        )

@@ -20,19 +20,19 @@ from typing import Any
 import numpy as np
 
 from ml_backend.boxes import BoxPredictor
-from ml_backend.controls.choices import ChoicesControl
-from ml_backend.controls.rectangles import BoxControl
-from ml_backend.label_config import parse_box_config, parse_label_config
 from ml_backend.metrics import Metrics
-from ml_backend.predictors import ZeroShotPredictor
-from ml_backend.versions import model_version
 from winnow.config import LabelStudioSettings, Settings
 from winnow.detection import Detector
 from winnow.errors import BlockedSourceError
 from winnow.features.embed_cache import EmbeddingCache
 from winnow.imageio import ImageReader
 from winnow.imageio.sources import LABEL_STUDIO_PREFIXES
+from winnow.labelstudio.controls.choices import ChoicesControl
+from winnow.labelstudio.controls.parse import parse_box_config, parse_label_config
+from winnow.labelstudio.controls.rectangles import BoxControl
 from winnow.store import FeatureStore
+from winnow.zeroshot import ZeroShotPredictor
+from winnow.zeroshot.version import model_version
 
 log = logging.getLogger(__name__)
 _PLAN_CACHE_SIZE = 32
@@ -118,9 +118,11 @@ class PredictionService:
         controls = tuple(parse_label_config(label_config, allow_none=bool(boxes)))
         heads = tuple(self.predictor.class_head(c) for c in controls)
         version = model_version(
-            self.predictor.describe(), self.predictor.name, controls,
+            self.predictor.describe(),
+            self.predictor.name,
+            controls,
             threshold=self.settings.backend.multi_threshold,
-        )  # fmt: skip
+        )
         warnings = tuple(w for head in heads for w in self.predictor.warnings(head))
         for warning in warnings:
             log.warning("model %s: %s", version, warning)
@@ -144,10 +146,12 @@ class PredictionService:
             embedded = self.cache.embed_sources(
                 [sources[i] for i in rows], lambda src: self._read(reader, src)
             )
-            self.metrics.inc("winnow_backend_embedding_cache_total", embedded.cache_hits,
-                             result="hit")  # fmt: skip
-            self.metrics.inc("winnow_backend_embedding_cache_total", embedded.computed,
-                             result="computed")  # fmt: skip
+            self.metrics.inc(
+                "winnow_backend_embedding_cache_total", embedded.cache_hits, result="hit"
+            )
+            self.metrics.inc(
+                "winnow_backend_embedding_cache_total", embedded.computed, result="computed"
+            )
             for j, err in embedded.errors.items():
                 errors.setdefault(rows[j], f"{err.kind}: {err.reason}")
                 where.setdefault(rows[j], err.source)
@@ -190,10 +194,12 @@ class PredictionService:
         for i, task in enumerate(tasks):
             task_id = task.get("id") if isinstance(task, dict) else None
             if i in errors:
-                log.warning("task %s: no prediction for %s: %s", task_id, where.get(i, "-"),
-                            errors[i])  # fmt: skip
-                self.metrics.inc("winnow_backend_task_failures_total",
-                                 kind=errors[i].split(":", 1)[0])  # fmt: skip
+                log.warning(
+                    "task %s: no prediction for %s: %s", task_id, where.get(i, "-"), errors[i]
+                )
+                self.metrics.inc(
+                    "winnow_backend_task_failures_total", kind=errors[i].split(":", 1)[0]
+                )
                 self.metrics.inc("winnow_backend_tasks_total", outcome="failed")
                 outcomes.append(TaskOutcome(task_id, None, error=errors[i]))
                 continue

@@ -1,9 +1,7 @@
-"""Model versions, and keeping Label Studio's ``model_version`` equal to ours.
+"""Keeping Label Studio's ``model_version`` equal to ours.
 
-A version reads ``<predictor>-<model>@<hash>``, e.g. ``clip-ViT-B-32-laion2b_s34b_b79k@
-3fa2c81d09``: the hash covers everything that changes predictions (model id, prompt
-templates, the classes and their prompts, the threshold), so the same setup always gets the
-same version and any change gets a new one.
+Versions themselves come from :func:`winnow.zeroshot.version.model_version` and the model
+registry; this module only makes Label Studio agree with them.
 
 Label Studio 1.23 (default feature flags) sorts and filters the Data Manager by
 ``predictions_score`` only over predictions whose ``model_version`` equals the project's
@@ -16,41 +14,19 @@ serve this version (Label Studio stores what our ``/setup`` returned) or run at 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import SecretStr
 
-from ml_backend.controls.choices import ChoicesControl
 from winnow.config import LabelStudioSettings
 from winnow.labelstudio.client import connect
 from winnow.labelstudio.ml_backends import backend_fields
 
 log = logging.getLogger(__name__)
-
-
-def model_version(
-    describe: dict[str, Any], name: str, controls: Sequence[ChoicesControl], *, threshold: float
-) -> str:
-    """The stable, meaningful version of a predictor applied to these controls."""
-    payload = {
-        "predictor": describe,
-        "controls": [c.signature() for c in controls],
-        "threshold": threshold if any(c.multiple for c in controls) else None,
-    }
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:10]
-    return f"{name}-{_slug(str(describe.get('model', 'model')))}@{digest}"
-
-
-def _slug(model_id: str) -> str:
-    text = model_id.removeprefix("clip:")
-    return "".join(ch if ch.isalnum() or ch in "._" else "-" for ch in text).strip("-")
 
 
 def project_id(project: str | int | None) -> int | None:
@@ -100,8 +76,9 @@ def sync_model_version(
         client.projects.update(project, model_version=version)
         current, updated = client.projects.get(project).model_version, True
     if renamed or updated:
-        log.info("project %s: model_version is now %r (renamed backends %s)",
-                 project, current, renamed)  # fmt: skip
+        log.info(
+            "project %s: model_version is now %r (renamed backends %s)", project, current, renamed
+        )
     return SyncOutcome(tuple(renamed), updated, current == version)
 
 
@@ -177,8 +154,9 @@ class VersionSyncer:
                 with self._lock:
                     self._done.add(key)
         except Exception as exc:  # noqa: BLE001 - logged; the next /setup tries again
-            log.warning("project %s: cannot sync model_version to %s: %s", project, version,
-                        _brief(exc))  # fmt: skip
+            log.warning(
+                "project %s: cannot sync model_version to %s: %s", project, version, _brief(exc)
+            )
         finally:
             with self._lock:
                 self._running.discard(key)

@@ -54,16 +54,19 @@ def create_app(settings: Settings, *, parts: Parts | None = None, load: bool = T
         if engine.parts.index is not None and not injected_index:
             engine.parts.index.close()
 
-    app = FastAPI(title="Winnow similarity and classify API", version="1",
-                  lifespan=lifespan)  # fmt: skip
+    app = FastAPI(title="Winnow similarity and classify API", version="1", lifespan=lifespan)
     app.state.engine = engine
     app.state.api_keys = configured_keys(settings.serve)
     app.state.metrics = ApiMetrics()
     app.state.thumbnails = Thumbnails(settings)
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     if settings.serve.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.serve.cors_origins,
-                           allow_methods=["GET", "POST"], allow_headers=["X-API-Key"])  # fmt: skip
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.serve.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["X-API-Key"],
+        )
     install_error_handlers(app)
     _add_probes(app)
     _add_search(app)
@@ -80,27 +83,37 @@ def _add_probes(app: FastAPI) -> None:
     def healthz() -> Health:
         return Health(status="ok")
 
-    @app.get("/readyz", response_model=Health, tags=["ops"],
-             responses={503: {"description": "index or model not loaded"}})  # fmt: skip
+    @app.get(
+        "/readyz",
+        response_model=Health,
+        tags=["ops"],
+        responses={503: {"description": "index or model not loaded"}},
+    )
     def readyz(request: Request) -> JSONResponse:
         engine = _engine(request)
         missing = engine.missing()
-        body = Health(status="ready" if not missing else "not_ready",
-                      detail={"missing": missing, "errors": engine.parts.errors})  # fmt: skip
+        body = Health(
+            status="ready" if not missing else "not_ready",
+            detail={"missing": missing, "errors": engine.parts.errors},
+        )
         headers = {"Retry-After": "5"} if missing else None
-        return JSONResponse(body.model_dump(), status_code=503 if missing else 200,
-                            headers=headers)  # fmt: skip
+        return JSONResponse(body.model_dump(), status_code=503 if missing else 200, headers=headers)
 
     @app.get("/metrics", tags=["ops"], include_in_schema=False)
-    def metrics(request: Request):  # noqa: ANN202 - a plain text response
+    def metrics(request: Request):
         return request.app.state.metrics.response()
 
 
 def _filters(f: SearchFilters, settings: Settings, **extra: object) -> SearchFilter:
     try:
-        return SearchFilter(labels=tuple(f.labels or ()), splits=tuple(f.splits or ()),
-                            flags=tuple(f.flags or ()), exclude_flagged=f.exclude_flagged,
-                            project=settings.serve.project, **extra)  # fmt: skip
+        return SearchFilter(
+            labels=tuple(f.labels or ()),
+            splits=tuple(f.splits or ()),
+            flags=tuple(f.flags or ()),
+            exclude_flagged=f.exclude_flagged,
+            project=settings.serve.project,
+            **extra,
+        )
     except ValueError as exc:
         raise ApiError(422, "invalid_filter", str(exc)) from exc
 
@@ -118,27 +131,35 @@ def _hits(hits: list[Hit], settings: Settings, started: float) -> Response:
     for hit in hits:
         p, task = hit.payload, hit.payload.get("task_id")
         link = f"{base}/projects/{p.get('project') or project}/data?task={task}" if task else None
-        out.append(ImageHit(score=hit.score, sha256=p.get("sha256", ""), task_id=task,
-                            labels=p.get("labels") or [], split=p.get("split"),
-                            flags=p.get("flags") or [], url=p.get("url"),
-                            label_studio_url=link))  # fmt: skip
+        out.append(
+            ImageHit(
+                score=hit.score,
+                sha256=p.get("sha256", ""),
+                task_id=task,
+                labels=p.get("labels") or [],
+                split=p.get("split"),
+                flags=p.get("flags") or [],
+                url=p.get("url"),
+                label_studio_url=link,
+            )
+        )
     body = SearchResponse(hits=out, took_ms=round((time.perf_counter() - started) * 1e3, 3))
     return Response(body.model_dump_json(), media_type="application/json")
 
 
 def _query_filters(
-    labels: list[str] | None = Query(None), splits: list[str] | None = Query(None),
-    flags: list[str] | None = Query(None), exclude_flagged: bool = False,
-) -> SearchFilters:  # fmt: skip
-    return SearchFilters(labels=labels, splits=splits, flags=flags,
-                         exclude_flagged=exclude_flagged)  # fmt: skip
+    labels: list[str] | None = Query(None),
+    splits: list[str] | None = Query(None),
+    flags: list[str] | None = Query(None),
+    exclude_flagged: bool = False,
+) -> SearchFilters:
+    return SearchFilters(labels=labels, splits=splits, flags=flags, exclude_flagged=exclude_flagged)
 
 
 def _add_search(app: FastAPI) -> None:
     auth = [Depends(require_api_key)]
 
-    @app.post("/v1/search/image", response_model=SearchResponse, dependencies=auth,
-              tags=["search"])  # fmt: skip
+    @app.post("/v1/search/image", response_model=SearchResponse, dependencies=auth, tags=["search"])
     async def search_image(
         request: Request,
         file: UploadFile = File(...),
@@ -153,8 +174,12 @@ def _add_search(app: FastAPI) -> None:
         hits = await run_in_threadpool(engine.search, vector, k, flt)
         return _hits(hits, settings, started)
 
-    @app.get("/v1/search/task/{task_id}", response_model=SearchResponse, dependencies=auth,
-             tags=["search"])  # fmt: skip
+    @app.get(
+        "/v1/search/task/{task_id}",
+        response_model=SearchResponse,
+        dependencies=auth,
+        tags=["search"],
+    )
     async def search_task(  # async: a stored-vector query takes ms; a thread hop costs more
         request: Request,
         task_id: int = Path(ge=1, le=TASK_ID_MAX),
@@ -170,16 +195,20 @@ def _add_search(app: FastAPI) -> None:
         hits = [h for h in found if h.id != point]
         return _hits(hits[:k], settings, started)
 
-    @app.post("/v1/search/text", response_model=SearchResponse, dependencies=auth,
-              tags=["search"], responses={501: {"description": "no CLIP weights"}})  # fmt: skip
+    @app.post(
+        "/v1/search/text",
+        response_model=SearchResponse,
+        dependencies=auth,
+        tags=["search"],
+        responses={501: {"description": "no CLIP weights"}},
+    )
     def search_text(request: Request, body: TextSearchRequest) -> Response:
         started, engine = time.perf_counter(), _engine(request)
         k, flt = _check_k(body.k, engine.settings), _filters(body, engine.settings)
         vector = engine.embed_text(body.text)
         return _hits(engine.search(vector, k, flt), engine.settings, started)
 
-    @app.post("/v1/recommend", response_model=SearchResponse, dependencies=auth,
-              tags=["search"])  # fmt: skip
+    @app.post("/v1/recommend", response_model=SearchResponse, dependencies=auth, tags=["search"])
     def recommend(request: Request, body: RecommendRequest) -> Response:
         started, engine = time.perf_counter(), _engine(request)
         k, flt = _check_k(body.k, engine.settings), _filters(body, engine.settings)
@@ -195,38 +224,54 @@ def _add_search(app: FastAPI) -> None:
         return StatsResponse(**_engine(request).stats())
 
     @app.get("/v1/samples", response_model=SearchResponse, dependencies=auth, tags=["data"])
-    def samples(request: Request, label: str | None = None, n: int = Query(12, ge=1),
-                seed: int = Query(0, ge=0, le=2**32 - 1)) -> Response:  # fmt: skip
+    def samples(
+        request: Request,
+        label: str | None = None,
+        n: int = Query(12, ge=1),
+        seed: int = Query(0, ge=0, le=2**32 - 1),
+    ) -> Response:
         started, engine = time.perf_counter(), _engine(request)
         n = _check_k(n, engine.settings)
         payloads = engine.samples(label, n, seed)
         hits = [Hit(id=p.get("sha256", ""), score=0.0, payload=p) for p in payloads]
         return _hits(hits, engine.settings, started)
 
-    @app.get("/v1/tasks/{task_id}/thumbnail", dependencies=auth, tags=["data"],
-             response_class=Response,
-             responses={200: {"content": {"image/jpeg": {}}}})  # fmt: skip
+    @app.get(
+        "/v1/tasks/{task_id}/thumbnail",
+        dependencies=auth,
+        tags=["data"],
+        response_class=Response,
+        responses={200: {"content": {"image/jpeg": {}}}},
+    )
     def thumbnail(request: Request, task_id: int = Path(ge=1, le=TASK_ID_MAX)) -> Response:
         engine = _engine(request)
         payload = engine.payload(task_id)
         body = request.app.state.thumbnails.get(payload.get("url"), payload.get("sha256", ""))
-        return Response(body, media_type="image/jpeg",
-                        headers={"Cache-Control": "private, max-age=3600"})  # fmt: skip
+        return Response(
+            body, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+        )
 
 
-async def _upload_image(file: UploadFile, engine: Engine):  # noqa: ANN202 - DecodedImage
+async def _upload_image(file: UploadFile, engine: Engine):
     settings = engine.settings
     data = await read_upload(file, max_bytes=settings.serve.max_upload_bytes)
     decoded = await run_in_threadpool(
-        decode_upload, data, file.filename or "upload", max_pixels=settings.io.max_pixels,
+        decode_upload,
+        data,
+        file.filename or "upload",
+        max_pixels=settings.io.max_pixels,
         min_side=settings.features.thumb_size,
-    )  # fmt: skip
+    )
     return decoded
 
 
 def _add_classify(app: FastAPI) -> None:
-    @app.post("/v1/classify", response_model=ClassifyResponse,
-              dependencies=[Depends(require_api_key)], tags=["classify"])  # fmt: skip
+    @app.post(
+        "/v1/classify",
+        response_model=ClassifyResponse,
+        dependencies=[Depends(require_api_key)],
+        tags=["classify"],
+    )
     async def classify(request: Request, file: UploadFile = File(...)) -> ClassifyResponse:
         engine = _engine(request)
         decoded = await _upload_image(file, engine)
@@ -236,8 +281,13 @@ def _add_classify(app: FastAPI) -> None:
             trained = trained_probabilities(engine, vector)
             classes = list(trained.probabilities) if trained else engine.class_names()
             zero_shot = zero_shot_probabilities(engine, decoded.image, classes)
-            return ClassifyResponse(trained=trained, zero_shot=zero_shot, width=decoded.width,
-                                    height=decoded.height, format=decoded.format)  # fmt: skip
+            return ClassifyResponse(
+                trained=trained,
+                zero_shot=zero_shot,
+                width=decoded.width,
+                height=decoded.height,
+                format=decoded.format,
+            )
 
         try:
             return await run_in_threadpool(work)

@@ -33,10 +33,15 @@ async def require_api_key(request: Request) -> None:
         return
     given = await _header(request)
     if given is None:
-        raise ApiError(401, "unauthorized", f"missing {API_KEY_HEADER} header",
-                       headers={"WWW-Authenticate": API_KEY_HEADER})  # fmt: skip
+        raise ApiError(
+            401,
+            "unauthorized",
+            f"missing {API_KEY_HEADER} header",
+            headers={"WWW-Authenticate": API_KEY_HEADER},
+        )
     # compare against every key so the time taken does not reveal which one nearly matched
     matches = [secrets.compare_digest(given.encode(), key) for key in keys]
     if not any(matches):
-        raise ApiError(401, "unauthorized", "invalid API key",
-                       headers={"WWW-Authenticate": API_KEY_HEADER})  # fmt: skip
+        raise ApiError(
+            401, "unauthorized", "invalid API key", headers={"WWW-Authenticate": API_KEY_HEADER}
+        )

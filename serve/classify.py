@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ml_backend.controls.choices import ChoiceClass, ChoicesControl
-from ml_backend.label_config import LabelConfigError
-from ml_backend.versions import model_version
 from serve.engine import Engine
 from serve.errors import unavailable
 from serve.schemas import ClassProbabilities
+from winnow.labelstudio.controls.choices import ChoiceClass, ChoicesControl
+from winnow.labelstudio.controls.parse import LabelConfigError
+from winnow.zeroshot.version import model_version
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +54,20 @@ def zero_shot_probabilities(
 
 def _answer(version: str, classes: list[str], probs: np.ndarray) -> ClassProbabilities:
     table = {name: round(float(p), 6) for name, p in zip(classes, probs, strict=True)}
-    return ClassProbabilities(model_version=version, probabilities=table,
-                              top=classes[int(np.argmax(probs))])  # fmt: skip
+    return ClassProbabilities(
+        model_version=version, probabilities=table, top=classes[int(np.argmax(probs))]
+    )
 
 
 @lru_cache(maxsize=16)
 def _control(classes: tuple[str, ...]) -> ChoicesControl:
     return ChoicesControl(
-        from_name="label", to_name="image", data_key="image", multiple=False,
+        from_name="label",
+        to_name="image",
+        data_key="image",
+        multiple=False,
         classes=tuple(ChoiceClass(label=name, prompts=(name,)) for name in classes),
-    )  # fmt: skip
+    )
 
 
 _HEADS: dict[tuple[int, tuple[str, ...]], Any] = {}

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import typer
 
-from serve.auth import configured_keys
 from winnow.cli.console import console, fail
 from winnow.config import Settings, get_settings
 from winnow.logging_setup import uvicorn_log_config
@@ -28,17 +27,27 @@ def serve(
     import uvicorn
 
     from serve.app import create_app
+    from serve.auth import configured_keys
 
     settings = _with_serve(get_settings(), host=host, port=port, project=project)
     logging.getLogger().setLevel(settings.log_level)
     s = settings.serve
     if s.host not in (LOOPBACK, "localhost", "::1") and not configured_keys(s):
-        fail(f"refusing to serve on {s.host} without API keys: set WINNOW_SERVE__API_KEYS "
-             "(comma-separated), or listen on 127.0.0.1")  # fmt: skip
-    console.print(f"Winnow API on http://{s.host}:{s.port} (docs: /docs, project: "
-                  f"{s.project if s.project is not None else 'all'})")  # fmt: skip
-    uvicorn.run(create_app(settings), host=s.host, port=s.port, log_level="warning",
-                log_config=uvicorn_log_config(settings))  # fmt: skip
+        fail(
+            f"refusing to serve on {s.host} without API keys: set WINNOW_SERVE__API_KEYS "
+            "(comma-separated), or listen on 127.0.0.1"
+        )
+    console.print(
+        f"Winnow API on http://{s.host}:{s.port} (docs: /docs, project: "
+        f"{s.project if s.project is not None else 'all'})"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=s.host,
+        port=s.port,
+        log_level="warning",
+        log_config=uvicorn_log_config(settings),
+    )
 
 
 def ui(
@@ -53,20 +62,39 @@ def ui(
     raise typer.Exit(subprocess.call(command, env=ui_env(settings, api_url)))
 
 
-def ui_command(settings: Settings, *, port: int | None = None,
-               address: str = LOOPBACK) -> list[str]:  # fmt: skip
+def ui_command(
+    settings: Settings, *, port: int | None = None, address: str = LOOPBACK
+) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(UI_SCRIPT),
-        "--server.port", str(port or settings.serve.ui_port), "--server.address", address,
-        "--server.headless", "true", "--browser.gatherUsageStats", "false",
-        "--global.developmentMode", "false", "--client.toolbarMode", "viewer",
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(UI_SCRIPT),
+        "--server.port",
+        str(port or settings.serve.ui_port),
+        "--server.address",
+        address,
+        "--server.headless",
+        "true",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "viewer",
+    ]
 
 
 def ui_env(settings: Settings, api_url: str | None = None) -> dict[str, str]:
     """The UI reads its API address and key from the environment, never from argv."""
-    env = dict(os.environ, WINNOW_UI_API_URL=api_url or settings.serve.api_url,
-               WINNOW_UI_LABEL_STUDIO_URL=settings.label_studio.url)  # fmt: skip
+    env = dict(
+        os.environ,
+        WINNOW_UI_API_URL=api_url or settings.serve.api_url,
+        WINNOW_UI_LABEL_STUDIO_URL=settings.label_studio.url,
+    )
+    from serve.auth import configured_keys
+
     keys = configured_keys(settings.serve)
     if keys and "WINNOW_UI_API_KEY" not in env:
         env["WINNOW_UI_API_KEY"] = keys[0].decode()

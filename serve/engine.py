@@ -60,7 +60,7 @@ class Engine:
 
     def _load_models(self) -> None:
         if self.parts.zero_shot is None:
-            from ml_backend.predictors import make_predictor
+            from winnow.zeroshot import make_predictor
 
             self.parts.zero_shot = make_predictor(self.settings)
         if self.parts.embedder is None:
@@ -93,9 +93,13 @@ class Engine:
         if embedder is None:
             raise unavailable("the embedding model")
         if not hasattr(embedder, "embed_texts"):
-            raise ApiError(501, "no_text_model", "text search needs CLIP weights: set "
-                           "WINNOW_EMBEDDING__KIND=clip and WINNOW_EMBEDDING__CLIP_CHECKPOINT "
-                           "(or a pretrained tag with internet access)")  # fmt: skip
+            raise ApiError(
+                501,
+                "no_text_model",
+                "text search needs CLIP weights: set "
+                "WINNOW_EMBEDDING__KIND=clip and WINNOW_EMBEDDING__CLIP_CHECKPOINT "
+                "(or a pretrained tag with internet access)",
+            )
         return embedder.embed_texts([text])[0]
 
     def search(self, vector: np.ndarray, k: int, filter: SearchFilter) -> list[Hit]:
@@ -106,8 +110,7 @@ class Engine:
 
     def task_point(self, task_id: int) -> tuple[str, np.ndarray]:
         """The stored point id and vector of a task; 404 if the task is not indexed."""
-        found = next(self.index().points(self._scope(task_ids=(task_id,)), with_vectors=True),
-                     None)  # fmt: skip
+        found = next(self.index().points(self._scope(task_ids=(task_id,)), with_vectors=True), None)
         if found is None or found.vector is None:
             raise ApiError(404, "unknown_task", f"task {task_id} is not in the index")
         return found.id, found.vector
@@ -131,8 +134,13 @@ class Engine:
         with self._lock:
             if self._stats and time.monotonic() - self._stats[0] < STATS_TTL_S:
                 return self._stats[1]
-            counts: dict[str, Any] = {"points": 0, "per_label": {}, "per_split": {},
-                                      "per_flag": {}, "flagged": 0}  # fmt: skip
+            counts: dict[str, Any] = {
+                "points": 0,
+                "per_label": {},
+                "per_split": {},
+                "per_flag": {},
+                "flagged": 0,
+            }
             for point in self.index().points(self._scope()):
                 _tally(counts, point.payload)
             self._stats = (time.monotonic(), counts)

@@ -30,8 +30,12 @@ class ApiError(Exception):
 
 def unavailable(what: str, retry_after_s: int = 5) -> ApiError:
     """503 with Retry-After: the index or a model is loading or down; the client may retry."""
-    return ApiError(503, "unavailable", f"{what} is not available yet; retry later",
-                    headers={"Retry-After": str(retry_after_s)})  # fmt: skip
+    return ApiError(
+        503,
+        "unavailable",
+        f"{what} is not available yet; retry later",
+        headers={"Retry-After": str(retry_after_s)},
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -21,10 +21,19 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 class ApiMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter("winnow_api_requests", "HTTP requests by route and status.",
-                                ["route", "status"], registry=self.registry)  # fmt: skip
-        self.latency = Histogram("winnow_api_request_seconds", "HTTP request latency by route.",
-                                 ["route"], buckets=BUCKETS, registry=self.registry)  # fmt: skip
+        self.requests = Counter(
+            "winnow_api_requests",
+            "HTTP requests by route and status.",
+            ["route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "winnow_api_request_seconds",
+            "HTTP request latency by route.",
+            ["route"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
 
     def record(self, route: str, status: int, seconds: float) -> None:
         self.requests.labels(route, str(status)).inc()

@@ -49,8 +49,9 @@ class Thumbnails:
             self._reader = ImageReader(s.io, s.label_studio, s.s3)
         try:
             raw = self._reader.read(url)
-            image = decode_image(raw, url, max_pixels=self.settings.io.max_pixels,
-                                 min_side=THUMB_SIDE).image  # fmt: skip
+            image = decode_image(
+                raw, url, max_pixels=self.settings.io.max_pixels, min_side=THUMB_SIDE
+            ).image
         except ImageError as exc:
             raise ApiError(502, exc.kind, f"cannot read the image: {exc.reason}") from exc
         image.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BILINEAR)

@@ -13,8 +13,20 @@ import pandas as pd
 
 from winnow.config import Settings
 
-COLUMNS = ["task_id", "image", "sha256", "labels", "split", "flags", "width", "height",
-           "source", "licence", "collected_at", "updated_at"]  # fmt: skip
+COLUMNS = [
+    "task_id",
+    "image",
+    "sha256",
+    "labels",
+    "split",
+    "flags",
+    "width",
+    "height",
+    "source",
+    "licence",
+    "collected_at",
+    "updated_at",
+]
 
 
 def project_frame(settings: Settings, project_id: int, *, pull: bool = True) -> pd.DataFrame:
@@ -53,8 +65,9 @@ def _sizes(settings: Settings, shas: set[str]) -> dict[str, tuple[Any, Any]]:
     return {r.sha256: (r.width, r.height) for r in images.itertuples()}
 
 
-def _row(task: Any, control: Any, findings: list[str], sizes: dict,
-         split_field: str) -> dict[str, Any]:  # fmt: skip
+def _row(
+    task: Any, control: Any, findings: list[str], sizes: dict, split_field: str
+) -> dict[str, Any]:
     from sync.review.queues import is_managed
     from sync.review.taskinfo import boxes_of, labels_of
 
@@ -64,11 +77,17 @@ def _row(task: Any, control: Any, findings: list[str], sizes: dict,
     width, height = sizes.get(task.sha256, (None, None))
     labels = labels_of(task, control) if control else []
     return {
-        "task_id": int(task.task_id), "image": task.image, "sha256": task.sha256,
-        "labels": labels, "split": split_value if isinstance(split_value, str) else None,
-        "flags": sorted({*findings, *other}), "width": width, "height": height,
-        "source": data.get("winnow_source"), "licence": data.get("winnow_licence"),
+        "task_id": int(task.task_id),
+        "image": task.image,
+        "sha256": task.sha256,
+        "labels": labels,
+        "split": split_value if isinstance(split_value, str) else None,
+        "flags": sorted({*findings, *other}),
+        "width": width,
+        "height": height,
+        "source": data.get("winnow_source"),
+        "licence": data.get("winnow_licence"),
         "collected_at": data.get("winnow_date") or data.get("winnow_retrieved_at"),
         "updated_at": task.updated_at,
         "boxes": boxes_of(task, control) if control else [],
-    }  # fmt: skip
+    }

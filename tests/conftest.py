@@ -202,8 +202,9 @@ class ImageWebServer(ThreadingHTTPServer):
     def origin(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def serve(self, path: str, body: bytes, *, content_type: str = "image/jpeg",
-              status: int = 200) -> str:  # fmt: skip
+    def serve(
+        self, path: str, body: bytes, *, content_type: str = "image/jpeg", status: int = 200
+    ) -> str:
         def respond(handler: BaseHTTPRequestHandler) -> None:
             handler.send_response(status)
             handler.send_header("Content-Type", content_type)

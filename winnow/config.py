@@ -121,9 +121,10 @@ class BackendSettings(BaseModel):
     """The Label Studio ML backend: zero-shot prompts, thresholds, image fetching, access."""
 
     prompt_templates: list[str] = Field(
-        default_factory=lambda: list(DEFAULT_PROMPT_TEMPLATES), min_length=1,
+        default_factory=lambda: list(DEFAULT_PROMPT_TEMPLATES),
+        min_length=1,
         description="CLIP prompt ensemble; '{}' is replaced by the class name",
-    )  # fmt: skip
+    )
     multi_threshold: float = Field(
         0.3, gt=0, lt=1, description="multiple choice: keep every class at least this probable"
     )

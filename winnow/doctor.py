@@ -47,9 +47,14 @@ def check_label_studio(settings: Settings) -> Check:
     if ls.api_key is None:
         return _fail("label-studio", f"no API key for {ls.url}", key_fix)
     headers = {"Authorization": f"Token {ls.api_key.get_secret_value()}"}
-    answer = _http_probe("label-studio", f"{ls.url}/api/projects?page_size=1", headers,
-                         service="Label Studio", url_var="WINNOW_LABEL_STUDIO__URL",
-                         key_fix=key_fix)  # fmt: skip
+    answer = _http_probe(
+        "label-studio",
+        f"{ls.url}/api/projects?page_size=1",
+        headers,
+        service="Label Studio",
+        url_var="WINNOW_LABEL_STUDIO__URL",
+        key_fix=key_fix,
+    )
     if isinstance(answer, Check):
         return answer
     return _ok("label-studio", f"{ls.url}: API key accepted, {answer.json()['count']} projects")
@@ -62,13 +67,21 @@ def check_index(settings: Settings) -> Check:
         path = index.path or settings.data_dir / "index"
         problem = _unwritable(path)
         if problem:
-            return _fail("index", f"embedded index {path}: {problem}",
-                         "make the directory writable, or set WINNOW_INDEX__PATH")  # fmt: skip
+            return _fail(
+                "index",
+                f"embedded index {path}: {problem}",
+                "make the directory writable, or set WINNOW_INDEX__PATH",
+            )
         return _ok("index", f"embedded Qdrant Edge at {path} (writable)")
     headers = {"api-key": index.api_key.get_secret_value()} if index.api_key else {}
-    answer = _http_probe("index", f"{index.url}/collections", headers, service="Qdrant",
-                         url_var="WINNOW_INDEX__URL",
-                         key_fix="set WINNOW_INDEX__API_KEY to the server's API key")  # fmt: skip
+    answer = _http_probe(
+        "index",
+        f"{index.url}/collections",
+        headers,
+        service="Qdrant",
+        url_var="WINNOW_INDEX__URL",
+        key_fix="set WINNOW_INDEX__API_KEY to the server's API key",
+    )
     if isinstance(answer, Check):
         return answer
     names = [c["name"] for c in answer.json()["result"]["collections"]]
@@ -76,14 +89,18 @@ def check_index(settings: Settings) -> Check:
     return _ok("index", f"Qdrant at {index.url}: collection {index.collection!r} {state}")
 
 
-def _http_probe(name: str, url: str, headers: dict[str, str], *, service: str, url_var: str,
-                key_fix: str) -> httpx.Response | Check:  # fmt: skip
+def _http_probe(
+    name: str, url: str, headers: dict[str, str], *, service: str, url_var: str, key_fix: str
+) -> httpx.Response | Check:
     """The 200 response of ``GET url``, or the failed check that explains why not."""
     try:
         response = httpx.get(url, headers=headers, timeout=TIMEOUT_S, trust_env=False)
     except httpx.HTTPError as exc:
-        return _fail(name, f"{service} unreachable at {url}: {type(exc).__name__}",
-                     f"start {service}, or fix {url_var}")  # fmt: skip
+        return _fail(
+            name,
+            f"{service} unreachable at {url}: {type(exc).__name__}",
+            f"start {service}, or fix {url_var}",
+        )
     code = response.status_code
     if code in (401, 403):
         return _fail(name, f"{service} refused the API key (HTTP {code})", key_fix)

@@ -15,8 +15,7 @@ and carry on; everything else stops the job with a clear message.
     │   └── WeightsUnavailableError  weights are not on disk and cannot be downloaded
     ├── LabelStudioError       Label Studio is unreachable, refused the key, or rejected a call
     ├── StoreError             the feature store is unreadable or from an incompatible version
-    ├── ServiceError           a local service (Label Studio, SeaweedFS) did not start or died
-    └── NotBuiltError          a command or feature that a later release provides
+    └── ServiceError           a local service (Label Studio, SeaweedFS) did not start or died
 """
 
 from __future__ import annotations
@@ -91,7 +90,3 @@ class ServiceError(WinnowError):
 
     The message carries the tail of the service's log, because that is where the cause is.
     """
-
-
-class NotBuiltError(WinnowError):
-    """A command or capability that is planned but not built yet."""

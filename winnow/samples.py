@@ -30,11 +30,35 @@ TUXPAINT_ROOT = Path("/usr/share/tuxpaint/stamps")
 OPENCV_SAMPLES = Path("/usr/share/doc/opencv-doc/examples/data")
 # opencv-doc samples that are drawings, logos, text or test patterns, not photos
 _NOT_PHOTOS = {
-    "gradient", "chessboard", "detect_blob", "digits", "ellipses", "imageTextN", "imageTextR",
-    "LinuxLogo", "WindowsLogo", "opencv-logo", "opencv-logo-white", "mask", "ml", "notes",
-    "pic1", "pic2", "pic3", "pic4", "pic5", "pic6", "templ", "tmpl", "pca_test1", "sudoku",
-    "aloeGT", "starry_night", "HappyFish", "cards",
-}  # fmt: skip
+    "gradient",
+    "chessboard",
+    "detect_blob",
+    "digits",
+    "ellipses",
+    "imageTextN",
+    "imageTextR",
+    "LinuxLogo",
+    "WindowsLogo",
+    "opencv-logo",
+    "opencv-logo-white",
+    "mask",
+    "ml",
+    "notes",
+    "pic1",
+    "pic2",
+    "pic3",
+    "pic4",
+    "pic5",
+    "pic6",
+    "templ",
+    "tmpl",
+    "pca_test1",
+    "sudoku",
+    "aloeGT",
+    "starry_night",
+    "HappyFish",
+    "cards",
+}
 _MIN_CLASS_SIZE = 10
 
 
@@ -78,8 +102,16 @@ def real_photos() -> Iterator[tuple[str, Image.Image]]:
     import sklearn.datasets
 
     skimage_dir = Path(skimage.__file__).parent / "data"
-    names = ["astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "retina.jpg",
-             "hubble_deep_field.jpg", "motorcycle_left.png", "ihc.png"]  # fmt: skip
+    names = [
+        "astronaut.png",
+        "chelsea.png",
+        "coffee.png",
+        "rocket.jpg",
+        "retina.jpg",
+        "hubble_deep_field.jpg",
+        "motorcycle_left.png",
+        "ihc.png",
+    ]
     paths = [skimage_dir / n for n in names]
     paths += sorted(Path(sklearn.datasets.__file__).parent.glob("images/*.jpg"))
     if OPENCV_SAMPLES.is_dir():
@@ -137,10 +169,16 @@ def build_edge_cases(out: Path) -> dict[str, str]:
     frames[0].save(out / "animated.gif", save_all=True, append_images=frames[1:], duration=100)
     (out / "bomb.png").write_bytes(png_bomb(20_000, 20_000))
     return {
-        "ok.jpg": "ok", "zero.jpg": "zero_byte", "truncated.jpg": "truncated",
-        "corrupt.jpg": "corrupt or truncated", "text.jpg": "not_an_image", "cmyk.jpg": "ok",
-        "gray16.png": "ok", "animated.gif": "ok (first frame)", "bomb.png": "too_large",
-    }  # fmt: skip
+        "ok.jpg": "ok",
+        "zero.jpg": "zero_byte",
+        "truncated.jpg": "truncated",
+        "corrupt.jpg": "corrupt or truncated",
+        "text.jpg": "not_an_image",
+        "cmyk.jpg": "ok",
+        "gray16.png": "ok",
+        "animated.gif": "ok (first frame)",
+        "bomb.png": "too_large",
+    }
 
 
 def png_bomb(width: int, height: int) -> bytes:

@@ -24,8 +24,7 @@ from analysis.report.projection import project_2d
 # Findings drawn as crosses on the embedding map: those about what an image shows or where it
 # belongs (quality checks such as "dark" can cover most of a data set and would hide the map).
 MARKED = ("label_issue", "outlier", "near_duplicate", "exact_duplicate", "split_leak")
-SECTIONS = ("composition", "metadata", "quality", "galleries", "embeddings", "duplicates",
-            "audit")  # fmt: skip
+SECTIONS = ("composition", "metadata", "quality", "galleries", "embeddings", "duplicates", "audit")
 
 
 @dataclass
@@ -60,27 +59,38 @@ class DataReport:
 
 
 def build_data_report(
-    files: pd.DataFrame, issues: pd.DataFrame, *, vectors: np.ndarray | None = None,
-    projection: str = "umap", title: str = "Data report", seed: int = 0,
-) -> DataReport:  # fmt: skip
+    files: pd.DataFrame,
+    issues: pd.DataFrame,
+    *,
+    vectors: np.ndarray | None = None,
+    projection: str = "umap",
+    title: str = "Data report",
+    seed: int = 0,
+) -> DataReport:
     """Compute the report. ``files``/``issues``: :class:`analysis.audit.AuditResult` tables;
     ``vectors`` float ``(N, D)`` aligned with ``files`` (rows of unreadable files ignored)."""
     f = eda.with_groups(files)
     comp = eda.composition(f)
     report = DataReport(
-        title=title, files=f, issues=issues, composition=comp, balance=eda.split_balance(f),
-        metadata=eda.metadata_summary(f), channels=eda.channel_stats(f),
+        title=title,
+        files=f,
+        issues=issues,
+        composition=comp,
+        balance=eda.split_balance(f),
+        metadata=eda.metadata_summary(f),
+        channels=eda.channel_stats(f),
         dup_matrix=eda.duplicate_split_matrix(f),
         audit=eda.audit_summary(issues, len(f), ISSUE_TYPES),
         fingerprint=eda.dataset_fingerprint(f),
-    )  # fmt: skip
+    )
     report.figures = {
         "class_counts": figs.class_counts(comp.counts),
         "class_shares": figs.class_shares(comp.shares),
-        "sizes": figs.size_histograms(f), "quality": figs.quality_histograms(f),
+        "sizes": figs.size_histograms(f),
+        "quality": figs.quality_histograms(f),
         "channels": figs.channel_bars(report.channels),
         "duplicates": figs.duplicate_heatmap(report.dup_matrix),
-    }  # fmt: skip
+    }
     report.samples = picks.class_samples(f, seed=seed)
     report.extremes = picks.extremes(f, issues)
     clusters = eda.duplicate_clusters(f)
@@ -106,20 +116,29 @@ def _add_embeddings(report: DataReport, vectors: np.ndarray | None, method: str,
 
 
 def render_data_report(
-    report: DataReport, thumbs: dict[int, str], *, plotlyjs: str = "compressed",
+    report: DataReport,
+    thumbs: dict[int, str],
+    *,
+    plotlyjs: str = "compressed",
     generated: str | None = None,
-) -> str:  # fmt: skip
+) -> str:
     """The page. ``thumbs`` maps row index -> image ``data:`` URI (missing ones show a gap)."""
     template = environment().get_template("data.html.j2")
     f = report.files
     return template.render(
-        r=report, sections=SECTIONS, thumbs=thumbs, audit_rows=report._audit_rows(),
-        n_files=len(f), n_readable=int(f["readable"].sum()),
+        r=report,
+        sections=SECTIONS,
+        thumbs=thumbs,
+        audit_rows=report._audit_rows(),
+        n_files=len(f),
+        n_readable=int(f["readable"].sum()),
         n_labels=int((f["label"] != eda.NO_LABEL).sum()),
         fig={name: figure_html(fig, name) for name, fig in report.figures.items()},
-        plotly=plotly_script(plotlyjs), names=_names(f), root=_common_root(f["uri"]),
+        plotly=plotly_script(plotlyjs),
+        names=_names(f),
+        root=_common_root(f["uri"]),
         generated=generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    )  # fmt: skip
+    )
 
 
 def _common_root(uris: pd.Series) -> str:
@@ -132,5 +151,6 @@ def _common_root(uris: pd.Series) -> str:
 
 
 def _names(files: pd.DataFrame) -> dict[int, str]:
-    return {int(i): str(u).rsplit("/", 1)[-1] for i, u in zip(files.index, files["uri"],
-                                                              strict=True)}  # fmt: skip
+    return {
+        int(i): str(u).rsplit("/", 1)[-1] for i, u in zip(files.index, files["uri"], strict=True)
+    }

@@ -46,8 +46,7 @@ def composition(files: pd.DataFrame) -> Composition:
     counts["total"] = counts.sum(axis=1)
     counts = counts.sort_values("total", ascending=False, kind="stable")
     shares = counts / counts.sum(axis=0)
-    imbalance = counts.apply(lambda c: c[c > 0].max() / c[c > 0].min() if (c > 0).any()
-                             else np.nan)  # fmt: skip
+    imbalance = counts.apply(lambda c: c[c > 0].max() / c[c > 0].min() if (c > 0).any() else np.nan)
     return Composition(counts, shares, imbalance)
 
 
@@ -64,8 +63,9 @@ def metadata_summary(files: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """Resolution (min/median/max), formats, colour modes, EXIF presence and orientation."""
     f = with_groups(files)
     f = f[f["readable"]]
-    size = pd.DataFrame({"width": f["width"], "height": f["height"],
-                         "megapixels": f["width"] * f["height"] / 1e6})  # fmt: skip
+    size = pd.DataFrame(
+        {"width": f["width"], "height": f["height"], "megapixels": f["width"] * f["height"] / 1e6}
+    )
     resolution = size.agg(["min", "median", "max"]).T
     exif = f["has_exif"].fillna(0).astype(bool)
     orientation = f["exif_orientation"].dropna().astype(int)
@@ -73,11 +73,15 @@ def metadata_summary(files: pd.DataFrame) -> dict[str, pd.DataFrame]:
         "resolution": resolution,
         "formats": f["format"].fillna("?").value_counts().rename_axis("format").to_frame("files"),
         "modes": f["mode"].fillna("?").value_counts().rename_axis("mode").to_frame("files"),
-        "exif": pd.DataFrame({"files": [int(exif.sum()), int((~exif).sum())]},
-                             index=pd.Index(["with EXIF", "without EXIF"], name="EXIF")),
-        "orientation": orientation.value_counts().sort_index().rename_axis("EXIF orientation")
+        "exif": pd.DataFrame(
+            {"files": [int(exif.sum()), int((~exif).sum())]},
+            index=pd.Index(["with EXIF", "without EXIF"], name="EXIF"),
+        ),
+        "orientation": orientation.value_counts()
+        .sort_index()
+        .rename_axis("EXIF orientation")
         .to_frame("files"),
-    }  # fmt: skip
+    }
 
 
 def channel_stats(files: pd.DataFrame) -> pd.DataFrame:
@@ -130,9 +134,15 @@ def audit_summary(issues: pd.DataFrame, n_files: int, issue_types: tuple[str, ..
         part = issues[issues["issue_type"] == issue]
         if len(part):
             worst = part.sort_values("score", ascending=False, kind="stable").iloc[0]
-            rows.append({"issue": issue, "files": int(part["path"].nunique()),
-                         "share": part["path"].nunique() / max(n_files, 1),
-                         "worst": worst["path"], "details": worst["details"]})  # fmt: skip
+            rows.append(
+                {
+                    "issue": issue,
+                    "files": int(part["path"].nunique()),
+                    "share": part["path"].nunique() / max(n_files, 1),
+                    "worst": worst["path"],
+                    "details": worst["details"],
+                }
+            )
     return pd.DataFrame(rows, columns=["issue", "files", "share", "worst", "details"])
 
 
@@ -140,6 +150,8 @@ def dataset_fingerprint(files: pd.DataFrame) -> str:
     """A short hash of (content, label, split) over all files: ties a model report's "EDA
     done" check to the data report of exactly this data."""
     f = with_groups(files)
-    keys = sorted(f"{s}|{lab}|{sp}" for s, lab, sp in zip(f["sha256"].fillna(""), f["label"],
-                                                         f["split"], strict=True))  # fmt: skip
+    keys = sorted(
+        f"{s}|{lab}|{sp}"
+        for s, lab, sp in zip(f["sha256"].fillna(""), f["label"], f["split"], strict=True)
+    )
     return hashlib.sha256("\n".join(keys).encode()).hexdigest()[:16]

@@ -24,14 +24,21 @@ OVERFIT_PASS = 0.98  # "about 100%" training accuracy on the tiny subset
 
 def _scores(predict: PredictFn, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     pred = predict(x).argmax(axis=1)
-    return float(accuracy_score(y, pred)), float(f1_score(y, pred, average="macro",
-                                                          zero_division=0))  # fmt: skip
+    return float(accuracy_score(y, pred)), float(
+        f1_score(y, pred, average="macro", zero_division=0)
+    )
 
 
 def learning_curve(
-    fit: FitFn, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-    y_test: np.ndarray, *, fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS,
-) -> pd.DataFrame:  # fmt: skip
+    fit: FitFn,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    fractions: Sequence[float] = FRACTIONS,
+    seeds: Sequence[int] = SEEDS,
+) -> pd.DataFrame:
     """Test accuracy and macro F1 when training on a stratified ``fraction`` of the training
     rows, once per seed: one row per (fraction, seed). Each subset keeps at least one example
     of every class, so small fractions of small sets still see every class."""
@@ -40,8 +47,15 @@ def learning_curve(
         for seed in seeds if fraction < 1.0 else seeds[:1]:
             take = stratified_subset(y_train, fraction, seed=seed)
             acc, f1 = _scores(fit(x_train[take], y_train[take], seed), x_test, y_test)
-            rows.append({"fraction": fraction, "seed": seed, "n_train": len(take),
-                         "accuracy": acc, "macro_f1": f1})  # fmt: skip
+            rows.append(
+                {
+                    "fraction": fraction,
+                    "seed": seed,
+                    "n_train": len(take),
+                    "accuracy": acc,
+                    "macro_f1": f1,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -67,9 +81,14 @@ class ShuffleCheck:
 
 
 def shuffle_check(
-    fit: FitFn, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-    y_test: np.ndarray, *, seed: int = 0,
-) -> ShuffleCheck:  # fmt: skip
+    fit: FitFn,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    seed: int = 0,
+) -> ShuffleCheck:
     """Train on randomly permuted labels: if test accuracy stays well above chance, the
     evaluation leaks labels (duplicates across splits, labels in file names or features)."""
     y_perm = np.random.default_rng(seed).permutation(y_train)
@@ -87,16 +106,26 @@ class OverfitCheck:
 
 
 def overfit_check(
-    fit: FitFn, x: np.ndarray, y: np.ndarray, *, per_class: int = OVERFIT_PER_CLASS,
+    fit: FitFn,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    per_class: int = OVERFIT_PER_CLASS,
     seed: int = 0,
-) -> OverfitCheck:  # fmt: skip
+) -> OverfitCheck:
     """Fit ``per_class`` examples of each class and score them on themselves: a model that
     cannot memorise a handful of examples is broken (bad features, labels or optimiser)."""
     rng = np.random.default_rng(seed)
-    take = np.sort(np.concatenate([
-        rng.choice(np.flatnonzero(y == c), size=min(per_class, int((y == c).sum())),
-                   replace=False) for c in np.unique(y)
-    ]))  # fmt: skip
+    take = np.sort(
+        np.concatenate(
+            [
+                rng.choice(
+                    np.flatnonzero(y == c), size=min(per_class, int((y == c).sum())), replace=False
+                )
+                for c in np.unique(y)
+            ]
+        )
+    )
     accuracy, _ = _scores(fit(x[take], y[take], seed), x[take], y[take])
     return OverfitCheck(len(take), accuracy, accuracy >= OVERFIT_PASS)
 
@@ -113,9 +142,16 @@ class Cleanliness:
 
 
 def cleanliness(
-    fit: FitFn, x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-    y_test: np.ndarray, *, train_issue: np.ndarray, test_issue: np.ndarray, seed: int = 0,
-) -> Cleanliness:  # fmt: skip
+    fit: FitFn,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    train_issue: np.ndarray,
+    test_issue: np.ndarray,
+    seed: int = 0,
+) -> Cleanliness:
     """The same model trained on all training labels and on those not flagged as label issues
     (``train_issue`` bool), both scored on the test rows not flagged (``test_issue``)."""
     keep_test = ~np.asarray(test_issue, dtype=bool)
@@ -123,5 +159,12 @@ def cleanliness(
     xt, yt = x_test[keep_test], y_test[keep_test]
     raw = _scores(fit(x_train, y_train, seed), xt, yt)
     clean = _scores(fit(x_train[keep_train], y_train[keep_train], seed), xt, yt)
-    return Cleanliness(len(y_train), int(keep_train.sum()), int(keep_test.sum()),
-                       raw[0], clean[0], raw[1], clean[1])  # fmt: skip
+    return Cleanliness(
+        len(y_train),
+        int(keep_train.sum()),
+        int(keep_test.sum()),
+        raw[0],
+        clean[0],
+        raw[1],
+        clean[1],
+    )

@@ -23,9 +23,11 @@ class HeadedBackbone(torch.nn.Module):
     """``encode`` (normalised images -> raw pooled features) + L2 norm + a linear head."""
 
     def __init__(
-        self, encode: Callable[[torch.Tensor], torch.Tensor], coef: np.ndarray,
+        self,
+        encode: Callable[[torch.Tensor], torch.Tensor],
+        coef: np.ndarray,
         intercept: np.ndarray,
-    ) -> None:  # fmt: skip
+    ) -> None:
         super().__init__()
         self.encode = encode
         self.head = torch.nn.Linear(coef.shape[1], coef.shape[0])

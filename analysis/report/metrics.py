@@ -47,9 +47,15 @@ class ClassificationMetrics:
     ece: float
 
     def summary(self) -> dict[str, float]:
-        return {"n": self.n, "accuracy": self.accuracy, "macro_precision": self.macro_precision,
-                "macro_recall": self.macro_recall, "macro_f1": self.macro_f1,
-                "macro_auroc": _nanmean(self.auroc), "ece": self.ece}  # fmt: skip
+        return {
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "macro_precision": self.macro_precision,
+            "macro_recall": self.macro_recall,
+            "macro_f1": self.macro_f1,
+            "macro_auroc": _nanmean(self.auroc),
+            "ece": self.ece,
+        }
 
 
 def classification_metrics(
@@ -63,12 +69,16 @@ def classification_metrics(
     # scikit-learn's default: macro over the classes present in y_true or in the predictions
     prec, rec, f1, _ = precision_recall_fscore_support(y, pred, average="macro", zero_division=0)
     return ClassificationMetrics(
-        n=len(y), accuracy=float(accuracy_score(y, pred)), macro_precision=float(prec),
-        macro_recall=float(rec), macro_f1=float(f1), auroc=per_class_auroc(y, p),
+        n=len(y),
+        accuracy=float(accuracy_score(y, pred)),
+        macro_precision=float(prec),
+        macro_recall=float(rec),
+        macro_f1=float(f1),
+        auroc=per_class_auroc(y, p),
         confusion=confusion_matrix(y, pred, labels=labels),
         reliability=reliability(y, p, n_bins=n_bins),
         ece=expected_calibration_error(y, p, n_bins=n_bins),
-    )  # fmt: skip
+    )
 
 
 def per_class_auroc(y: np.ndarray, probs: np.ndarray) -> np.ndarray:

@@ -55,10 +55,15 @@ class ModelReport:
 
 
 def build_model_report(
-    split: Split, fit: ex.FitFn, *, others: dict[str, np.ndarray | str],
-    train_issue: np.ndarray, test_issue: np.ndarray, seeds: tuple[int, ...] = ex.SEEDS,
+    split: Split,
+    fit: ex.FitFn,
+    *,
+    others: dict[str, np.ndarray | str],
+    train_issue: np.ndarray,
+    test_issue: np.ndarray,
+    seeds: tuple[int, ...] = ex.SEEDS,
     title: str = "Model report",
-) -> ModelReport:  # fmt: skip
+) -> ModelReport:
     """``others``: model name -> held-out probabilities ``(n_test, K)`` in ``split.classes``
     order, or a string saying why that model is unavailable. ``train_issue``/``test_issue``
     bool: rows flagged by the label-issue audit."""
@@ -67,20 +72,33 @@ def build_model_report(
     probs |= {name: p for name, p in others.items() if not isinstance(p, str)}
     metrics = {name: classification_metrics(s.y_test, p) for name, p in probs.items()}
     report = ModelReport(
-        title=title, split=s, metrics=metrics,
+        title=title,
+        split=s,
+        metrics=metrics,
         unavailable={name: p for name, p in others.items() if isinstance(p, str)},
-        cleanliness=ex.cleanliness(fit, s.x_train, s.y_train, s.x_test, s.y_test,
-                                   train_issue=train_issue, test_issue=test_issue),
+        cleanliness=ex.cleanliness(
+            fit,
+            s.x_train,
+            s.y_train,
+            s.x_test,
+            s.y_test,
+            train_issue=train_issue,
+            test_issue=test_issue,
+        ),
         curve=ex.learning_curve(fit, s.x_train, s.y_train, s.x_test, s.y_test, seeds=seeds),
         shuffle=ex.shuffle_check(fit, s.x_train, s.y_train, s.x_test, s.y_test),
         overfit=ex.overfit_check(fit, s.x_train, s.y_train),
         n_label_issues=int(np.sum(train_issue) + np.sum(test_issue)),
-    )  # fmt: skip
-    report.figures = {f"confusion_{i}": figs.confusion(m, s.classes, name)
-                      for i, (name, m) in enumerate(metrics.items())}  # fmt: skip
-    report.figures |= {"reliability": figs.reliability(metrics),
-                       "auroc": figs.auroc_bars(metrics, s.classes),
-                       "learning_curve": figs.learning_curve(report.curve)}  # fmt: skip
+    )
+    report.figures = {
+        f"confusion_{i}": figs.confusion(m, s.classes, name)
+        for i, (name, m) in enumerate(metrics.items())
+    }
+    report.figures |= {
+        "reliability": figs.reliability(metrics),
+        "auroc": figs.auroc_bars(metrics, s.classes),
+        "learning_curve": figs.learning_curve(report.curve),
+    }
     return report
 
 
@@ -95,22 +113,43 @@ class CamExample:
 
 
 def render_model_report(
-    report: ModelReport, *, checklist: list[CheckItem], cams: dict[str, list[CamExample]],
-    cam_note: str = "", preprocessing: str = "", fingerprint: str = "",
-    plotlyjs: str = "compressed", generated: str | None = None,
-) -> str:  # fmt: skip
+    report: ModelReport,
+    *,
+    checklist: list[CheckItem],
+    cams: dict[str, list[CamExample]],
+    cam_note: str = "",
+    preprocessing: str = "",
+    fingerprint: str = "",
+    plotlyjs: str = "compressed",
+    generated: str | None = None,
+) -> str:
     """The page. ``cams``: group title ("correct", "wrong") -> Grad-CAM examples."""
     curve = report.curve.groupby("fraction").agg(
-        n_train=("n_train", "mean"), accuracy_mean=("accuracy", "mean"),
-        accuracy_std=("accuracy", "std"), macro_f1_mean=("macro_f1", "mean"),
-        seeds=("seed", "count"))  # fmt: skip
+        n_train=("n_train", "mean"),
+        accuracy_mean=("accuracy", "mean"),
+        accuracy_std=("accuracy", "std"),
+        macro_f1_mean=("macro_f1", "mean"),
+        seeds=("seed", "count"),
+    )
     curve["n_train"] = curve["n_train"].round().astype(int)
     curve.index = [f"{100 * f:.0f}%" for f in curve.index]
-    return environment().get_template("model.html.j2").render(
-        r=report, sections=SECTIONS, summary=report.summary(), curve=curve,
-        fig={name: figure_html(fig, name) for name, fig in report.figures.items()},
-        checklist=checklist, go=verdict(checklist), cams=cams, cam_note=cam_note,
-        preprocessing=preprocessing, fingerprint=fingerprint, plotly=plotly_script(plotlyjs),
-        n_classes=len(report.split.classes),
-        generated=generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-    )  # fmt: skip
+    return (
+        environment()
+        .get_template("model.html.j2")
+        .render(
+            r=report,
+            sections=SECTIONS,
+            summary=report.summary(),
+            curve=curve,
+            fig={name: figure_html(fig, name) for name, fig in report.figures.items()},
+            checklist=checklist,
+            go=verdict(checklist),
+            cams=cams,
+            cam_note=cam_note,
+            preprocessing=preprocessing,
+            fingerprint=fingerprint,
+            plotly=plotly_script(plotlyjs),
+            n_classes=len(report.split.classes),
+            generated=generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        )
+    )

@@ -25,8 +25,9 @@ def class_samples(
     for label in f["label"].value_counts().index[:max_classes]:
         rows = f.index[f["label"] == label].to_numpy()
         chosen = np.sort(rng.choice(rows, size=min(per_class, len(rows)), replace=False))
-        out[label] = [(int(i), "" if f.at[i, "split"] == NO_SPLIT else f.at[i, "split"])
-                      for i in chosen]  # fmt: skip
+        out[label] = [
+            (int(i), "" if f.at[i, "split"] == NO_SPLIT else f.at[i, "split"]) for i in chosen
+        ]
     return out
 
 
@@ -39,8 +40,7 @@ def extremes(files: pd.DataFrame, issues: pd.DataFrame, *, k: int = 6) -> dict[s
 
     def pick(values: pd.Series, fmt: str, *, ascending: bool) -> list[Pick]:
         order = values.sort_values(ascending=ascending, kind="stable").index[:k]
-        return [(int(i), fmt.format(values[i], f.at[i, "width"], f.at[i, "height"]))
-                for i in order]  # fmt: skip
+        return [(int(i), fmt.format(values[i], f.at[i, "width"], f.at[i, "height"])) for i in order]
 
     out: dict[str, list[Pick]] = {}
     if pixels.nunique() > 1:  # all one size: nothing is extreme
@@ -53,9 +53,10 @@ def extremes(files: pd.DataFrame, issues: pd.DataFrame, *, k: int = 6) -> dict[s
     }
     row_of = pd.Series(f.index, index=f["uri"])
     flagged = issues[(issues["issue_type"] == "outlier") & issues["path"].isin(row_of.index)]
-    out["embedding outliers"] = [(int(row_of[p]), f"score {s:.2f}")
-                                 for p, s in zip(flagged["path"][:k], flagged["score"][:k],
-                                                 strict=True)]  # fmt: skip
+    out["embedding outliers"] = [
+        (int(row_of[p]), f"score {s:.2f}")
+        for p, s in zip(flagged["path"][:k], flagged["score"][:k], strict=True)
+    ]
     return out
 
 
@@ -69,5 +70,6 @@ def cluster_members(
         split = f.at[i, "split"]
         return f.at[i, "label"] if split == NO_SPLIT else f"{split} / {f.at[i, 'label']}"
 
-    return [[(int(i), caption(i)) for i in members[:per_cluster]]
-            for members in clusters[:n_clusters]]  # fmt: skip
+    return [
+        [(int(i), caption(i)) for i in members[:per_cluster]] for members in clusters[:n_clusters]
+    ]

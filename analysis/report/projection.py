@@ -40,6 +40,7 @@ def project_2d(
     else:
         from sklearn.manifold import TSNE
 
-        coords = TSNE(perplexity=min(30.0, (len(x) - 1) / 3), init="pca", random_state=seed,
-                      metric="cosine").fit_transform(x)  # fmt: skip
+        coords = TSNE(
+            perplexity=min(30.0, (len(x) - 1) / 3), init="pca", random_state=seed, metric="cosine"
+        ).fit_transform(x)
     return rows.astype(np.int64), np.asarray(coords, dtype=np.float32)

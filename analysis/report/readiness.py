@@ -9,8 +9,12 @@ from dataclasses import dataclass
 
 LABEL_ISSUE_MAX = 0.05  # share of labelled images flagged by the label-issue audit
 SPLIT_TV_MAX = 0.10  # total-variation distance between a split's class mix and the whole set's
-CARD_TOPICS = {"licence": r"licen[cs]e", "splits": r"split", "classes": r"class|label",
-               "collection": r"collect|source|provenance"}  # fmt: skip
+CARD_TOPICS = {
+    "licence": r"licen[cs]e",
+    "splits": r"split",
+    "classes": r"class|label",
+    "collection": r"collect|source|provenance",
+}
 CARD_PLACEHOLDERS = re.compile(r"\bTODO\b|\bTBD\b|\bFIXME\b|More Information Needed", re.I)
 
 
@@ -31,14 +35,18 @@ def card_check(text: str | None) -> CheckItem:
     and holds no template placeholder."""
     if text is None:
         return CheckItem("card complete", None, "not checked (no --card export directory)")
-    missing = [topic for topic, pattern in CARD_TOPICS.items()
-               if not re.search(pattern, text, re.I)]  # fmt: skip
+    missing = [
+        topic for topic, pattern in CARD_TOPICS.items() if not re.search(pattern, text, re.I)
+    ]
     placeholders = CARD_PLACEHOLDERS.findall(text)
     problems = ([f"missing {', '.join(missing)}"] if missing else []) + (
         [f"{len(placeholders)} placeholder(s) such as {placeholders[0]!r}"] if placeholders else []
     )
-    return CheckItem("card complete", not problems, "; ".join(problems) or
-                     f"covers {', '.join(CARD_TOPICS)}; no placeholders")  # fmt: skip
+    return CheckItem(
+        "card complete",
+        not problems,
+        "; ".join(problems) or f"covers {', '.join(CARD_TOPICS)}; no placeholders",
+    )
 
 
 def ratio_check(name: str, bad: int, total: int, limit: float, what: str) -> CheckItem:

@@ -34,10 +34,16 @@ def main() -> None:
     for kind in ("near_duplicates", "exact_duplicates"):
         if kind in lab.info:
             groups[kind] = [[relative(p, folder) for p in s] for s in lab.info[kind]["sets"]]
-    emit({"peer": "cleanvision", "version": cleanvision.__version__, "seconds": seconds,
-          "images": int(len(lab.issues)),
-          "findings": {str(r["issue_type"]): int(r["num_images"]) for _, r in summary.iterrows()},
-          "groups": groups})  # fmt: skip
+    emit(
+        {
+            "peer": "cleanvision",
+            "version": cleanvision.__version__,
+            "seconds": seconds,
+            "images": int(len(lab.issues)),
+            "findings": {str(r["issue_type"]): int(r["num_images"]) for _, r in summary.iterrows()},
+            "groups": groups,
+        }
+    )
 
 
 if __name__ == "__main__":

@@ -30,8 +30,14 @@ def main() -> None:
     fd = fastdup.create(work_dir=str(args.work_dir), input_dir=str(folder))
     fd.run(overwrite=True, verbose=False)
     seconds = time.perf_counter() - start
-    emit({"peer": "fastdup", "version": fastdup.__version__, "seconds": seconds,
-          **_results(fd, folder)})  # fmt: skip
+    emit(
+        {
+            "peer": "fastdup",
+            "version": fastdup.__version__,
+            "seconds": seconds,
+            **_results(fd, folder),
+        }
+    )
 
 
 def _results(fd, folder: Path) -> dict:
@@ -42,9 +48,16 @@ def _results(fd, folder: Path) -> dict:
             if len(members) > 1:
                 groups.append(sorted(relative(p, folder) for p in members))
     sim = fd.similarity()
-    pairs = [] if sim is None or sim.empty else sorted(
-        {tuple(sorted((relative(a, folder), relative(b, folder))))
-         for a, b in zip(sim["filename_from"], sim["filename_to"], strict=True)})  # fmt: skip
+    pairs = (
+        []
+        if sim is None or sim.empty
+        else sorted(
+            {
+                tuple(sorted((relative(a, folder), relative(b, folder))))
+                for a, b in zip(sim["filename_from"], sim["filename_to"], strict=True)
+            }
+        )
+    )
     stats = fd.img_stats()
     invalid = fd.invalid_instances()
     outliers = fd.outliers()

@@ -29,8 +29,14 @@ def main() -> None:
     try:
         result = _phash(folder, args.threshold) if args.method == "phash" else _cnn(folder)
     except Exception as exc:  # noqa: BLE001 - reported to the benchmark, which records it
-        emit({"peer": "imagededup", "method": args.method, "error": f"{type(exc).__name__}: "
-              f"{exc}"[:500], "trace": traceback.format_exc()[-1500:]})  # fmt: skip
+        emit(
+            {
+                "peer": "imagededup",
+                "method": args.method,
+                "error": f"{type(exc).__name__}: {exc}"[:500],
+                "trace": traceback.format_exc()[-1500:],
+            }
+        )
         return
     result["seconds"] = time.perf_counter() - start
     emit(result)
@@ -48,8 +54,14 @@ def _phash(folder: Path, thresholds: list[float] | None) -> dict:
     for t in thresholds or [10]:
         found = hasher.find_duplicates(encoding_map=encodings, max_distance_threshold=int(t))
         pairs[str(int(t))] = _pairs(found, folder)
-    return {"peer": "imagededup", "version": imagededup.__version__, "method": "phash",
-            "images": len(encodings), "encode_seconds": encode_s, "pairs": pairs}  # fmt: skip
+    return {
+        "peer": "imagededup",
+        "version": imagededup.__version__,
+        "method": "phash",
+        "images": len(encodings),
+        "encode_seconds": encode_s,
+        "pairs": pairs,
+    }
 
 
 def _cnn(folder: Path) -> dict:
@@ -58,8 +70,12 @@ def _cnn(folder: Path) -> dict:
 
     encoder = CNN(verbose=False)  # downloads its MobileNet weights on first use
     found = encoder.find_duplicates(image_dir=str(folder), recursive=True)
-    return {"peer": "imagededup", "version": imagededup.__version__, "method": "cnn",
-            "pairs": {"0.9": _pairs(found, folder)}}  # fmt: skip
+    return {
+        "peer": "imagededup",
+        "version": imagededup.__version__,
+        "method": "cnn",
+        "pairs": {"0.9": _pairs(found, folder)},
+    }
 
 
 def _pairs(found: dict[str, list], folder: Path) -> list[list[str]]:

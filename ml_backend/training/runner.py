@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from ml_backend.controls.choices import ChoicesControl
-from ml_backend.label_config import parse_label_config
 from ml_backend.training.worker import TrainRequest
 from winnow.config import Settings
 from winnow.errors import ImageError
 from winnow.features.embed_cache import EmbeddingCache
 from winnow.imageio import decode_image
+from winnow.labelstudio.controls.choices import ChoicesControl
+from winnow.labelstudio.controls.parse import parse_label_config
 from winnow.learn.dataset import (
     LabelledTasks,
     below_minimum,
@@ -70,8 +70,9 @@ def task_dicts(client: Any, project: int) -> list[dict[str, Any]]:
     """Every task of ``project`` with its data and annotations, as plain dicts."""
     tasks = []
     for task in client.tasks.list(project=project, fields="all", page_size=500):
-        annotations = [a if isinstance(a, dict) else a.model_dump() for a in
-                       (task.annotations or [])]  # fmt: skip
+        annotations = [
+            a if isinstance(a, dict) else a.model_dump() for a in (task.annotations or [])
+        ]
         tasks.append({"id": task.id, "data": task.data, "annotations": annotations})
     return tasks
 
@@ -116,61 +117,100 @@ class TrainingRun:
         config = client.projects.get(project).label_config
         control = single_control(config)
         read = self.read_for(project)
-        data = labelled_tasks(task_dicts(client, project), from_name=control.from_name,
-                              data_key=control.data_key, classes=control.labels,
-                              multi_label=control.multiple)  # fmt: skip
+        data = labelled_tasks(
+            task_dicts(client, project),
+            from_name=control.from_name,
+            data_key=control.data_key,
+            classes=control.labels,
+            multi_label=control.multiple,
+        )
         embedded = self.cache.embed_sources(data.sources, read)
         data, vectors = data.without(embedded.errors, "unreadable"), embedded.vectors[embedded.ok]
-        outcome = RunOutcome(project, len(data), class_counts(data.labels, control.labels),
-                             dropped=dict(data.dropped))  # fmt: skip
+        outcome = RunOutcome(
+            project,
+            len(data),
+            class_counts(data.labels, control.labels),
+            dropped=dict(data.dropped),
+        )
         outcome.short = below_minimum(outcome.counts, self.settings.training.min_per_class)
         if data.dropped:
-            log.warning("project %s: annotations not used for training: %s", project,
-                        dict(data.dropped))  # fmt: skip
+            log.warning(
+                "project %s: annotations not used for training: %s", project, dict(data.dropped)
+            )
         if not outcome.short:
             self._train(project, control, data, vectors, request, outcome, read)
         outcome.seconds = time.monotonic() - started
         self.on_outcome(outcome, config)
 
     def _train(
-        self, project: int, control: ChoicesControl, data: LabelledTasks, vectors: np.ndarray,
-        request: TrainRequest, outcome: RunOutcome, read: ReadFn,
-    ) -> None:  # fmt: skip
+        self,
+        project: int,
+        control: ChoicesControl,
+        data: LabelledTasks,
+        vectors: np.ndarray,
+        request: TrainRequest,
+        outcome: RunOutcome,
+        read: ReadFn,
+    ) -> None:
         t = self.settings.training
         held = holdout_mask(data.task_ids, data.labels, fraction=t.holdout_fraction, seed=t.seed)
         train = np.flatnonzero(~held)
-        head = fit_linear_head(vectors[train], [data.labels[i] for i in train],
-                               classes=control.labels, multi_label=control.multiple,
-                               seed=t.seed)  # fmt: skip
+        head = fit_linear_head(
+            vectors[train],
+            [data.labels[i] for i in train],
+            classes=control.labels,
+            multi_label=control.multiple,
+            seed=t.seed,
+        )
         evaluate = _Evaluator(data, vectors, held, control, read, self.settings)
-        linear = TrainedModel(self._version(project, "linear", self.cache.embedder.model_id,
-                                            len(data)), "linear", head,
-                              self.cache.embedder.model_id, len(data),
-                              metrics=_metrics(len(train), int(held.sum())))  # fmt: skip
+        linear = TrainedModel(
+            self._version(project, "linear", self.cache.embedder.model_id, len(data)),
+            "linear",
+            head,
+            self.cache.embedder.model_id,
+            len(data),
+            metrics=_metrics(len(train), int(held.sum())),
+        )
         self._offer(project, linear, evaluate, outcome)
         if not (request.fine_tune and t.fine_tune):
             return
         images, errors = evaluate.images(train)
         keep = [i for i in train if i in images]
-        network = fine_tune([images[i] for i in keep], [data.labels[i] for i in keep],
-                            classes=control.labels, multi_label=control.multiple,
-                            options=FitOptions(t.arch, t.epochs, t.image_size,
-                                               seed=t.seed))  # fmt: skip
-        tuned = TrainedModel(self._version(project, "fastai", t.arch, len(data)), "fastai",
-                             head, self.cache.embedder.model_id, len(data),
-                             metrics=_metrics(len(keep), int(held.sum())),
-                             network=network)  # fmt: skip
+        network = fine_tune(
+            [images[i] for i in keep],
+            [data.labels[i] for i in keep],
+            classes=control.labels,
+            multi_label=control.multiple,
+            options=FitOptions(t.arch, t.epochs, t.image_size, seed=t.seed),
+        )
+        tuned = TrainedModel(
+            self._version(project, "fastai", t.arch, len(data)),
+            "fastai",
+            head,
+            self.cache.embedder.model_id,
+            len(data),
+            metrics=_metrics(len(keep), int(held.sum())),
+            network=network,
+        )
         self._offer(project, tuned, evaluate, outcome)
 
-    def _offer(self, project: int, model: TrainedModel, evaluate: _Evaluator,
-               outcome: RunOutcome) -> None:  # fmt: skip
+    def _offer(
+        self, project: int, model: TrainedModel, evaluate: _Evaluator, outcome: RunOutcome
+    ) -> None:
         decision = self.registry.consider(
-            project, model, evaluate,
+            project,
+            model,
+            evaluate,
             only_if_not_worse=self.settings.training.replace_only_if_not_worse,
-        )  # fmt: skip
+        )
         outcome.decisions[model.version] = decision
-        log.info("project %s: model %s %s (%s)", project, model.version,
-                 "promoted" if decision.promoted else "kept aside", decision.reason)  # fmt: skip
+        log.info(
+            "project %s: model %s %s (%s)",
+            project,
+            model.version,
+            "promoted" if decision.promoted else "kept aside",
+            decision.reason,
+        )
 
     def _version(self, project: int, kind: str, name: str, n: int) -> str:
         """A fresh version; a second run within the same second moves the stamp along."""
@@ -184,8 +224,15 @@ class TrainingRun:
 class _Evaluator:
     """Scores any model on this run's held-out tasks (vectors for heads, images for nets)."""
 
-    def __init__(self, data: LabelledTasks, vectors: np.ndarray, held: np.ndarray,
-                 control: ChoicesControl, read: ReadFn, settings: Settings) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data: LabelledTasks,
+        vectors: np.ndarray,
+        held: np.ndarray,
+        control: ChoicesControl,
+        read: ReadFn,
+        settings: Settings,
+    ) -> None:
         self.data, self.vectors, self.control, self.read = data, vectors, control, read
         self.rows = np.flatnonzero(held)
         self.settings = settings
@@ -208,9 +255,12 @@ class _Evaluator:
 
     def images(self, rows: Sequence[int]) -> tuple[dict[int, Image.Image], dict[int, str]]:
         todo = [int(i) for i in rows if int(i) not in self._images]
-        loaded, errors = load_images([self.data.sources[i] for i in todo], self.read,
-                                     max_pixels=self.settings.io.max_pixels,
-                                     min_side=self.settings.training.image_size)  # fmt: skip
+        loaded, errors = load_images(
+            [self.data.sources[i] for i in todo],
+            self.read,
+            max_pixels=self.settings.io.max_pixels,
+            min_side=self.settings.training.image_size,
+        )
         self._images.update({todo[j]: image for j, image in loaded.items()})
         return {int(i): self._images[int(i)] for i in rows if int(i) in self._images}, {
             todo[j]: e for j, e in errors.items()

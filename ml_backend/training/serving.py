@@ -59,17 +59,27 @@ class ActiveLearning:
         self.auth = auth
         self.label_studio = label_studio if label_studio is not None else {}
         self.registry = ModelRegistry(settings.data_dir / "models")
-        self.cache = EmbeddingCache(FeatureStore(settings.store_path), trainable_embedder(service),
-                                    max_pixels=settings.io.max_pixels,
-                                    threads=settings.backend.fetch_threads,
-                                    batch_size=settings.embedding.batch_size)  # fmt: skip
-        self.triggers = Triggers(retrain_every=settings.training.retrain_every,
-                                 fine_tune=settings.training.fine_tune)  # fmt: skip
+        self.cache = EmbeddingCache(
+            FeatureStore(settings.store_path),
+            trainable_embedder(service),
+            max_pixels=settings.io.max_pixels,
+            threads=settings.backend.fetch_threads,
+            batch_size=settings.embedding.batch_size,
+        )
+        self.triggers = Triggers(
+            retrain_every=settings.training.retrain_every, fine_tune=settings.training.fine_tune
+        )
         self._client_for = client_for or self._connect
         self._lock = threading.Lock()
         self._status: dict[int, dict[str, Any]] = {}
-        run = TrainingRun(settings, self.registry, self.cache, read_for=self._read_for,
-                          client_for=self._client_for, on_outcome=self._after_run)  # fmt: skip
+        run = TrainingRun(
+            settings,
+            self.registry,
+            self.cache,
+            read_for=self._read_for,
+            client_for=self._client_for,
+            on_outcome=self._after_run,
+        )
         self.worker = TrainingWorker(run, on_change=self._publish)
         self._publish(self.worker.status())
 
@@ -86,9 +96,12 @@ class ActiveLearning:
         request = self.triggers.on_event(action, payload)
         if request is not None and project is not None:
             queued = self.worker.request(project, request)
-            log.info("project %s: training %s (%s)", project,
-                     "queued" if queued else "merged into the pending run",
-                     ", ".join(request.reasons))  # fmt: skip
+            log.info(
+                "project %s: training %s (%s)",
+                project,
+                "queued" if queued else "merged into the pending run",
+                ", ".join(request.reasons),
+            )
         return self.worker.status().state
 
     def active_model(self, project: int | None, plan: Plan) -> TrainedModel | None:
@@ -113,9 +126,13 @@ class ActiveLearning:
         return model.version if model is not None else plan.version
 
     def predict(
-        self, project: int | None, plan: Plan, tasks: list[dict[str, Any]],
-        *, label_studio: LabelStudioSettings | None,
-    ) -> tuple[str, list[TaskOutcome]] | None:  # fmt: skip
+        self,
+        project: int | None,
+        plan: Plan,
+        tasks: list[dict[str, Any]],
+        *,
+        label_studio: LabelStudioSettings | None,
+    ) -> tuple[str, list[TaskOutcome]] | None:
         """(version, outcomes) from the trained model, or None when zero-shot should answer."""
         model = self.active_model(project, plan)
         if model is None:
@@ -123,15 +140,20 @@ class ActiveLearning:
         control = plan.controls[0]
         sources = [_source(task, control.data_key) for task in tasks]
         rows = [i for i, s in enumerate(sources) if s is not None]
-        errors = {i: "missing_data: task data has no image field" for i in range(len(tasks))
-                  if sources[i] is None}  # fmt: skip
+        errors = {
+            i: "missing_data: task data has no image field"
+            for i in range(len(tasks))
+            if sources[i] is None
+        }
         read = lambda s: self.service.read_source(s, label_studio)  # noqa: E731
         probs, failed = self._probabilities(model, [sources[i] for i in rows], read)
         errors.update({rows[j]: e for j, e in failed.items()})
         good = [j for j in range(len(rows)) if j not in failed]
-        scores = uncertainty_score(probs[good].astype(np.float64),
-                                   self.settings.training.uncertainty,
-                                   multi_label=model.multi_label)  # fmt: skip
+        scores = uncertainty_score(
+            probs[good].astype(np.float64),
+            self.settings.training.uncertainty,
+            multi_label=model.multi_label,
+        )
         by_row = {rows[j]: (probs[j], float(s)) for j, s in zip(good, scores, strict=True)}
         threshold = self.settings.backend.multi_threshold
         outcomes = []
@@ -146,15 +168,17 @@ class ActiveLearning:
             outcomes.append(TaskOutcome(task_id, items, score))
         return model.version, outcomes
 
-    def _probabilities(self, model: TrainedModel, sources: list[str], read: Callable[[str], bytes]
-                       ) -> tuple[np.ndarray, dict[int, str]]:  # fmt: skip
+    def _probabilities(
+        self, model: TrainedModel, sources: list[str], read: Callable[[str], bytes]
+    ) -> tuple[np.ndarray, dict[int, str]]:
         """``(len(sources), K)`` probabilities and the failed positions' reasons."""
         if model.network is None:
             embedded = self.cache.embed_sources(sources, read)
             failed = {j: f"{e.kind}: {e.reason}" for j, e in embedded.errors.items()}
             return model.predict_proba_vectors(embedded.vectors), failed
-        images, failed = load_images(sources, read, max_pixels=self.settings.io.max_pixels,
-                                     min_side=model.network.image_size)  # fmt: skip
+        images, failed = load_images(
+            sources, read, max_pixels=self.settings.io.max_pixels, min_side=model.network.image_size
+        )
         probs = np.zeros((len(sources), len(model.classes)), dtype=np.float32)
         order = sorted(images)
         if order:
@@ -166,27 +190,43 @@ class ActiveLearning:
     def health(self) -> dict[str, Any]:
         worker = self.worker.status()
         models = {str(p): s.get("version") for p, s in self._all_status().items()}
-        return {"training": worker.state, "training_error": worker.last_error,
-                "models": models or None}  # fmt: skip
+        return {
+            "training": worker.state,
+            "training_error": worker.last_error,
+            "models": models or None,
+        }
 
     def _after_run(self, outcome: RunOutcome, label_config: str) -> None:
         """Record the serving decision of a finished run and move Label Studio along."""
         project = outcome.project
         plan = self.service.plan(label_config)
         before = self.project_status(project).get("version") or plan.version  # as served
-        status = {"trained": not outcome.short, "counts": outcome.counts,
-                  "dropped": outcome.dropped, "n_annotations": outcome.n_annotations}  # fmt: skip
+        status = {
+            "trained": not outcome.short,
+            "counts": outcome.counts,
+            "dropped": outcome.dropped,
+            "n_annotations": outcome.n_annotations,
+        }
         with self._lock:
             self._status[project] = status
         after = status["version"] = self.version(project, plan)
         self._save_status(project, status)
-        self.metrics.set("winnow_backend_trained_model_active", 1.0 if after != plan.version
-                         else 0.0, project=str(project))  # fmt: skip
+        self.metrics.set(
+            "winnow_backend_trained_model_active",
+            1.0 if after != plan.version else 0.0,
+            project=str(project),
+        )
         if outcome.short:
             k = self.settings.training.min_per_class
-            log.warning("project %s: serving zero-shot %s: classes %s have fewer than %d usable "
-                        "annotations (counts %s)", project, plan.version, outcome.short, k,
-                        outcome.counts)  # fmt: skip
+            log.warning(
+                "project %s: serving zero-shot %s: classes %s have fewer than %d usable "
+                "annotations (counts %s)",
+                project,
+                plan.version,
+                outcome.short,
+                k,
+                outcome.counts,
+            )
         elif after != before:
             log.info("project %s: serving trained model %s", project, after)
         if after != before:
@@ -205,8 +245,7 @@ class ActiveLearning:
     def _publish(self, status: WorkerStatus) -> None:
         self.metrics.set_state("winnow_backend_training_state", status.state, STATES)
         self.metrics.set("winnow_backend_training_runs", float(status.runs), outcome="all")
-        self.metrics.set("winnow_backend_training_runs", float(status.failures),
-                         outcome="failed")  # fmt: skip
+        self.metrics.set("winnow_backend_training_runs", float(status.failures), outcome="failed")
 
     def project_status(self, project: int) -> dict[str, Any]:
         """The last run's findings (counts, dropped, trained, version); {} before any run."""
@@ -260,9 +299,13 @@ def attach(state: Any) -> ActiveLearning | None:
     if state.service is None or not state.settings.training.enabled:
         return None
     try:
-        return ActiveLearning(state.settings, state.service, state.metrics,
-                              label_studio=state.label_studio,
-                              auth=basic_auth(state.settings))  # fmt: skip
+        return ActiveLearning(
+            state.settings,
+            state.service,
+            state.metrics,
+            label_studio=state.label_studio,
+            auth=basic_auth(state.settings),
+        )
     except (WinnowError, OSError) as exc:
         log.error("active learning is off: %s", exc)
         return None

@@ -77,8 +77,9 @@ class TrainingWorker:
         with self._cond:
             busy = self._busy or bool(self._pending)
             state = "training" if busy else ("failed" if self._last_error else "idle")
-            return WorkerStatus(state, self._last_error, self._runs, self._failures,
-                                self._coalesced)  # fmt: skip
+            return WorkerStatus(
+                state, self._last_error, self._runs, self._failures, self._coalesced
+            )
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
         """Block until nothing runs or waits (tests, CLI); False on timeout."""
@@ -115,10 +116,13 @@ class TrainingWorker:
         error = None
         try:
             self._run(project, request)
-        except Exception as exc:  # noqa: BLE001 - any failure keeps the current model serving
+        except Exception as exc:
             error = f"project {project}: {type(exc).__name__}: {exc}"
-            log.exception("training run failed for project %s (%s)", project,
-                          ", ".join(request.reasons) or "no reason given")  # fmt: skip
+            log.exception(
+                "training run failed for project %s (%s)",
+                project,
+                ", ".join(request.reasons) or "no reason given",
+            )
         with self._cond:
             self._busy = False
             self._runs += 1

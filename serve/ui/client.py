@@ -21,14 +21,21 @@ class ApiClient:
 
     @classmethod
     def from_env(cls) -> ApiClient:
-        return cls(os.environ.get("WINNOW_UI_API_URL", "http://127.0.0.1:8000"),
-                   os.environ.get("WINNOW_UI_API_KEY"))  # fmt: skip
+        return cls(
+            os.environ.get("WINNOW_UI_API_URL", "http://127.0.0.1:8000"),
+            os.environ.get("WINNOW_UI_API_KEY"),
+        )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {"X-API-Key": self.api_key} if self.api_key else {}
         try:
-            response = httpx.request(method, self.base_url.rstrip("/") + path, headers=headers,
-                                     timeout=self.timeout_s, **kwargs)  # fmt: skip
+            response = httpx.request(
+                method,
+                self.base_url.rstrip("/") + path,
+                headers=headers,
+                timeout=self.timeout_s,
+                **kwargs,
+            )
         except httpx.HTTPError as exc:
             raise ApiProblem(f"the API at {self.base_url} is unreachable: {exc}") from exc
         if response.status_code >= 400:
@@ -55,8 +62,9 @@ class ApiClient:
         return self.json("POST", "/v1/classify", files={"file": (name, data)})
 
     def search_image(self, name: str, data: bytes, k: int, **filters: Any) -> list[dict]:
-        return self.json("POST", "/v1/search/image", files={"file": (name, data)},
-                         params={"k": k, **filters})["hits"]  # fmt: skip
+        return self.json(
+            "POST", "/v1/search/image", files={"file": (name, data)}, params={"k": k, **filters}
+        )["hits"]
 
     def search_text(self, text: str, k: int, **filters: Any) -> list[dict]:
         return self.json("POST", "/v1/search/text", json={"text": text, "k": k, **filters})["hits"]

@@ -13,8 +13,9 @@ class StreamlitUI(Service):
     name = "the Winnow web UI"
     startup_timeout_s = 60.0
 
-    def __init__(self, settings: Settings, api_url: str, log_path: Path,
-                 port: int | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, settings: Settings, api_url: str, log_path: Path, port: int | None = None
+    ) -> None:
         super().__init__(log_path)
         self.settings, self.api_url = settings, api_url
         self.port = port or free_port()

@@ -4,18 +4,3 @@
 project-frame contract) into a published version under a directory or ``s3://`` prefix;
 ``verify_export(dest, settings)`` checks one. ``winnow export`` is the command (``cli``).
 """
-
-from sync.export.job import ExportResult, export_dataset
-from sync.export.plan import FORMATS, ExportOptions, ExportPlan, make_plan
-from sync.export.verify import VerifyReport, verify_export
-
-__all__ = [
-    "FORMATS",
-    "ExportOptions",
-    "ExportPlan",
-    "ExportResult",
-    "VerifyReport",
-    "export_dataset",
-    "make_plan",
-    "verify_export",
-]

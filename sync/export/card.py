@@ -43,9 +43,17 @@ def render_card(card: CardInput) -> str:
         f"{card.kind.replace('_', '-')} data set of {len(card.manifest)} images exported on "
         f"{card.created_at} ({len(card.exclusions)} records left out, listed in "
         "`exclusions.csv`).\n",
-        _sources(card), _dates(card), _counts(card), _distributions(card), _cleaning(card),
-        _leakage(card), _limits(card), _pii(card), _rebuild(card), _changes(card.changelog),
-    ]  # fmt: skip
+        _sources(card),
+        _dates(card),
+        _counts(card),
+        _distributions(card),
+        _cleaning(card),
+        _leakage(card),
+        _limits(card),
+        _pii(card),
+        _rebuild(card),
+        _changes(card.changelog),
+    ]
     return "\n".join(parts)
 
 
@@ -69,19 +77,24 @@ def _sources(card: CardInput) -> str:
     counts = table.value_counts().rename("images").reset_index()
     missing = int(m["licence"].isna().sum())
     share = missing / max(len(m), 1)
-    note = (f"\n**{missing} images ({share:.0%}) have no recorded licence**; check them "
-            "before publishing.\n" if missing else "\nEvery image has a licence.\n")  # fmt: skip
+    note = (
+        f"\n**{missing} images ({share:.0%}) have no recorded licence**; check them "
+        "before publishing.\n"
+        if missing
+        else "\nEvery image has a licence.\n"
+    )
     return "## Sources and licences\n\nFrom the import provenance.\n\n" + _table(counts) + note
 
 
 def _dates(card: CardInput) -> str:
-    dates = pd.to_datetime(card.manifest["collected_at"], errors="coerce", utc=True,
-                           format="mixed")  # fmt: skip
+    dates = pd.to_datetime(card.manifest["collected_at"], errors="coerce", utc=True, format="mixed")
     known = dates.dropna()
     if known.empty:
         return "## Collection dates\n\nNo collection dates were recorded.\n"
-    return (f"## Collection dates\n\nFrom {known.min():%Y-%m-%d} to {known.max():%Y-%m-%d}; "
-            f"{len(dates) - len(known)} images have no date.\n")  # fmt: skip
+    return (
+        f"## Collection dates\n\nFrom {known.min():%Y-%m-%d} to {known.max():%Y-%m-%d}; "
+        f"{len(dates) - len(known)} images have no date.\n"
+    )
 
 
 def class_split_counts(manifest: pd.DataFrame) -> pd.DataFrame:
@@ -97,11 +110,14 @@ def _counts(card: CardInput) -> str:
     counts = class_split_counts(card.manifest).reset_index()
     splits = card.manifest["split"].value_counts()
     n = max(len(card.manifest), 1)
-    shares = ", ".join(f"{s} {splits.get(s, 0)} ({splits.get(s, 0) / n:.1%}, target {f:.0%})"
-                       for s, f in card.fractions.items())  # fmt: skip
-    return (f"## Counts per class and split\n\nSplits: {shares}. Seed {card.seed}; groups of "
-            "near-duplicates (and any group-by field) never straddle splits.\n\n"
-            + _table(counts))  # fmt: skip
+    shares = ", ".join(
+        f"{s} {splits.get(s, 0)} ({splits.get(s, 0) / n:.1%}, target {f:.0%})"
+        for s, f in card.fractions.items()
+    )
+    return (
+        f"## Counts per class and split\n\nSplits: {shares}. Seed {card.seed}; groups of "
+        "near-duplicates (and any group-by field) never straddle splits.\n\n" + _table(counts)
+    )
 
 
 def _distributions(card: CardInput) -> str:
@@ -112,11 +128,16 @@ def _distributions(card: CardInput) -> str:
         for column in QUALITY_COLUMNS:
             if column in measured.columns:
                 quality[column] = m["sha256"].map(measured[column]).astype(float).to_numpy()
-    table = split_distributions(m["split"], width=m["width"].astype(float),
-                                height=m["height"].astype(float), quality=quality)  # fmt: skip
-    return ("## Image statistics per split\n\nAspect ratio is width / height; quality "
-            "columns are medians of the stored measurements.\n\n"
-            + _table(table.reset_index()))  # fmt: skip
+    table = split_distributions(
+        m["split"],
+        width=m["width"].astype(float),
+        height=m["height"].astype(float),
+        quality=quality,
+    )
+    return (
+        "## Image statistics per split\n\nAspect ratio is width / height; quality "
+        "columns are medians of the stored measurements.\n\n" + _table(table.reset_index())
+    )
 
 
 def _cleaning(card: CardInput) -> str:
@@ -128,10 +149,15 @@ def _cleaning(card: CardInput) -> str:
         action = "excluded" if flag in card.exclude_flags else "kept; listed in `flags`"
         rows.append({"finding": flag, "records": int(n), "action": action})
     log = _table(pd.DataFrame(rows)) if rows else "No open findings.\n"
-    left = _table(reasons.rename("records").rename_axis("reason").reset_index()) if len(
-        reasons) else "Nothing was left out.\n"  # fmt: skip
-    return ("## Cleaning log\n\nOpen audit findings on the records, and what the export did "
-            "with them:\n\n" + log + "\nRecords left out, by reason:\n\n" + left)  # fmt: skip
+    left = (
+        _table(reasons.rename("records").rename_axis("reason").reset_index())
+        if len(reasons)
+        else "Nothing was left out.\n"
+    )
+    return (
+        "## Cleaning log\n\nOpen audit findings on the records, and what the export did "
+        "with them:\n\n" + log + "\nRecords left out, by reason:\n\n" + left
+    )
 
 
 def leakage_counts(manifest: pd.DataFrame) -> dict[str, int]:
@@ -145,10 +171,12 @@ def leakage_counts(manifest: pd.DataFrame) -> dict[str, int]:
 def _leakage(card: CardInput) -> str:
     counts = leakage_counts(card.manifest)
     status = "passed" if not any(counts.values()) else "FAILED"
-    return (f"## Leakage checks ({status})\n\nRe-run on the exported splits: "
-            f"{counts['group_leaks']} images belong to a near-duplicate group that spans "
-            f"splits; {counts['content_leaks']} identical contents appear in more than one "
-            "split.\n")  # fmt: skip
+    return (
+        f"## Leakage checks ({status})\n\nRe-run on the exported splits: "
+        f"{counts['group_leaks']} images belong to a near-duplicate group that spans "
+        f"splits; {counts['content_leaks']} identical contents appear in more than one "
+        "split.\n"
+    )
 
 
 def _limits(card: CardInput) -> str:
@@ -163,11 +191,15 @@ def _pii(card: CardInput) -> str:
     if "pii" in card.exclude_flags:
         policy = "Images with an open PII finding are excluded (`pii` is in exclude_flags)."
     else:
-        policy = ("Images with an open PII finding are exported with `pii` in their `flags`; "
-                  "add `pii` to export.exclude_flags to leave them out.")  # fmt: skip
-    return (f"## PII handling\n\n{policy} Open PII findings on records: {len(flagged)}; in "
-            f"this export: {exported}. Images without a finding were not necessarily checked "
-            "for faces, names or plates unless the detection audit ran.\n")  # fmt: skip
+        policy = (
+            "Images with an open PII finding are exported with `pii` in their `flags`; "
+            "add `pii` to export.exclude_flags to leave them out."
+        )
+    return (
+        f"## PII handling\n\n{policy} Open PII findings on records: {len(flagged)}; in "
+        f"this export: {exported}. Images without a finding were not necessarily checked "
+        "for faces, names or plates unless the detection audit ran.\n"
+    )
 
 
 def _rebuild(card: CardInput) -> str:
@@ -177,10 +209,13 @@ def _rebuild(card: CardInput) -> str:
 def _changes(log: Changelog) -> str:
     if log.previous is None:
         return f"## Changelog\n\nFirst version: {len(log.added)} images.\n"
-    lines = [f"## Changelog (against {log.previous})\n",
-             f"- added: {len(log.added)}", f"- removed: {len(log.removed)}",
-             f"- relabelled: {len(log.relabelled)}",
-             f"- moved between splits: {len(log.moved)}"]  # fmt: skip
+    lines = [
+        f"## Changelog (against {log.previous})\n",
+        f"- added: {len(log.added)}",
+        f"- removed: {len(log.removed)}",
+        f"- relabelled: {len(log.relabelled)}",
+        f"- moved between splits: {len(log.moved)}",
+    ]
     for sha, old, new in log.relabelled[:20]:
         lines.append(f"  - `{sha[:12]}`: {', '.join(old) or '-'} -> {', '.join(new) or '-'}")
     return "\n".join(lines) + "\n"

@@ -12,8 +12,9 @@ IMBALANCE_RATIO = 3.0  # largest / smallest class above this is worth a warning
 THIN_CLASS = 10  # fewer training images than this is hard to learn from
 
 
-def limitations(manifest: pd.DataFrame, counts: pd.DataFrame,
-                fractions: dict[str, float]) -> list[str]:  # fmt: skip
+def limitations(
+    manifest: pd.DataFrame, counts: pd.DataFrame, fractions: dict[str, float]
+) -> list[str]:
     """One sentence per problem found; ``counts`` is class x split (plus ``total``)."""
     found: list[str] = []
     totals = counts["total"] if len(counts) else pd.Series(dtype=int)

@@ -25,8 +25,9 @@ def manifest_labels(manifest: pd.DataFrame) -> pd.Series:
     return pd.Series(values, index=manifest["sha256"].to_numpy())
 
 
-def diff_manifests(previous: pd.DataFrame | None, current: pd.DataFrame,
-                   previous_version: str | None = None) -> Changelog:  # fmt: skip
+def diff_manifests(
+    previous: pd.DataFrame | None, current: pd.DataFrame, previous_version: str | None = None
+) -> Changelog:
     log = Changelog(previous=previous_version)
     if previous is None:
         log.added = sorted(current["sha256"])

@@ -45,8 +45,10 @@ def parse_checksums(text: str) -> dict[str, str]:
 
 
 def build_manifest(root: Path, sums: dict[str, str], info: dict[str, Any]) -> dict[str, Any]:
-    files = {name: {"sha256": digest, "size": (root / name).stat().st_size}
-             for name, digest in sorted(sums.items())}  # fmt: skip
+    files = {
+        name: {"sha256": digest, "size": (root / name).stat().st_size}
+        for name, digest in sorted(sums.items())
+    }
     return {"format": MANIFEST_FORMAT, **info, "files": files}
 
 

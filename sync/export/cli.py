@@ -13,19 +13,21 @@ from winnow.config import Settings, get_settings
 
 def export(
     project: int | None = typer.Option(None, "--project", "-p", help="Label Studio project id"),
-    folder: Path | None = typer.Option(None, "--dir", exists=True, file_okay=False,
-                                       help="export a class-folder data set instead"),
+    folder: Path | None = typer.Option(
+        None, "--dir", exists=True, file_okay=False, help="export a class-folder data set instead"
+    ),
     out: str | None = typer.Option(None, "--out", "-o", help="a directory or s3://bucket/prefix"),
     version: str | None = typer.Option(None, help="X.Y; default: next minor after the newest"),
     formats: str | None = typer.Option(
-        None, "--format", "-f", help="comma-separated: folders,manifest,coco,yolo,webdataset"),
+        None, "--format", "-f", help="comma-separated: folders,manifest,coco,yolo,webdataset"
+    ),
     verify: str | None = typer.Option(None, "--verify", help="check a published version at DEST"),
     group_by: str | None = typer.Option(None, help="records column whose values share a split"),
     time_aware: bool = typer.Option(False, "--time-aware", help="newest images go to test"),
     title: str | None = typer.Option(None, help="title of the dataset card"),
     kind: str = typer.Option("auto", help="auto | classification | multi_label | detection"),
     embed: bool = typer.Option(True, help="--dir: embeddings for near duplicates and labels"),
-) -> None:  # fmt: skip
+) -> None:
     """Write a versioned data set (folders, manifest, COCO/YOLO, WebDataset, card) or verify one."""
     settings = get_settings()
     if verify is not None:
@@ -40,9 +42,18 @@ def export(
     source = ["--project", str(project)] if project is not None else ["--dir", str(folder)]
     if folder is not None and not embed:
         source.append("--no-embed")
-    _run(frame, out, settings, version=version, formats=chosen, group_by=group_by,
-         time_aware=time_aware, title=title or name, source=source,
-         kind=None if kind == "auto" else kind)  # fmt: skip
+    _run(
+        frame,
+        out,
+        settings,
+        version=version,
+        formats=chosen,
+        group_by=group_by,
+        time_aware=time_aware,
+        title=title or name,
+        source=source,
+        kind=None if kind == "auto" else kind,
+    )
 
 
 def _records(settings: Settings, project: int | None, folder: Path | None, embed: bool):
@@ -53,18 +64,31 @@ def _records(settings: Settings, project: int | None, folder: Path | None, embed
         return project_records(settings, project), f"Label Studio project {project}"
     if folder is None:
         fail("give --project or --dir", code=2)
-    return folder_records(folder, settings, embed=embed), folder.resolve().name
+    return folder_records(
+        folder, settings, embed=embed, progress=progress_bar
+    ), folder.resolve().name
 
 
 def _run(frame, out: str, settings: Settings, **kwargs) -> None:  # type: ignore[no-untyped-def]
-    from sync.export import ExportOptions
+    from sync.export.plan import ExportOptions
     from sync.export.sources import export_records
 
-    options = ExportOptions(formats=kwargs["formats"], group_by=kwargs["group_by"],
-                            time_aware=kwargs["time_aware"], kind=kwargs["kind"])  # fmt: skip
-    result = export_records(frame, out, settings, options=options, version=kwargs["version"],
-                            title=kwargs["title"], source=kwargs["source"],
-                            progress=progress_bar)  # fmt: skip
+    options = ExportOptions(
+        formats=kwargs["formats"],
+        group_by=kwargs["group_by"],
+        time_aware=kwargs["time_aware"],
+        kind=kwargs["kind"],
+    )
+    result = export_records(
+        frame,
+        out,
+        settings,
+        options=options,
+        version=kwargs["version"],
+        title=kwargs["title"],
+        source=kwargs["source"],
+        progress=progress_bar,
+    )
     _summary(result)
 
 
@@ -81,8 +105,11 @@ def _summary(result) -> None:  # type: ignore[no-untyped-def]
     rate = len(result.manifest) / result.seconds if result.seconds else 0.0
     table.add_row("time", f"{result.seconds:.1f} s ({rate:.0f} images/s)")
     console.print(table)
-    console.print(f"published: {result.url}\ncard: {result.url}/DATASET_CARD.md",
-                  highlight=False, soft_wrap=True)  # fmt: skip
+    console.print(
+        f"published: {result.url}\ncard: {result.url}/DATASET_CARD.md",
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _verify(dest: str, settings: Settings, version: str | None) -> None:
@@ -90,8 +117,10 @@ def _verify(dest: str, settings: Settings, version: str | None) -> None:
 
     report = verify_export(dest, settings, version=version)
     if report.ok:
-        console.print(f"[green]ok[/] {report.url}: {report.files_checked} files match "
-                      "their checksums", highlight=False)  # fmt: skip
+        console.print(
+            f"[green]ok[/] {report.url}: {report.files_checked} files match their checksums",
+            highlight=False,
+        )
         return
     for problem in report.problems[:50]:
         console.print(f"  {problem}", highlight=False)

@@ -20,9 +20,21 @@ from winnow.imageio import sniff_format
 
 Resolver = Callable[[pd.Series], bytes]  # a records row -> the image's bytes
 Advance = Callable[[int], None]
-EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "TIFF": ".tif", "BMP": ".bmp",
-              "WEBP": ".webp", "PPM": ".ppm", "JPEG2000": ".jp2", "ICO": ".ico",
-              "AVIF": ".avif", "HEIF": ".heic", "QOI": ".qoi", "PSD": ".psd"}  # fmt: skip
+EXTENSIONS = {
+    "JPEG": ".jpg",
+    "PNG": ".png",
+    "GIF": ".gif",
+    "TIFF": ".tif",
+    "BMP": ".bmp",
+    "WEBP": ".webp",
+    "PPM": ".ppm",
+    "JPEG2000": ".jp2",
+    "ICO": ".ico",
+    "AVIF": ".avif",
+    "HEIF": ".heic",
+    "QOI": ".qoi",
+    "PSD": ".psd",
+}
 
 
 @dataclass
@@ -31,15 +43,22 @@ class WrittenImages:
     excluded: pd.DataFrame  # policy.EXCLUSION_COLUMNS, for images that failed here
 
 
-def write_images(plan: ExportPlan, root: Path, resolve: Resolver, *, shard_bytes: int,
-                 advance: Advance | None = None) -> WrittenImages:  # fmt: skip
+def write_images(
+    plan: ExportPlan,
+    root: Path,
+    resolve: Resolver,
+    *,
+    shard_bytes: int,
+    advance: Advance | None = None,
+) -> WrittenImages:
     """Write the images of ``plan`` under ``root``; see the module docstring."""
     classes = sorted({label for labels in plan.items["labels"] for label in labels})
     index = {name: i for i, name in enumerate(classes)}
     shards: dict[str, ShardWriter] = {}
     rows, dropped = [], []
     loose = any(f in plan.formats for f in ("folders", "coco", "yolo")) or (
-        "webdataset" not in plan.formats)  # fmt: skip
+        "webdataset" not in plan.formats
+    )
     try:
         for _, item in plan.items.iterrows():
             data, problem = _read(item, resolve)
@@ -64,27 +83,43 @@ def _read(item: pd.Series, resolve: Resolver) -> tuple[bytes, dict[str, str] | N
         return b"", {"reason": "unreadable", "detail": f"{exc.kind}: {exc.reason}"}
     digest = hashlib.sha256(data).hexdigest()
     if digest != item["sha256"]:
-        return b"", {"reason": "changed", "detail": f"bytes now hash to {digest[:12]}..., "
-                                                     "not the audited content"}  # fmt: skip
+        return b"", {
+            "reason": "changed",
+            "detail": f"bytes now hash to {digest[:12]}..., not the audited content",
+        }
     return data, None
 
 
 def _exclusion(item: pd.Series) -> dict[str, object]:
-    return {"task_id": item["task_id"], "image": item["image"], "sha256": item["sha256"],
-            "labels": item["labels"]}  # fmt: skip
+    return {
+        "task_id": item["task_id"],
+        "image": item["image"],
+        "sha256": item["sha256"],
+        "labels": item["labels"],
+    }
 
 
-def _place(plan: ExportPlan, item: pd.Series, data: bytes, root: Path, loose: bool,
-           shards: dict[str, ShardWriter], shard_bytes: int,
-           index: dict[str, int]) -> dict:  # fmt: skip
+def _place(
+    plan: ExportPlan,
+    item: pd.Series,
+    data: bytes,
+    root: Path,
+    loose: bool,
+    shards: dict[str, ShardWriter],
+    shard_bytes: int,
+    index: dict[str, int],
+) -> dict:
     ext = file_extension(data, str(item["image"]))
     name = f"{item['sha256'][:16]}{ext}"
     split = str(item["split"])
     row = item.to_dict()
     row.update(path=None, shard=None, n_bytes=len(data))
     if loose:
-        folder = (f"{safe_name(split)}/{safe_name(item['labels'][0])}" if "folders" in plan.formats
-                  else f"images/{safe_name(split)}")  # fmt: skip
+        folder = (
+            f"{safe_name(split)}/{safe_name(item['labels'][0])}"
+            if "folders" in plan.formats
+            else f"images/{safe_name(split)}"
+        )
         row["path"] = f"{folder}/{name}"
         target = root / row["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -94,10 +129,15 @@ def _place(plan: ExportPlan, item: pd.Series, data: bytes, root: Path, loose: bo
             split, ShardWriter(root / "shards", split, max_bytes=shard_bytes)
         )
         single = plan.kind == "classification"
-        meta = {"sha256": item["sha256"], "labels": list(item["labels"]), "split": split,
-                "task_id": int(item["task_id"]), "source": _text(item.get("source")),
-                "licence": _text(item.get("licence")),
-                "class_index": index[item["labels"][0]] if single else None}  # fmt: skip
+        meta = {
+            "sha256": item["sha256"],
+            "labels": list(item["labels"]),
+            "split": split,
+            "task_id": int(item["task_id"]),
+            "source": _text(item.get("source")),
+            "licence": _text(item.get("licence")),
+            "class_index": index[item["labels"][0]] if single else None,
+        }
         row["shard"] = "shards/" + writer.add(item["sha256"][:16], ext, data, meta)
     return row
 

@@ -63,11 +63,18 @@ class _Context:
 
 
 def export_dataset(
-    frame: pd.DataFrame, dest: str, *, settings: Settings, resolve: Resolver,
-    options: ExportOptions | None = None, version: str | None = None,
-    title: str = "Image data set", source: list[str] | None = None,
-    measurements: pd.DataFrame | None = None, progress: ProgressFactory | None = None,
-) -> ExportResult:  # fmt: skip
+    frame: pd.DataFrame,
+    dest: str,
+    *,
+    settings: Settings,
+    resolve: Resolver,
+    options: ExportOptions | None = None,
+    version: str | None = None,
+    title: str = "Image data set",
+    source: list[str] | None = None,
+    measurements: pd.DataFrame | None = None,
+    progress: ProgressFactory | None = None,
+) -> ExportResult:
     """Export ``frame`` (the project-frame contract) to ``dest`` (a directory or
     s3://bucket/prefix) as a new version. ``resolve`` reads a record's image bytes;
     ``source`` is the CLI arguments that rebuild ``frame`` (``["--project", "3"]``);
@@ -81,35 +88,44 @@ def export_dataset(
     if version in published:
         raise ConfigError(f"version {version} is already published at {dest}")
     before = previous_version(published, version)
-    ctx = _Context(dest, version, before, read_manifest(target, before), options, title,
-                   source, measurements)  # fmt: skip
+    ctx = _Context(
+        dest, version, before, read_manifest(target, before), options, title, source, measurements
+    )
     plan = make_plan(frame, options, previous=ctx.previous)
     staging = target.staging_dir(version)
     try:
         with progress("images", len(plan.items)) as advance:
             shard_bytes = settings.export.shard_size_mb * 1024 * 1024
-            written = write_images(plan, staging, resolve, advance=advance,
-                                   shard_bytes=shard_bytes)  # fmt: skip
+            written = write_images(plan, staging, resolve, advance=advance, shard_bytes=shard_bytes)
         manifest, excluded = _write_tables(plan, written, staging, ctx)
         record = _seal(staging, plan, manifest, excluded, ctx)
         with progress("publish", len(record["files"])) as advance:
             target.publish(staging, version, record, advance)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # gone already after a local rename
-    return ExportResult(url=f"{target.url}/v{version}", version=version, kind=plan.kind,
-                        formats=plan.formats, manifest=manifest, excluded=excluded,
-                        files=len(record["files"]),
-                        bytes=sum(f["size"] for f in record["files"].values()),
-                        seconds=time.perf_counter() - start)  # fmt: skip
+    return ExportResult(
+        url=f"{target.url}/v{version}",
+        version=version,
+        kind=plan.kind,
+        formats=plan.formats,
+        manifest=manifest,
+        excluded=excluded,
+        files=len(record["files"]),
+        bytes=sum(f["size"] for f in record["files"].values()),
+        seconds=time.perf_counter() - start,
+    )
 
 
-def _write_tables(plan: ExportPlan, written: WrittenImages, staging: Path,
-                  ctx: _Context) -> tuple[pd.DataFrame, pd.DataFrame]:  # fmt: skip
+def _write_tables(
+    plan: ExportPlan, written: WrittenImages, staging: Path, ctx: _Context
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Manifest, exclusions, COCO/YOLO and the dataset card."""
     excluded = pd.concat([plan.excluded, written.excluded], ignore_index=True)
     if written.items.empty:
-        raise WinnowError(f"nothing to export: all {len(plan.records)} records were left out "
-                          f"({excluded['reason'].value_counts().to_dict()})")  # fmt: skip
+        raise WinnowError(
+            f"nothing to export: all {len(plan.records)} records were left out "
+            f"({excluded['reason'].value_counts().to_dict()})"
+        )
     single = plan.kind == "classification"
     manifest = write_manifest(written.items, staging, single_label=single)
     write_exclusions(excluded, staging)
@@ -119,25 +135,40 @@ def _write_tables(plan: ExportPlan, written: WrittenImages, staging: Path,
         write_yolo(written.items, staging)
     s = ctx.options.settings
     card = CardInput(
-        title=ctx.title, version=ctx.version, kind=plan.kind, created_at=_now(),
-        manifest=manifest, exclusions=excluded, records=plan.records,
-        fractions=s.split_fractions, seed=s.seed, exclude_flags=list(s.exclude_flags),
+        title=ctx.title,
+        version=ctx.version,
+        kind=plan.kind,
+        created_at=_now(),
+        manifest=manifest,
+        exclusions=excluded,
+        records=plan.records,
+        fractions=s.split_fractions,
+        seed=s.seed,
+        exclude_flags=list(s.exclude_flags),
         rebuild=rebuild_command(ctx.source, ctx.dest, ctx.version, plan.formats, ctx.options),
         changelog=diff_manifests(ctx.previous, manifest, ctx.before),
         measurements=ctx.measurements,
-    )  # fmt: skip
+    )
     (staging / "DATASET_CARD.md").write_text(render_card(card))
     return manifest, excluded
 
 
-def _seal(staging: Path, plan: ExportPlan, manifest: pd.DataFrame, excluded: pd.DataFrame,
-          ctx: _Context) -> dict:  # fmt: skip
+def _seal(
+    staging: Path, plan: ExportPlan, manifest: pd.DataFrame, excluded: pd.DataFrame, ctx: _Context
+) -> dict:
     """checksums.sha256 over every file, and the version manifest that lists them."""
     sums = write_checksums(staging)
-    info = {"version": ctx.version, "created_at": _now(), "kind": plan.kind,
-            "formats": list(plan.formats), "images": len(manifest), "excluded": len(excluded),
-            "previous": ctx.before, "winnow": __version__,
-            "splits": manifest["split"].value_counts().to_dict()}  # fmt: skip
+    info = {
+        "version": ctx.version,
+        "created_at": _now(),
+        "kind": plan.kind,
+        "formats": list(plan.formats),
+        "images": len(manifest),
+        "excluded": len(excluded),
+        "previous": ctx.before,
+        "winnow": __version__,
+        "splits": manifest["split"].value_counts().to_dict(),
+    }
     return build_manifest(staging, sums, info)
 
 
@@ -145,11 +176,25 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-def rebuild_command(source: list[str] | None, dest: str, version: str,
-                    formats: tuple[str, ...], options: ExportOptions) -> str:  # fmt: skip
+def rebuild_command(
+    source: list[str] | None,
+    dest: str,
+    version: str,
+    formats: tuple[str, ...],
+    options: ExportOptions,
+) -> str:
     """The exact command that rebuilds this version, with the settings it depends on."""
-    args = ["winnow", "export", *(source or ["--project", "<id>"]), "--out", dest,
-            "--version", version, "--format", ",".join(formats)]  # fmt: skip
+    args = [
+        "winnow",
+        "export",
+        *(source or ["--project", "<id>"]),
+        "--out",
+        dest,
+        "--version",
+        version,
+        "--format",
+        ",".join(formats),
+    ]
     if options.group_by:
         args += ["--group-by", options.group_by]
     if options.time_aware:

@@ -54,11 +54,13 @@ def make_plan(
     items["split"] = _existing(items, previous)
     items["group"] = _groups(items, options.group_by)
     items["split"] = assign_splits(
-        items["labels"].tolist(), fractions=options.settings.split_fractions,
-        groups=items["group"].tolist(), existing=items["split"].tolist(),
+        items["labels"].tolist(),
+        fractions=options.settings.split_fractions,
+        groups=items["group"].tolist(),
+        existing=items["split"].tolist(),
         times=items["collected_at"].tolist() if options.time_aware else None,
         seed=options.settings.seed,
-    )  # fmt: skip
+    )
     return ExportPlan(kind, formats, items, chosen.excluded, records)
 
 
@@ -67,8 +69,10 @@ def check_formats(formats: tuple[str, ...] | list[str], kind: Kind) -> tuple[str
     if unknown:
         raise ConfigError(f"unknown export formats {unknown}; choose from {', '.join(FORMATS)}")
     if "folders" in formats and kind != "classification":
-        raise ConfigError(f"the folders format needs one class per image; this is a {kind} "
-                          "project: use manifest (and coco/yolo for detection)")  # fmt: skip
+        raise ConfigError(
+            f"the folders format needs one class per image; this is a {kind} "
+            "project: use manifest (and coco/yolo for detection)"
+        )
     if {"coco", "yolo"} & set(formats) and kind != "detection":
         raise ConfigError("coco and yolo need boxes; this project has none")
     return tuple(dict.fromkeys(["manifest", *formats]))  # the manifest is always written

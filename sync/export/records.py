@@ -19,9 +19,16 @@ from winnow.errors import ConfigError
 Kind = Literal["classification", "multi_label", "detection"]
 REQUIRED = ("task_id", "image", "sha256", "labels")
 OPTIONAL = {
-    "split": None, "flags": None, "width": np.nan, "height": np.nan, "source": None,
-    "licence": None, "collected_at": None, "updated_at": None, "group": None,
-}  # fmt: skip
+    "split": None,
+    "flags": None,
+    "width": np.nan,
+    "height": np.nan,
+    "source": None,
+    "licence": None,
+    "collected_at": None,
+    "updated_at": None,
+    "group": None,
+}
 
 
 def normalise(frame: pd.DataFrame) -> pd.DataFrame:

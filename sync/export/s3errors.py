@@ -10,15 +10,25 @@ from __future__ import annotations
 from winnow.errors import ConfigError, ServiceError, WinnowError
 
 _CREDENTIALS = {
-    "SignatureDoesNotMatch": ("refused the secret key", "s3.secret_access_key",
-                              "WINNOW_S3__SECRET_ACCESS_KEY"),
-    "InvalidAccessKeyId": ("does not know the access key id", "s3.access_key_id",
-                           "WINNOW_S3__ACCESS_KEY_ID"),
-}  # fmt: skip
+    "SignatureDoesNotMatch": (
+        "refused the secret key",
+        "s3.secret_access_key",
+        "WINNOW_S3__SECRET_ACCESS_KEY",
+    ),
+    "InvalidAccessKeyId": (
+        "does not know the access key id",
+        "s3.access_key_id",
+        "WINNOW_S3__ACCESS_KEY_ID",
+    ),
+}
 _UNREACHABLE = (
-    "EndpointConnectionError", "ConnectionClosedError", "ConnectTimeoutError",
-    "ReadTimeoutError", "ConnectionError", "ProxyConnectionError",
-)  # fmt: skip
+    "EndpointConnectionError",
+    "ConnectionClosedError",
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionError",
+    "ProxyConnectionError",
+)
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -41,8 +51,9 @@ def _unreachable(exc: BaseException) -> bool:
     return False
 
 
-def translate(exc: BaseException, *, action: str, endpoint: str, bucket: str,
-              attempts: int) -> WinnowError:  # fmt: skip
+def translate(
+    exc: BaseException, *, action: str, endpoint: str, bucket: str, attempts: int
+) -> WinnowError:
     code = error_code(exc)
     where = f"S3 at {endpoint}"
     if code in _CREDENTIALS:
@@ -52,11 +63,15 @@ def translate(exc: BaseException, *, action: str, endpoint: str, bucket: str,
             f"(environment variable {env}, or AWS_* for the default chain)"
         )
     if code == "NoSuchBucket":
-        return ConfigError(f"bucket {bucket!r} does not exist at {endpoint}: create it or fix "
-                           "the s3:// destination")  # fmt: skip
+        return ConfigError(
+            f"bucket {bucket!r} does not exist at {endpoint}: create it or fix "
+            "the s3:// destination"
+        )
     if code in ("AccessDenied", "403"):
-        return ConfigError(f"{where} denied access to bucket {bucket!r} while {action}: "
-                           "the credentials in s3.access_key_id lack permission")  # fmt: skip
+        return ConfigError(
+            f"{where} denied access to bucket {bucket!r} while {action}: "
+            "the credentials in s3.access_key_id lack permission"
+        )
     if code is None and _unreachable(exc):
         return ServiceError(
             f"{where} is unreachable after {attempts} attempts while {action} "

@@ -14,6 +14,7 @@ import pandas as pd
 
 from analysis.duplicates import hash_neighbors, near_duplicate_groups
 from winnow.config import Settings
+from winnow.progress import ProgressFactory, no_progress
 from winnow.store import FeatureStore
 
 PHASH_RADIUS = 4  # the audit's default (analysis.audit.AuditOptions.phash_radius)
@@ -28,25 +29,34 @@ def project_records(settings: Settings, project_id: int) -> pd.DataFrame:
     return with_duplicate_groups(frame, settings)
 
 
-def folder_records(folder: Path, settings: Settings, *, embed: bool = True) -> pd.DataFrame:
+def folder_records(
+    folder: Path, settings: Settings, *, embed: bool = True, progress: ProgressFactory = no_progress
+) -> pd.DataFrame:
     """A class-folder data set as records: labels from folders, flags from the audit."""
-    from sync.folder_audit import audit_folder
+    from sync.audit.folder import audit_folder
 
-    _, _, result = audit_folder(folder, settings, embed=embed)
+    _, _, result = audit_folder(folder, settings, embed=embed, progress=progress)
     files = result.files
     flags = result.issues.groupby("path")["issue_type"].agg(list)
     now = dt.datetime.now(dt.UTC).isoformat()
     mtimes = [_mtime(uri) for uri in files["uri"]]
-    return pd.DataFrame({
-        "task_id": np.arange(1, len(files) + 1), "image": files["uri"],
-        "sha256": files["sha256"].where(files["error_kind"].isna(), None),
-        "labels": [[v] if isinstance(v, str) else [] for v in files["label"]],
-        "split": files["split"].where(files["split"].notna(), None),
-        "flags": [flags.get(uri, []) for uri in files["uri"]],
-        "width": files["width"], "height": files["height"],
-        "source": files["uri"], "licence": None, "collected_at": mtimes, "updated_at": now,
-        "group": files.get("dup_group"),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "task_id": np.arange(1, len(files) + 1),
+            "image": files["uri"],
+            "sha256": files["sha256"].where(files["error_kind"].isna(), None),
+            "labels": [[v] if isinstance(v, str) else [] for v in files["label"]],
+            "split": files["split"].where(files["split"].notna(), None),
+            "flags": [flags.get(uri, []) for uri in files["uri"]],
+            "width": files["width"],
+            "height": files["height"],
+            "source": files["uri"],
+            "licence": None,
+            "collected_at": mtimes,
+            "updated_at": now,
+            "group": files.get("dup_group"),
+        }
+    )
 
 
 def _mtime(uri: str) -> str | None:
@@ -93,9 +103,14 @@ def export_records(frame: pd.DataFrame, dest: str, settings: Settings, **kwargs:
     from winnow.imageio import ImageReader
 
     with ImageReader(settings.io, settings.label_studio, settings.s3) as reader:
-        return export_dataset(frame, dest, settings=settings,
-                              resolve=lambda row: reader.read(str(row["image"])),
-                              measurements=measurements(settings), **kwargs)  # fmt: skip
+        return export_dataset(
+            frame,
+            dest,
+            settings=settings,
+            resolve=lambda row: reader.read(str(row["image"])),
+            measurements=measurements(settings),
+            **kwargs,
+        )
 
 
 def export_project(settings: Settings, project_id: int, dest: str, **kwargs: Any) -> Any:

@@ -33,8 +33,11 @@ class LocalTarget:
 
     def files(self, version: str) -> dict[str, int]:
         base = self._dir(version)
-        return {p.relative_to(base).as_posix(): p.stat().st_size
-                for p in sorted(base.rglob("*")) if p.is_file()}  # fmt: skip
+        return {
+            p.relative_to(base).as_posix(): p.stat().st_size
+            for p in sorted(base.rglob("*"))
+            if p.is_file()
+        }
 
     def hash_file(self, version: str, name: str) -> str:
         return file_sha256(self._dir(version) / name)
@@ -47,8 +50,9 @@ class LocalTarget:
             shutil.rmtree(stale, ignore_errors=True)
         return Path(tempfile.mkdtemp(prefix=f".staging-v{version}-", dir=self.root))
 
-    def publish(self, staging: Path, version: str, manifest: dict[str, Any],
-                advance: Advance | None = None) -> None:  # fmt: skip
+    def publish(
+        self, staging: Path, version: str, manifest: dict[str, Any], advance: Advance | None = None
+    ) -> None:
         final = self._dir(version)
         if final.exists():
             raise ConfigError(f"{final} already exists; choose another --version")

@@ -46,8 +46,13 @@ class S3Target:
         except Exception as exc:
             if type(exc).__module__.split(".")[0] not in ("botocore", "boto3", "s3transfer"):
                 raise
-            raise translate(exc, action=action, endpoint=self.endpoint, bucket=self.bucket,
-                            attempts=self.attempts) from exc  # fmt: skip
+            raise translate(
+                exc,
+                action=action,
+                endpoint=self.endpoint,
+                bucket=self.bucket,
+                attempts=self.attempts,
+            ) from exc
 
     def _list(self, prefix: str, **extra: Any) -> list[dict[str, Any]]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
@@ -58,8 +63,11 @@ class S3Target:
     def versions(self) -> list[str]:
         head = f"{self.prefix}/" if self.prefix else ""
         pages = self._list(head, Delimiter="/")
-        names = [p["Prefix"][len(head) :].rstrip("/") for page in pages
-                 for p in page.get("CommonPrefixes", [])]  # fmt: skip
+        names = [
+            p["Prefix"][len(head) :].rstrip("/")
+            for page in pages
+            for p in page.get("CommonPrefixes", [])
+        ]
         return [v for v in version_dirs(iter(names)) if self.read(v, MANIFEST) is not None]
 
     def read(self, version: str, name: str) -> bytes | None:
@@ -69,14 +77,22 @@ class S3Target:
         except Exception as exc:
             if getattr(exc, "response", {}).get("Error", {}).get("Code") in ("NoSuchKey", "404"):
                 return None
-            raise translate(exc, action=f"reading {key}", endpoint=self.endpoint,
-                            bucket=self.bucket, attempts=self.attempts) from exc  # fmt: skip
+            raise translate(
+                exc,
+                action=f"reading {key}",
+                endpoint=self.endpoint,
+                bucket=self.bucket,
+                attempts=self.attempts,
+            ) from exc
         return self._call(f"reading {key}", response["Body"].read)
 
     def files(self, version: str) -> dict[str, int]:
         base = self._key(version)
-        return {o["Key"][len(base) :]: int(o["Size"]) for page in self._list(base)
-                for o in page.get("Contents", [])}  # fmt: skip
+        return {
+            o["Key"][len(base) :]: int(o["Size"])
+            for page in self._list(base)
+            for o in page.get("Contents", [])
+        }
 
     def hash_file(self, version: str, name: str) -> str:
         key = self._key(version, name)
@@ -87,15 +103,21 @@ class S3Target:
         return digest.hexdigest()
 
     def staging_dir(self, version: str) -> Path:
-        self._call(f"checking bucket {self.bucket!r}", self.client.list_objects_v2,
-                   Bucket=self.bucket, MaxKeys=1)  # fmt: skip
+        self._call(
+            f"checking bucket {self.bucket!r}",
+            self.client.list_objects_v2,
+            Bucket=self.bucket,
+            MaxKeys=1,
+        )
         return Path(tempfile.mkdtemp(prefix=f"winnow-export-v{version}-"))
 
-    def publish(self, staging: Path, version: str, manifest: dict[str, Any],
-                advance: Advance | None = None) -> None:  # fmt: skip
+    def publish(
+        self, staging: Path, version: str, manifest: dict[str, Any], advance: Advance | None = None
+    ) -> None:
         if self.read(version, MANIFEST) is not None:
-            raise ConfigError(f"{self.url}/v{version} is already published; choose another "
-                              "--version")  # fmt: skip
+            raise ConfigError(
+                f"{self.url}/v{version} is already published; choose another --version"
+            )
         present = self.files(version)
 
         def send(item: tuple[str, dict[str, Any]]) -> None:
@@ -114,14 +136,25 @@ class S3Target:
             pool.shutdown(wait=True, cancel_futures=True)
         stale = [n for n in present if n not in manifest["files"] and n != MANIFEST]
         for name in stale:
-            self._call("removing a stale object", self.client.delete_object,
-                       Bucket=self.bucket, Key=self._key(version, name))  # fmt: skip
+            self._call(
+                "removing a stale object",
+                self.client.delete_object,
+                Bucket=self.bucket,
+                Key=self._key(version, name),
+            )
         key = self._key(version, MANIFEST)
-        self._call(f"writing {key}", self.client.put_object, Bucket=self.bucket, Key=key,
-                   Body=manifest_bytes(manifest), ContentType="application/json")  # fmt: skip
+        self._call(
+            f"writing {key}",
+            self.client.put_object,
+            Bucket=self.bucket,
+            Key=key,
+            Body=manifest_bytes(manifest),
+            ContentType="application/json",
+        )
 
-    def _already_there(self, version: str, name: str, info: dict[str, Any],
-                       present: dict[str, int]) -> bool:  # fmt: skip
+    def _already_there(
+        self, version: str, name: str, info: dict[str, Any], present: dict[str, int]
+    ) -> bool:
         if present.get(name) != info["size"]:
             return False
         key = self._key(version, name)
@@ -134,12 +167,25 @@ class S3Target:
         if path.stat().st_size < self.transfer.multipart_threshold:
             # one request; the managed transfer costs a thread pool per call
             with path.open("rb") as body:
-                self._call(f"uploading {key}", self.client.put_object, Bucket=self.bucket,
-                           Key=key, Body=body, Metadata={"sha256": sha256})  # fmt: skip
+                self._call(
+                    f"uploading {key}",
+                    self.client.put_object,
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=body,
+                    Metadata={"sha256": sha256},
+                )
             return
         extra = {"Metadata": {"sha256": sha256}}
-        self._call(f"uploading {key}", self.client.upload_file, str(path), self.bucket, key,
-                   ExtraArgs=extra, Config=self.transfer)  # fmt: skip
+        self._call(
+            f"uploading {key}",
+            self.client.upload_file,
+            str(path),
+            self.bucket,
+            key,
+            ExtraArgs=extra,
+            Config=self.transfer,
+        )
 
 
 def _client(settings: Settings) -> Any:
@@ -156,18 +202,21 @@ def _client(settings: Settings) -> Any:
             "aws_secret_access_key": s3.secret_access_key.get_secret_value(),
         }
     config = Config(
-        connect_timeout=5, read_timeout=60,
+        connect_timeout=5,
+        read_timeout=60,
         retries={"max_attempts": settings.export.s3_attempts, "mode": "standard"},
         s3={"addressing_style": "path"} if s3.endpoint_url else {},
-    )  # fmt: skip
+    )
     session = boto3.session.Session()
-    return session.client("s3", endpoint_url=s3.endpoint_url, region_name=s3.region,
-                          config=config, **credentials)  # fmt: skip
+    return session.client(
+        "s3", endpoint_url=s3.endpoint_url, region_name=s3.region, config=config, **credentials
+    )
 
 
 def _transfer_config(multipart_mb: int) -> Any:
     from boto3.s3.transfer import TransferConfig
 
     size = multipart_mb * 1024 * 1024
-    return TransferConfig(multipart_threshold=size, multipart_chunksize=size, max_concurrency=4,
-                          use_threads=True)  # fmt: skip
+    return TransferConfig(
+        multipart_threshold=size, multipart_chunksize=size, max_concurrency=4, use_threads=True
+    )

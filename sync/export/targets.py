@@ -44,8 +44,9 @@ class Target(Protocol):
         """A fresh local directory to build the version in."""
         ...
 
-    def publish(self, staging: Path, version: str, manifest: dict[str, Any],
-                advance: Advance | None = None) -> None:  # fmt: skip
+    def publish(
+        self, staging: Path, version: str, manifest: dict[str, Any], advance: Advance | None = None
+    ) -> None:
         """Make the built version visible, all at once."""
         ...
 

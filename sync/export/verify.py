@@ -39,8 +39,13 @@ def split_dest(dest: str) -> tuple[str, str | None]:
     return (match.group(1), match.group(2)) if match else (dest, None)
 
 
-def verify_export(dest: str, settings: Settings, *, version: str | None = None,
-                  advance: Callable[[int], None] | None = None) -> VerifyReport:  # fmt: skip
+def verify_export(
+    dest: str,
+    settings: Settings,
+    *,
+    version: str | None = None,
+    advance: Callable[[int], None] | None = None,
+) -> VerifyReport:
     root, tail = split_dest(dest)
     version = version or tail
     target = open_target(root, settings)
@@ -67,8 +72,9 @@ def verify_export(dest: str, settings: Settings, *, version: str | None = None,
     return report
 
 
-def _check_checksums(target: Target, version: str, listed: dict[str, dict],
-                     report: VerifyReport) -> None:  # fmt: skip
+def _check_checksums(
+    target: Target, version: str, listed: dict[str, dict], report: VerifyReport
+) -> None:
     text = target.read(version, CHECKSUMS)
     if text is None:
         report.problems.append(f"{CHECKSUMS} is missing")
@@ -81,8 +87,14 @@ def _check_checksums(target: Target, version: str, listed: dict[str, dict],
         report.problems.append(f"{name}: in {CHECKSUMS} but not in {MANIFEST}")
 
 
-def _check_files(target: Target, version: str, listed: dict[str, dict], present: dict[str, int],
-                 report: VerifyReport, advance: Callable[[int], None] | None) -> None:  # fmt: skip
+def _check_files(
+    target: Target,
+    version: str,
+    listed: dict[str, dict],
+    present: dict[str, int],
+    report: VerifyReport,
+    advance: Callable[[int], None] | None,
+) -> None:
     def check(name: str) -> str | None:
         info = listed[name]
         if name not in present:

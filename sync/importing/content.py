@@ -34,8 +34,9 @@ def check_content(
             extract_features(items, settings=settings, store=store, embedder=embedder)
         else:
             with progress as advance:
-                extract_features(items, settings=settings, store=store, embedder=embedder,
-                                 progress=advance)  # fmt: skip
+                extract_features(
+                    items, settings=settings, store=store, embedder=embedder, progress=advance
+                )
         records = store.sources_by_uri(item.uri for item in items)
         errors = store.image_errors({r.sha256 for r in records.values() if r.sha256})
     usable: list[Candidate] = []
@@ -44,8 +45,9 @@ def check_content(
         rec = records.get(c.read_uri)
         if rec is None or rec.sha256 is None:
             kind, reason = (rec.error_kind, rec.error) if rec else ("internal_error", "no record")
-            skipped.append(Skip(c.source, kind or "fetch_failed", reason or "", None,
-                                c.labels, c.provenance))  # fmt: skip
+            skipped.append(
+                Skip(c.source, kind or "fetch_failed", reason or "", None, c.labels, c.provenance)
+            )
         elif rec.sha256 in errors:
             kind, reason = errors[rec.sha256]
             skipped.append(Skip(c.source, kind, reason, rec.sha256, c.labels, c.provenance))
@@ -81,7 +83,11 @@ def label_conflicts(kept: list[Candidate], skipped: list[Skip]) -> dict[str, lis
     for skip in skipped:
         other = set(skip.labels)  # a duplicate without labels conflicts with nothing
         kept_labels = labels.get(skip.sha256)
-        if skip.reason == "duplicate" and other and kept_labels is not None \
-                and other != kept_labels:  # fmt: skip
+        if (
+            skip.reason == "duplicate"
+            and other
+            and kept_labels is not None
+            and other != kept_labels
+        ):
             out[skip.sha256 or ""] = [LABEL_CONFLICT]
     return out

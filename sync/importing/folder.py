@@ -10,9 +10,12 @@ from winnow.features.walk import Layout, scan_folder
 
 
 def plan_folder(
-    folder: Path, *, layout: Layout = "auto", licence: str | None = None,
+    folder: Path,
+    *,
+    layout: Layout = "auto",
+    licence: str | None = None,
     author: str | None = None,
-) -> Plan:  # fmt: skip
+) -> Plan:
     """Every image file under ``folder`` (sorted), with its label and split."""
     scan = scan_folder(folder, layout=layout)
     candidates = [
@@ -24,5 +27,10 @@ def plan_folder(
         )
         for item in scan.items
     ]
-    return Plan("folder", candidates, layout=scan.layout,
-                considered=len(scan.items) + scan.skipped, ignored_files=scan.skipped)  # fmt: skip
+    return Plan(
+        "folder",
+        candidates,
+        layout=scan.layout,
+        considered=len(scan.items) + scan.skipped,
+        ignored_files=scan.skipped,
+    )

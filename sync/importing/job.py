@@ -20,7 +20,7 @@ from typing import Literal
 
 from label_studio_sdk import LabelStudio
 
-from sync.importing import serving
+from sync.importing import image_refs
 from sync.importing.content import check_content, drop_duplicates, label_conflicts
 from sync.importing.folder import plan_folder
 from sync.importing.project import ensure_ml_backend, ensure_project, load_index
@@ -96,14 +96,20 @@ def run_import(
         with summary.timed("download"), progress("download", len(fresh)) as advance:
             known = {sha: f"task {task_id}" for sha, task_id in run.index_by_sha.items()}
             fresh, failed = download_candidates(
-                fresh, io=settings.io, policy=opts.policy, known=known, progress=advance,
-                dest=serving.download_dir(opts, settings), link=opts.url_mode == "link",
-            )  # fmt: skip
+                fresh,
+                io=settings.io,
+                policy=opts.policy,
+                known=known,
+                progress=advance,
+                dest=image_refs.download_dir(opts, settings),
+                link=opts.url_mode == "link",
+            )
         summary.skipped += failed
     with summary.timed("features"):
         embedder = _embedder(opts, settings)
-        fresh, unusable = check_content(fresh, settings=settings, embedder=embedder,
-                                        progress=progress("features", len(fresh)))  # fmt: skip
+        fresh, unusable = check_content(
+            fresh, settings=settings, embedder=embedder, progress=progress("features", len(fresh))
+        )
     kept, duplicates = drop_duplicates(fresh, run.index_by_sha)
     summary.skipped += unusable + duplicates
     with summary.timed("label_studio"):
@@ -120,18 +126,26 @@ def _plan(opts: ImportOptions, settings: Settings) -> Plan:
     elif kind == "url_list":
         plan = plan_url_list(Path(opts.source), **common)
     else:
-        plan = plan_s3(opts.source, settings=settings, layout=opts.layout, mode=opts.s3_mode,
-                       presign_ttl_s=opts.presign_ttl_s, **common)  # fmt: skip
+        plan = plan_s3(
+            opts.source,
+            settings=settings,
+            layout=opts.layout,
+            mode=opts.s3_mode,
+            presign_ttl_s=opts.presign_ttl_s,
+            **common,
+        )
     if kind == "folder":
-        serving.check_under_files_root(Path(opts.source), settings)
+        image_refs.check_under_files_root(Path(opts.source), settings)
     if kind == "url_list" and opts.url_mode == "copy":
-        serving.check_under_files_root(serving.download_dir(opts, settings), settings)
+        image_refs.check_under_files_root(image_refs.download_dir(opts, settings), settings)
     if plan.considered == 0:
         raise ConfigError(f"{opts.source} holds no images to import")
     several = [c.source for c in plan.candidates if len(c.labels) > 1]
     if several and not opts.multi_label and opts.task == "classification":
-        raise ConfigError(f"{len(several)} images have several labels (first: {several[0]}); "
-                          "pass --multi-label for a multi-label project")  # fmt: skip
+        raise ConfigError(
+            f"{len(several)} images have several labels (first: {several[0]}); "
+            "pass --multi-label for a multi-label project"
+        )
     return plan
 
 
@@ -146,28 +160,43 @@ def _prepare_project(
 ) -> tuple[ImportSummary, _Target, list[Candidate]]:
     """Project, ML backend and index; returns the summary, known content and new sources."""
     t0 = time.perf_counter()
-    target = ensure_project(ls, opts.project, labels=plan.labels, task=opts.task,
-                            multi_label=opts.multi_label)  # fmt: skip
+    target = ensure_project(
+        ls, opts.project, labels=plan.labels, task=opts.task, multi_label=opts.multi_label
+    )
     if settings.label_studio.ml_backend_url:
-        ensure_ml_backend(ls, target.id, settings.label_studio.ml_backend_url,
-                          auth=_backend_auth(settings))  # fmt: skip
+        ensure_ml_backend(
+            ls, target.id, settings.label_studio.ml_backend_url, auth=_backend_auth(settings)
+        )
     index = load_index(ls, target.id)
     summary = ImportSummary(
-        project_id=target.id, project_title=target.title, source_kind=plan.kind,
-        project_url=f"{settings.label_studio.url}/projects/{target.id}", layout=plan.layout,
-        created_project=target.created, labels_added=list(target.labels_added),
-        considered=plan.considered, ignored_files=plan.ignored_files,
-        skipped=list(plan.skipped), seconds={"label_studio": time.perf_counter() - t0},
+        project_id=target.id,
+        project_title=target.title,
+        source_kind=plan.kind,
+        project_url=f"{settings.label_studio.url}/projects/{target.id}",
+        layout=plan.layout,
+        created_project=target.created,
+        labels_added=list(target.labels_added),
+        considered=plan.considered,
+        ignored_files=plan.ignored_files,
+        skipped=list(plan.skipped),
+        seconds={"label_studio": time.perf_counter() - t0},
         display_root=str(Path(opts.source).resolve()) + "/" if plan.kind == "folder" else "",
-    )  # fmt: skip
+    )
     fresh = []
     for candidate in plan.candidates:
         task_id = index.by_source.get(candidate.source)
         if task_id is None:
             fresh.append(candidate)
         else:
-            summary.skipped.append(Skip(candidate.source, "already_imported", f"task {task_id}",
-                                        candidate.sha256, candidate.labels))  # fmt: skip
+            summary.skipped.append(
+                Skip(
+                    candidate.source,
+                    "already_imported",
+                    f"task {task_id}",
+                    candidate.sha256,
+                    candidate.labels,
+                )
+            )
     return summary, _Target(target.control, index.by_sha), fresh
 
 
@@ -185,31 +214,47 @@ def _embedder(opts: ImportOptions, settings: Settings) -> Embedder | None:
 
 
 def _push(
-    ls: LabelStudio, kept: list[Candidate], summary: ImportSummary, control: LabelControl,
-    opts: ImportOptions, settings: Settings, progress: ProgressFactory,
-) -> None:  # fmt: skip
+    ls: LabelStudio,
+    kept: list[Candidate],
+    summary: ImportSummary,
+    control: LabelControl,
+    opts: ImportOptions,
+    settings: Settings,
+    progress: ProgressFactory,
+) -> None:
     """Import the tasks batch by batch; each batch is logged as soon as Label Studio has it,
     so an interrupted import leaves an exact log of what got in."""
     project_key = f"{settings.label_studio.url}#{summary.project_id}"
     with ImportLog(settings.store_path) as log:
-        log.record(skipped_entry(project_key, summary.source_kind, s) for s in summary.skipped
-                   if s.reason != "already_imported")  # fmt: skip
+        log.record(
+            skipped_entry(project_key, summary.source_kind, s)
+            for s in summary.skipped
+            if s.reason != "already_imported"
+        )
         if not kept:
             return
-        refs = serving.image_refs(ls, summary.project_id, kept, opts, settings)
+        refs = image_refs.image_refs(ls, summary.project_id, kept, opts, settings)
         imported_at = iso_time(time.time())
         flags = label_conflicts(kept, summary.skipped)
         tasks = [
-            build_task(c, image_ref=ref, sha256=c.sha256 or "", control=control,
-                       imported_at=imported_at, flags=flags.get(c.sha256 or "", []))
+            build_task(
+                c,
+                image_ref=ref,
+                sha256=c.sha256 or "",
+                control=control,
+                imported_at=imported_at,
+                flags=flags.get(c.sha256 or "", []),
+            )
             for c, ref in zip(kept, refs, strict=True)
-        ]  # fmt: skip
+        ]
         with progress("Label Studio", len(tasks)) as advance:
             for start in range(0, len(tasks), opts.batch_size):
                 batch = slice(start, start + opts.batch_size)
                 ids = push_tasks(ls, summary.project_id, tasks[batch], batch_size=opts.batch_size)
-                log.record(imported_entry(project_key, c, c.sha256 or "", task_id)
-                           for c, task_id in zip(kept[batch], ids, strict=True))  # fmt: skip
+                log.record(
+                    imported_entry(project_key, c, c.sha256 or "", task_id)
+                    for c, task_id in zip(kept[batch], ids, strict=True)
+                )
                 summary.imported += len(ids)
                 advance(len(ids))
     summary.annotations = sum(len(t.get("annotations", [])) for t in tasks)

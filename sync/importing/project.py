@@ -66,8 +66,12 @@ def ensure_project(
     missing = tuple(label for label in labels if label not in control.labels)
     if missing:
         config = add_labels(config, control.name, missing)
-        ls_call(f"add labels to project {project.id}", ls.projects.update,
-                id=project.id, label_config=config)  # fmt: skip
+        ls_call(
+            f"add labels to project {project.id}",
+            ls.projects.update,
+            id=project.id,
+            label_config=config,
+        )
         control = find_label_control(config, task=task)
     return ProjectTarget(project.id, project.title or ref, control, False, missing)
 
@@ -97,8 +101,9 @@ def _create(
     if not low <= len(title) <= high:
         raise ConfigError(f"a project title needs {low} to {high} characters, got {title!r}")
     config = build_label_config(labels, task=task, multi_label=multi_label)
-    project = ls_call(f"create project {title!r}", ls.projects.create,
-                      title=title, label_config=config)  # fmt: skip
+    project = ls_call(
+        f"create project {title!r}", ls.projects.create, title=title, label_config=config
+    )
     control = find_label_control(config, task=task)
     return ProjectTarget(project.id, title, control, True, tuple(labels))
 
@@ -108,8 +113,14 @@ def load_index(ls: LabelStudio, project_id: int, *, page_size: int = 1000) -> Pr
     index = ProjectIndex()
     # resolve_uri=False: with an S3 storage, Label Studio rewrites every s3:// value in the
     # data (winnow_source too) into a proxy URL unless told not to
-    pager = ls_call(f"list tasks of project {project_id}", ls.tasks.list, project=project_id,
-                    include="id,data", page_size=page_size, resolve_uri=False)  # fmt: skip
+    pager = ls_call(
+        f"list tasks of project {project_id}",
+        ls.tasks.list,
+        project=project_id,
+        include="id,data",
+        page_size=page_size,
+        resolve_uri=False,
+    )
     for task in pager:
         index.tasks += 1
         data = task.data or {}
@@ -134,12 +145,30 @@ def ensure_ml_backend(
     """
     if ls_call("list ML backends", find_ml_backend, ls, project_id, url) is not None:
         return False
-    backend = ls_call(f"connect the ML backend at {url}", register_ml_backend, ls, project_id,
-                      url, title=ML_BACKEND_TITLE, auth=auth)  # fmt: skip
+    backend = ls_call(
+        f"connect the ML backend at {url}",
+        register_ml_backend,
+        ls,
+        project_id,
+        url,
+        title=ML_BACKEND_TITLE,
+        auth=auth,
+    )
     version = backend.model_version
     if version and version != ML_BACKEND_TITLE:
-        ls_call("name the ML backend after its model version", register_ml_backend, ls,
-                project_id, url, title=version, auth=auth)  # fmt: skip
-        ls_call("set the project's model version", ls.projects.update, id=project_id,
-                model_version=version)  # fmt: skip
+        ls_call(
+            "name the ML backend after its model version",
+            register_ml_backend,
+            ls,
+            project_id,
+            url,
+            title=version,
+            auth=auth,
+        )
+        ls_call(
+            "set the project's model version",
+            ls.projects.update,
+            id=project_id,
+            model_version=version,
+        )
     return True

@@ -105,21 +105,38 @@ def imported_entry(
 ) -> ImportEntry:
     p = candidate.provenance
     return ImportEntry(
-        project=project, source=p.source, kind=p.kind, status="imported", sha256=sha256,
-        task_id=task_id, labels="|".join(candidate.labels) or None, split=candidate.split,
-        url=p.url, source_page=p.source_page, licence=p.licence, author=p.author, date=p.date,
+        project=project,
+        source=p.source,
+        kind=p.kind,
+        status="imported",
+        sha256=sha256,
+        task_id=task_id,
+        labels="|".join(candidate.labels) or None,
+        split=candidate.split,
+        url=p.url,
+        source_page=p.source_page,
+        licence=p.licence,
+        author=p.author,
+        date=p.date,
         retrieved_at=p.retrieved_at,
-    )  # fmt: skip
+    )
 
 
 def skipped_entry(project: str, kind: str, skip: Skip) -> ImportEntry:
     p = skip.provenance
     status = "duplicate" if skip.reason == "duplicate" else "skipped"
     return ImportEntry(
-        project=project, source=skip.source, kind=kind, status=status, sha256=skip.sha256,
+        project=project,
+        source=skip.source,
+        kind=kind,
+        status=status,
+        sha256=skip.sha256,
         reason=f"{skip.reason}: {skip.detail}" if skip.detail else skip.reason,
         labels="|".join(skip.labels) or None,
-        url=p.url if p else None, source_page=p.source_page if p else None,
-        licence=p.licence if p else None, author=p.author if p else None,
-        date=p.date if p else None, retrieved_at=p.retrieved_at if p else None,
-    )  # fmt: skip
+        url=p.url if p else None,
+        source_page=p.source_page if p else None,
+        licence=p.licence if p else None,
+        author=p.author if p else None,
+        date=p.date if p else None,
+        retrieved_at=p.retrieved_at if p else None,
+    )

@@ -37,10 +37,15 @@ def split_prefix(source: str) -> tuple[str, str]:
 
 
 def plan_s3(
-    source: str, *, settings: Settings, layout: Layout = "auto", mode: S3Mode = "storage",
-    presign_ttl_s: int = MAX_PRESIGN_TTL_S, licence: str | None = None,
+    source: str,
+    *,
+    settings: Settings,
+    layout: Layout = "auto",
+    mode: S3Mode = "storage",
+    presign_ttl_s: int = MAX_PRESIGN_TTL_S,
+    licence: str | None = None,
     author: str | None = None,
-) -> Plan:  # fmt: skip
+) -> Plan:
     """Every image key under the prefix (sorted), with labels and splits from its path."""
     if mode not in ("storage", "presign"):
         raise ConfigError(f"S3 mode must be 'storage' or 'presign', got {mode!r}")
@@ -87,13 +92,17 @@ def presign_client(s3: S3Settings) -> Any:
     key_id, secret = s3.access_key_id, s3.secret_access_key
     if key_id is None or secret is None:
         raise ConfigError("presigned URLs need s3.access_key_id and s3.secret_access_key")
-    config = Config(signature_version="s3v4",
-                    s3={"addressing_style": "path"} if s3.endpoint_url else {})  # fmt: skip
+    config = Config(
+        signature_version="s3v4", s3={"addressing_style": "path"} if s3.endpoint_url else {}
+    )
     return boto3.session.Session().client(
-        "s3", endpoint_url=s3.endpoint_url, region_name=s3.region, config=config,
+        "s3",
+        endpoint_url=s3.endpoint_url,
+        region_name=s3.region,
+        config=config,
         aws_access_key_id=key_id.get_secret_value(),
         aws_secret_access_key=secret.get_secret_value(),
-    )  # fmt: skip
+    )
 
 
 def presign(client: Any, bucket: str, key: str, ttl_s: int) -> str:

@@ -43,9 +43,15 @@ def ensure_local_storage(ls: LabelStudio, project_id: int, folder: Path) -> None
     if any(s.path and folder.is_relative_to(Path(s.path)) for s in existing):
         return
     try:
-        ls_call(f"add a local storage for {folder}", ls.import_storage.local.create,
-                project=project_id, path=str(folder), use_blob_urls=True,
-                title=f"winnow {folder.name}"[:250], recursive_scan=True)  # fmt: skip
+        ls_call(
+            f"add a local storage for {folder}",
+            ls.import_storage.local.create,
+            project=project_id,
+            path=str(folder),
+            use_blob_urls=True,
+            title=f"winnow {folder.name}"[:250],
+            recursive_scan=True,
+        )
     except LabelStudioError as exc:
         raise LabelStudioError(f"{exc}\n{SETUP_HINT.format(folder=folder)}") from exc
 
@@ -95,8 +101,9 @@ def check_served(settings: Settings, sample: Path, root: Path) -> None:
         )
 
 
-def ensure_s3_storage(ls: LabelStudio, project_id: int, bucket: str, prefix: str,
-                      settings: Settings) -> None:  # fmt: skip
+def ensure_s3_storage(
+    ls: LabelStudio, project_id: int, bucket: str, prefix: str, settings: Settings
+) -> None:
     """An S3 import storage for ``bucket``/``prefix`` with Winnow's S3 endpoint and keys.
 
     Label Studio then resolves the tasks' ``s3://`` URLs itself, proxying the bytes
@@ -108,10 +115,22 @@ def ensure_s3_storage(ls: LabelStudio, project_id: int, bucket: str, prefix: str
     s3 = settings.s3
     keys = {}
     if s3.access_key_id is not None and s3.secret_access_key is not None:
-        keys = {"aws_access_key_id": s3.access_key_id.get_secret_value(),
-                "aws_secret_access_key": s3.secret_access_key.get_secret_value()}  # fmt: skip
+        keys = {
+            "aws_access_key_id": s3.access_key_id.get_secret_value(),
+            "aws_secret_access_key": s3.secret_access_key.get_secret_value(),
+        }
     endpoint = {"s3endpoint": s3.endpoint_url} if s3.endpoint_url else {}
-    ls_call(f"add an S3 storage for s3://{bucket}/{prefix}", ls.import_storage.s3.create,
-            project=project_id, bucket=bucket, prefix=prefix, region_name=s3.region,
-            presign=False, use_blob_urls=True, recursive_scan=True,
-            title=f"winnow s3://{bucket}/{prefix}"[:250], **keys, **endpoint)  # fmt: skip
+    ls_call(
+        f"add an S3 storage for s3://{bucket}/{prefix}",
+        ls.import_storage.s3.create,
+        project=project_id,
+        bucket=bucket,
+        prefix=prefix,
+        region_name=s3.region,
+        presign=False,
+        use_blob_urls=True,
+        recursive_scan=True,
+        title=f"winnow s3://{bucket}/{prefix}"[:250],
+        **keys,
+        **endpoint,
+    )

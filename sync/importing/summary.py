@@ -66,12 +66,16 @@ class ImportSummary:
 
 def render_summary(summary: ImportSummary, console: Console, *, examples: int = 5) -> None:
     """The summary table, skip reasons with a few examples each, flags and timings."""
-    table = Table(title=f"Import into project {summary.project_id} ({summary.project_title})",
-                  show_header=False)  # fmt: skip
-    table.add_row("source", summary.source_kind + (f" ({summary.layout} layout)"
-                                                   if summary.layout else ""))  # fmt: skip
-    table.add_row("project", ("created " if summary.created_project else "existing ")
-                  + summary.project_url)  # fmt: skip
+    table = Table(
+        title=f"Import into project {summary.project_id} ({summary.project_title})",
+        show_header=False,
+    )
+    table.add_row(
+        "source", summary.source_kind + (f" ({summary.layout} layout)" if summary.layout else "")
+    )
+    table.add_row(
+        "project", ("created " if summary.created_project else "existing ") + summary.project_url
+    )
     if summary.labels_added:
         table.add_row("labels added", ", ".join(summary.labels_added))
     table.add_row("considered", str(summary.considered))

@@ -44,8 +44,13 @@ def build_task(
     if all_flags:
         data["winnow_flags"] = all_flags
     annotate = bool(candidate.labels) and control.tag == "Choices"
-    meta = {"winnow": {"imported_from": p.kind, "imported_at": imported_at,
-                       "labels_from": p.kind if annotate else None}}  # fmt: skip
+    meta = {
+        "winnow": {
+            "imported_from": p.kind,
+            "imported_at": imported_at,
+            "labels_from": p.kind if annotate else None,
+        }
+    }
     task: dict[str, Any] = {"data": data, "meta": meta}
     if annotate:
         result = control.choices_result(candidate.labels)
@@ -65,9 +70,14 @@ def push_tasks(
     ids: list[int | None] = []
     for start in range(0, len(tasks), batch_size):
         batch = list(tasks[start : start + batch_size])
-        response = ls_call(f"import {len(batch)} tasks into project {project_id}",
-                           ls.projects.import_tasks, id=project_id, request=batch,
-                           return_task_ids=True, commit_to_project=True)  # fmt: skip
+        response = ls_call(
+            f"import {len(batch)} tasks into project {project_id}",
+            ls.projects.import_tasks,
+            id=project_id,
+            request=batch,
+            return_task_ids=True,
+            commit_to_project=True,
+        )
         got = list(getattr(response, "task_ids", None) or [])
         count = getattr(response, "task_count", None)
         if count is not None and count != len(batch):

@@ -21,10 +21,20 @@ from winnow.ingest.download import Downloader, DownloadPolicy
 from winnow.ingest.url_list import parse_url_list
 
 EXTENSIONS = {
-    "JPEG": ".jpg", "PNG": ".png", "GIF": ".gif", "WEBP": ".webp", "TIFF": ".tif",
-    "BMP": ".bmp", "ICO": ".ico", "JPEG2000": ".jp2", "AVIF": ".avif", "HEIF": ".heic",
-    "QOI": ".qoi", "PPM": ".ppm", "PSD": ".psd",
-}  # fmt: skip
+    "JPEG": ".jpg",
+    "PNG": ".png",
+    "GIF": ".gif",
+    "WEBP": ".webp",
+    "TIFF": ".tif",
+    "BMP": ".bmp",
+    "ICO": ".ico",
+    "JPEG2000": ".jp2",
+    "AVIF": ".avif",
+    "HEIF": ".heic",
+    "QOI": ".qoi",
+    "PPM": ".ppm",
+    "PSD": ".psd",
+}
 
 
 def plan_url_list(path: Path, *, licence: str | None = None, author: str | None = None) -> Plan:
@@ -34,8 +44,9 @@ def plan_url_list(path: Path, *, licence: str | None = None, author: str | None 
     """
     parsed = parse_url_list(path)
     plan = Plan("url_list", considered=len(parsed.rows) + len(parsed.errors))
-    plan.skipped += [Skip(f"{path.name} line {e.line}", "invalid_row", e.message)
-                     for e in parsed.errors]  # fmt: skip
+    plan.skipped += [
+        Skip(f"{path.name} line {e.line}", "invalid_row", e.message) for e in parsed.errors
+    ]
     first_line: dict[str, int] = {}
     for row in parsed.rows:
         if row.url in first_line:
@@ -44,9 +55,14 @@ def plan_url_list(path: Path, *, licence: str | None = None, author: str | None 
             continue
         first_line[row.url] = row.line
         provenance = Provenance(
-            "url_list", row.url, url=row.url, source_page=row.source_page,
-            licence=row.licence or licence, author=row.author or author, date=row.date,
-        )  # fmt: skip
+            "url_list",
+            row.url,
+            url=row.url,
+            source_page=row.source_page,
+            licence=row.licence or licence,
+            author=row.author or author,
+            date=row.date,
+        )
         plan.candidates.append(Candidate(provenance, read_uri="", labels=row.labels))
     return plan
 
@@ -83,8 +99,16 @@ def download_candidates(
                     )
                 )
             else:
-                skipped.append(Skip(got.url, got.error_kind or "internal_error", got.reason or "",
-                                    got.sha256, candidate.labels, provenance))  # fmt: skip
+                skipped.append(
+                    Skip(
+                        got.url,
+                        got.error_kind or "internal_error",
+                        got.reason or "",
+                        got.sha256,
+                        candidate.labels,
+                        provenance,
+                    )
+                )
             if progress:
                 progress(1)
     ready.sort(key=lambda c: order[c.source])

@@ -45,10 +45,17 @@ def disagreement_issues(tasks: list[TaskRow], control: LabelControl) -> pd.DataF
     for row in found.itertuples(index=False):
         votes = "; ".join(f"{label} ({', '.join(names)})" for label, names in row.labels.items())
         severity = min(1.0, 2.0 * (1.0 - row.majority_share))  # an even split is 1.0
-        rows.append({"path": f"task:{row.task_id}", "issue_type": ISSUE_TYPE,
-                     "score": round(severity, 4), "group": None,
-                     "given_label": row.majority_label, "suggested_label": None,
-                     "details": f"annotators disagree: {votes}"})  # fmt: skip
+        rows.append(
+            {
+                "path": f"task:{row.task_id}",
+                "issue_type": ISSUE_TYPE,
+                "score": round(severity, 4),
+                "group": None,
+                "given_label": row.majority_label,
+                "suggested_label": None,
+                "details": f"annotators disagree: {votes}",
+            }
+        )
     return pd.DataFrame(rows, columns=ISSUE_COLUMNS)
 
 
@@ -56,11 +63,14 @@ def ontology_warnings(tasks: list[TaskRow], control: LabelControl) -> list[str]:
     """Class names of the label config that look like one class ("cat"/"cats"), as
     sentences proposing to keep the most used name."""
     names = list(control.labels)
-    used = Counter(label for t in tasks for a in t.annotations
-                   for label in annotation_labels(a, control))  # fmt: skip
+    used = Counter(
+        label for t in tasks for a in t.annotations for label in annotation_labels(a, control)
+    )
     counts = np.array([used.get(n, 0) for n in names], dtype=float)
-    return [f"keep {p.keep!r}, merge {', '.join(map(repr, p.merge))} ({'; '.join(p.reasons)})"
-            for p in propose_merges(names, counts=counts)]  # fmt: skip
+    return [
+        f"keep {p.keep!r}, merge {', '.join(map(repr, p.merge))} ({'; '.join(p.reasons)})"
+        for p in propose_merges(names, counts=counts)
+    ]
 
 
 def project_kappa(tasks: list[TaskRow], control: LabelControl) -> float | None:

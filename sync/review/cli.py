@@ -16,9 +16,10 @@ def sync(
     add_review_control: bool = typer.Option(
         False, "--add-review-control", help="add the winnow_review choices to the label config"
     ),
-    embed: bool = typer.Option(True, "--embed/--no-embed",
-                               help="embeddings (label issues, near duplicates, outliers)"),
-) -> None:  # fmt: skip
+    embed: bool = typer.Option(
+        True, "--embed/--no-embed", help="embeddings (label issues, near duplicates, outliers)"
+    ),
+) -> None:
     """Pull annotations, audit the project, push review queues back into Label Studio."""
     from sync.review.calls import Caller
     from sync.review.job import run_sync
@@ -34,8 +35,7 @@ def sync(
     if add_review_control:
         caller = Caller(settings.sync.retries)
         config = caller(f"read project {project}", ls.projects.get, id=project).label_config
-        if ensure_review_control(ls, project, to_name=label_control(config).to_name,
-                                 caller=caller):  # fmt: skip
+        if ensure_review_control(ls, project, to_name=label_control(config).to_name, caller=caller):
             console.print("added the [bold]winnow_review[/] choices to the label config")
 
     def one_round() -> None:
@@ -55,7 +55,7 @@ def sync(
         console.print("stopped")
 
 
-def render(summary) -> None:  # noqa: ANN001 - SyncSummary, imported lazily
+def render(summary) -> None:
     """The queues with their task counts and URLs, then what changed."""
     p, d, pushed = summary.pulled, summary.decisions, summary.pushed
     table = Table(title=f"Review queues, project {summary.project}")
@@ -71,10 +71,11 @@ def render(summary) -> None:  # noqa: ANN001 - SyncSummary, imported lazily
         f"tasks, predictions +{pushed.predictions_created} ~{pushed.predictions_updated} "
         f"-{pushed.predictions_deleted}; {summary.seconds:.1f}s",
         highlight=False,
-    )  # fmt: skip
+    )
     if summary.kappa is not None:
-        console.print(f"annotator agreement (Fleiss' kappa, tasks with 2+ annotations): "
-                      f"{summary.kappa:.3f}", highlight=False)  # fmt: skip
+        console.print(
+            f"annotator agreement (Fleiss' kappa, tasks with 2+ annotations): {summary.kappa:.3f}",
+            highlight=False,
+        )
     for line in summary.ontology:
-        console.print(f"[yellow]class names that look like one class:[/] {line}",
-                      highlight=False)  # fmt: skip
+        console.print(f"[yellow]class names that look like one class:[/] {line}", highlight=False)

@@ -24,9 +24,13 @@ def read_uri(image: str, ls_url: str) -> str:
 
 
 def resolve_content(
-    tasks: list[TaskRow], *, settings: Settings, store: FeatureStore,
-    embedder: Embedder | None, progress: Callable[[int], None] | None = None,
-) -> tuple[dict[int, str | None], ExtractionReport]:  # fmt: skip
+    tasks: list[TaskRow],
+    *,
+    settings: Settings,
+    store: FeatureStore,
+    embedder: Embedder | None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[dict[int, str | None], ExtractionReport]:
     """``task_id -> sha256`` (None when the image could not be read) for ``tasks``."""
     model_id = embedder.model_id if embedder else None
     claimed = {t.sha256 for t in tasks if t.sha256}
@@ -43,8 +47,9 @@ def resolve_content(
     if progress and shas:
         progress(len(shas))
     items = [SourceItem(uri) for uri in dict.fromkeys(todo.values())]
-    report = extract_features(items, settings=settings, store=store, embedder=embedder,
-                              progress=progress)  # fmt: skip
+    report = extract_features(
+        items, settings=settings, store=store, embedder=embedder, progress=progress
+    )
     records = store.sources_by_uri(todo.values())
     for task_id, uri in todo.items():
         rec = records.get(uri)

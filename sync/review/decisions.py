@@ -25,8 +25,9 @@ class DecisionReport:
     other: int = 0
 
 
-def record_decisions(state: SyncState, project: int, tasks: list[TaskRow],
-                     control: LabelControl) -> DecisionReport:  # fmt: skip
+def record_decisions(
+    state: SyncState, project: int, tasks: list[TaskRow], control: LabelControl
+) -> DecisionReport:
     """Compare the open findings with each task's current annotation; dismiss and log."""
     report = DecisionReport()
     open_by_task: dict[int, list[Finding]] = {}
@@ -46,9 +47,16 @@ def record_decisions(state: SyncState, project: int, tasks: list[TaskRow],
     return report
 
 
-def _decide(state: SyncState, project: int, task: TaskRow, findings: list[Finding],
-            choice: str | None, annotation: dict, control: LabelControl,
-            report: DecisionReport) -> None:  # fmt: skip
+def _decide(
+    state: SyncState,
+    project: int,
+    task: TaskRow,
+    findings: list[Finding],
+    choice: str | None,
+    annotation: dict,
+    control: LabelControl,
+    report: DecisionReport,
+) -> None:
     labels = label_key(labels_of(task, control))
     by, at = who(annotation), str(annotation.get("updated_at") or "")
     sha = task.sha256 or ""
@@ -56,16 +64,28 @@ def _decide(state: SyncState, project: int, task: TaskRow, findings: list[Findin
         for f in findings:
             state.dismiss(sha, labels, f.issue_type, by=by, at=at)
         types = ", ".join(sorted(f.issue_type for f in findings))
-        state.log(project, task.task_id, at=at, who=by, action="keep",
-                  what=f"kept label {labels or '(none)'}; dismissed {types}")  # fmt: skip
+        state.log(
+            project,
+            task.task_id,
+            at=at,
+            who=by,
+            action="keep",
+            what=f"kept label {labels or '(none)'}; dismissed {types}",
+        )
         report.kept += 1
         return
     label_issue = next((f for f in findings if f.issue_type == "label_issue"), None)
     if label_issue is not None and (label_issue.given_label or "") != labels:
         state.dismiss(sha, labels, "label_issue", by=by, at=at)
-        state.log(project, task.task_id, at=at, who=by, action="relabel",
-                  what=f"label {label_issue.given_label or '(none)'} -> {labels or '(none)'} "
-                       f"(suggested {label_issue.suggested_label})")  # fmt: skip
+        state.log(
+            project,
+            task.task_id,
+            at=at,
+            who=by,
+            action="relabel",
+            what=f"label {label_issue.given_label or '(none)'} -> {labels or '(none)'} "
+            f"(suggested {label_issue.suggested_label})",
+        )
         report.relabelled += 1
     if choice in ("relabel", "remove"):
         state.log(

@@ -80,13 +80,15 @@ def _pull(
     ls = ls or connect(settings.label_studio)
     caller = Caller(settings.sync.retries)
     with progress("pull tasks", None) as advance:
-        report = pull(ls, project, state, page_size=settings.sync.page_size, caller=caller,
-                      advance=advance)  # fmt: skip
+        report = pull(
+            ls, project, state, page_size=settings.sync.page_size, caller=caller, advance=advance
+        )
     return report, _resolve(settings, state, project, embed=embed, progress=progress)
 
 
-def _resolve(settings: Settings, state: SyncState, project: int, *, embed: bool,
-             progress: ProgressFactory) -> str | None:  # fmt: skip
+def _resolve(
+    settings: Settings, state: SyncState, project: int, *, embed: bool, progress: ProgressFactory
+) -> str | None:
     """Resolve every task's content; returns the embedding model id (None without)."""
     tasks = state.tasks(project)
     embed = embed and settings.features.embed
@@ -101,8 +103,9 @@ def _resolve(settings: Settings, state: SyncState, project: int, *, embed: bool,
             model_id = embedder.model_id
             state.put(key, model_id)
         with progress("features", len(tasks)) as advance:
-            shas, _ = resolve_content(tasks, settings=settings, store=store,
-                                      embedder=embedder, progress=advance)  # fmt: skip
+            shas, _ = resolve_content(
+                tasks, settings=settings, store=store, embedder=embedder, progress=advance
+            )
     state.set_sha256(project, shas)
     return model_id
 
@@ -138,24 +141,43 @@ def run_sync(
         summary.decisions = record_decisions(state, project, tasks, control)
         with FeatureStore(settings.store_path) as store:
             errors = read_errors(tasks, store, settings.label_studio.url)
-            table = audit_table(tasks, control=control, split_field=settings.sync.split_field,
-                                store=store, read_errors=errors)  # fmt: skip
+            table = audit_table(
+                tasks,
+                control=control,
+                split_field=settings.sync.split_field,
+                store=store,
+                read_errors=errors,
+            )
             extra = [disagreement_issues(tasks, control)]
             if not table.empty:
                 extra.append(pii_issues(tasks, table, settings))
-            findings = audit_tasks(table, control=control, store=store, model_id=model_id,
-                                   dismissed=state.dismissed(),
-                                   extra=pd.concat(extra, ignore_index=True))  # fmt: skip
+            findings = audit_tasks(
+                table,
+                control=control,
+                store=store,
+                model_id=model_id,
+                dismissed=state.dismissed(),
+                extra=pd.concat(extra, ignore_index=True),
+            )
         summary.kappa = project_kappa(tasks, control)
         summary.ontology = ontology_warnings(tasks, control)
         state.replace_findings(project, findings)
         summary.unreadable = sum(f.issue_type == "unreadable" for f in findings)
         with progress("push", len(tasks)) as advance:
-            summary.pushed = push_all(ls, project, tasks, findings, control=control,
-                                      caller=caller, state=state, pace_s=settings.sync.pace_s,
-                                      advance=advance)  # fmt: skip
-        views = ensure_views(ls, project, detection=control.tag == "RectangleLabels",
-                             caller=caller, state=state)  # fmt: skip
+            summary.pushed = push_all(
+                ls,
+                project,
+                tasks,
+                findings,
+                control=control,
+                caller=caller,
+                state=state,
+                pace_s=settings.sync.pace_s,
+                advance=advance,
+            )
+        views = ensure_views(
+            ls, project, detection=control.tag == "RectangleLabels", caller=caller, state=state
+        )
         state.update_project(project, last_sync_at=time.time())
     summary.views = {t: queue_url(settings.label_studio.url, project, v) for t, v in views.items()}
     summary.findings = _counts(findings, views)

@@ -35,19 +35,23 @@ def pii_issues(tasks: list[TaskRow], table: pd.DataFrame, settings: Settings) ->
     shas = [s for s in dict.fromkeys(files["sha256"]) if s in url_of]
     if faces is None and objects_detector is None or not shas:
         return pd.DataFrame(columns=ISSUE_COLUMNS)
-    with ImageReader(settings.io, settings.label_studio, settings.s3) as reader, \
-            DetectionStore(settings.store_path) as cache:  # fmt: skip
+    with (
+        ImageReader(settings.io, settings.label_studio, settings.s3) as reader,
+        DetectionStore(settings.store_path) as cache,
+    ):
         load = pixel_loader(reader.read, url_of, max_pixels=settings.io.max_pixels)
         found_faces = detect_cached(faces, shas, load, cache) if faces else {}
         objects = detect_cached(objects_detector, shas, load, cache) if objects_detector else {}
-    classes = [*(objects_detector.classes if objects_detector else ()),
-               *(faces.classes if faces else ())]  # fmt: skip
+    classes = [
+        *(objects_detector.classes if objects_detector else ()),
+        *(faces.classes if faces else ()),
+    ]
     options = DetectionAuditOptions(min_score=settings.detection.score_threshold)
     result = detection_audit(files, objects, found_faces, classes=classes, options=options)
     return result.issues[result.issues["issue_type"] == "pii"]
 
 
-def _object_detector(settings: Settings):  # noqa: ANN202 - a Detector or None
+def _object_detector(settings: Settings):
     if settings.detection.checkpoint is None:
         return None
     try:

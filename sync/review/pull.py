@@ -44,8 +44,15 @@ def label_control(label_config: str) -> LabelControl:
         return find_label_control(label_config, task="detection")
 
 
-def pull(ls: LabelStudio, project: int, state: SyncState, *, page_size: int, caller: Caller,
-         advance: Advance | None = None) -> PullReport:  # fmt: skip
+def pull(
+    ls: LabelStudio,
+    project: int,
+    state: SyncState,
+    *,
+    page_size: int,
+    caller: Caller,
+    advance: Advance | None = None,
+) -> PullReport:
     """Bring the state's copy of ``project`` up to date with Label Studio."""
     info = state.project_info(project)
     config = caller(f"read project {project}", ls.projects.get, id=project).label_config
@@ -65,8 +72,9 @@ def pull(ls: LabelStudio, project: int, state: SyncState, *, page_size: int, cal
         report.fetched += len(rows)
         if advance:
             advance(len(rows))
-    state.update_project(project, watermark=newest or None,
-                         last_pull_at=dt.datetime.now(dt.UTC).timestamp())  # fmt: skip
+    state.update_project(
+        project, watermark=newest or None, last_pull_at=dt.datetime.now(dt.UTC).timestamp()
+    )
     return report
 
 
@@ -79,8 +87,12 @@ def _image_key(config: str) -> str | None:
 
 def _since(watermark: str) -> str:
     when = dt.datetime.fromisoformat(watermark.replace("Z", "+00:00")) - MARGIN
-    item = {"filter": "filter:tasks:updated_at", "operator": "greater", "type": "Datetime",
-            "value": when.isoformat().replace("+00:00", "Z")}  # fmt: skip
+    item = {
+        "filter": "filter:tasks:updated_at",
+        "operator": "greater",
+        "type": "Datetime",
+        "value": when.isoformat().replace("+00:00", "Z"),
+    }
     return json.dumps({"filters": {"conjunction": "and", "items": [item]}})
 
 
@@ -88,22 +100,27 @@ def _row(task: dict[str, Any], image_key: str | None) -> TaskRow:
     data = task.get("data") or {}
     image = data.get(image_key) if image_key else None
     return TaskRow(
-        task_id=int(task["id"]), updated_at=str(task["updated_at"]), data=data,
-        meta=task.get("meta") or {}, annotations=list(task.get("annotations") or []),
+        task_id=int(task["id"]),
+        updated_at=str(task["updated_at"]),
+        data=data,
+        meta=task.get("meta") or {},
+        annotations=list(task.get("annotations") or []),
         predictions=list(task.get("predictions") or []),
         image=image if isinstance(image, str) else None,
         sha256=data.get("winnow_sha256") if isinstance(data.get("winnow_sha256"), str) else None,
-    )  # fmt: skip
+    )
 
 
-def _pages(ls: LabelStudio, project: int, caller: Caller, page_size: int,
-           **params: Any) -> Iterator[dict[str, Any]]:  # fmt: skip
+def _pages(
+    ls: LabelStudio, project: int, caller: Caller, page_size: int, **params: Any
+) -> Iterator[dict[str, Any]]:
     for page in _page_batches(ls, project, caller, page_size, **params):
         yield from page
 
 
-def _page_batches(ls: LabelStudio, project: int, caller: Caller, page_size: int,
-                  **params: Any) -> Iterator[list[dict[str, Any]]]:  # fmt: skip
+def _page_batches(
+    ls: LabelStudio, project: int, caller: Caller, page_size: int, **params: Any
+) -> Iterator[list[dict[str, Any]]]:
     """Pages of tasks as JSON dicts; ends on a short page or Label Studio's 'Invalid page'."""
     if "include" not in params:
         params["fields"] = "all"
@@ -111,9 +128,15 @@ def _page_batches(ls: LabelStudio, project: int, caller: Caller, page_size: int,
     number = 1
     while True:
         try:
-            pager = caller(f"list tasks of project {project} (page {number})", ls.tasks.list,
-                           project=project, page=number, page_size=page_size,
-                           resolve_uri=False, **params)  # fmt: skip
+            pager = caller(
+                f"list tasks of project {project} (page {number})",
+                ls.tasks.list,
+                project=project,
+                page=number,
+                page_size=page_size,
+                resolve_uri=False,
+                **params,
+            )
         except LabelStudioError as exc:
             if isinstance(exc.__cause__, ApiError) and exc.__cause__.status_code == 404:
                 return

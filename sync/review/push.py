@@ -70,29 +70,57 @@ def wanted_prediction(findings: list[Finding], control: LabelControl) -> list[di
     return control.choices_result(issue.suggested_label.split("|"))
 
 
-def push_task(ls: LabelStudio, project: int, task: TaskRow, findings: list[Finding], *,
-              control: LabelControl, caller: Caller, state: SyncState,
-              report: PushReport) -> bool:  # fmt: skip
+def push_task(
+    ls: LabelStudio,
+    project: int,
+    task: TaskRow,
+    findings: list[Finding],
+    *,
+    control: LabelControl,
+    caller: Caller,
+    state: SyncState,
+    report: PushReport,
+) -> bool:
     """Bring one task's fields and prediction to the wanted state; True if anything was written."""
     data, meta = wanted_data(task, findings)
     wrote = False
     if data != task.data or meta != task.meta:
-        caller(f"update task {task.task_id}", ls.tasks.update, id=str(task.task_id),
-               data=data, meta=meta)  # fmt: skip
+        caller(
+            f"update task {task.task_id}",
+            ls.tasks.update,
+            id=str(task.task_id),
+            data=data,
+            meta=meta,
+        )
         state.put_tasks(project, [replace(task, data=data, meta=meta)])
         report.tasks_updated += 1
         wrote = True
-    return _push_prediction(ls, project, task, wanted_prediction(findings, control),
-                            caller=caller, report=report) or wrote  # fmt: skip
+    return (
+        _push_prediction(
+            ls, project, task, wanted_prediction(findings, control), caller=caller, report=report
+        )
+        or wrote
+    )
 
 
-def _push_prediction(ls: LabelStudio, project: int, task: TaskRow, result: list[dict] | None,
-                     *, caller: Caller, report: PushReport) -> bool:  # fmt: skip
+def _push_prediction(
+    ls: LabelStudio,
+    project: int,
+    task: TaskRow,
+    result: list[dict] | None,
+    *,
+    caller: Caller,
+    report: PushReport,
+) -> bool:
     ours = [p for p in task.predictions if p.get("model_version") == PREDICTION_VERSION]
     if result is not None and not ours:  # the pulled copy may be stale after a crash
-        ours = [p.model_dump(mode="json") for p in caller(
-            f"list predictions of task {task.task_id}", ls.predictions.list, task=task.task_id)
-            if p.model_version == PREDICTION_VERSION]  # fmt: skip
+        ours = [
+            p.model_dump(mode="json")
+            for p in caller(
+                f"list predictions of task {task.task_id}", ls.predictions.list, task=task.task_id
+            )
+            if p.model_version == PREDICTION_VERSION
+        ]
     keep, extra = (ours[0], ours[1:]) if ours and result is not None else (None, ours)
     wrote = False
     for p in extra:
@@ -113,24 +141,45 @@ def _push_prediction(ls: LabelStudio, project: int, task: TaskRow, result: list[
         report.predictions_created += 1
         return True
     if _strip(keep.get("result")) != _strip(result):
-        caller(f"update prediction {keep['id']}", ls.predictions.update, id=int(keep["id"]),
-               result=result)  # fmt: skip
+        caller(
+            f"update prediction {keep['id']}",
+            ls.predictions.update,
+            id=int(keep["id"]),
+            result=result,
+        )
         report.predictions_updated += 1
         return True
     return wrote
 
 
-def push_all(ls: LabelStudio, project: int, tasks: list[TaskRow], findings: list[Finding], *,
-             control: LabelControl, caller: Caller, state: SyncState, pace_s: float = 0.0,
-             advance: Callable[[int], None] | None = None) -> PushReport:  # fmt: skip
+def push_all(
+    ls: LabelStudio,
+    project: int,
+    tasks: list[TaskRow],
+    findings: list[Finding],
+    *,
+    control: LabelControl,
+    caller: Caller,
+    state: SyncState,
+    pace_s: float = 0.0,
+    advance: Callable[[int], None] | None = None,
+) -> PushReport:
     """Push every task's wanted state; ``pace_s`` pauses after each task that was written."""
     report = PushReport()
     by_task: dict[int, list[Finding]] = {}
     for f in findings:
         by_task.setdefault(f.task_id, []).append(f)
     for task in tasks:
-        wrote = push_task(ls, project, task, by_task.get(task.task_id, []), control=control,
-                          caller=caller, state=state, report=report)  # fmt: skip
+        wrote = push_task(
+            ls,
+            project,
+            task,
+            by_task.get(task.task_id, []),
+            control=control,
+            caller=caller,
+            state=state,
+            report=report,
+        )
         if wrote and pace_s:
             time.sleep(pace_s)
         if advance:

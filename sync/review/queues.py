@@ -31,16 +31,25 @@ ALL_FLAGGED = "Review: all flagged"
 DUPLICATE_TYPES = frozenset({"exact_duplicate", "near_duplicate", "split_leak"})
 _BY_KEY = {q.key: q for q in QUEUES}
 _SPECIAL = {
-    "label_issue": "label_issues", "annotator_disagreement": "label_issues",
+    "label_issue": "label_issues",
+    "annotator_disagreement": "label_issues",
     "exact_duplicate": "near_duplicates",
-    "near_duplicate": "near_duplicates", "split_leak": "split_leakage", "pii": "pii",
-}  # fmt: skip
+    "near_duplicate": "near_duplicates",
+    "split_leak": "split_leakage",
+    "pii": "pii",
+}
 # Every finding type Winnow raises; flags outside this set (import provenance such as
 # no_licence) belong to other jobs and are kept as they are.
 MANAGED_FLAGS = frozenset((*ISSUE_TYPES, "pii", "annotator_disagreement"))
 # The task data fields a sync writes; any other field is never changed.
-FIELDS = ("winnow_flags", "winnow_queues", "winnow_severity", "winnow_label_issue_score",
-          "winnow_suggested_label", "winnow_dup_group")  # fmt: skip
+FIELDS = (
+    "winnow_flags",
+    "winnow_queues",
+    "winnow_severity",
+    "winnow_label_issue_score",
+    "winnow_suggested_label",
+    "winnow_dup_group",
+)
 PREDICTION_VERSION = "winnow-review"
 
 

@@ -19,8 +19,9 @@ def with_review_control(config: str, to_name: str) -> str:
     parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))  # keep comments
     root = ET.fromstring(config, parser=parser)
     ET.SubElement(root, "Header", value="Winnow review")
-    review = ET.SubElement(root, "Choices", name=REVIEW_CONTROL, toName=to_name,
-                           choice="single", showInline="true")  # fmt: skip
+    review = ET.SubElement(
+        root, "Choices", name=REVIEW_CONTROL, toName=to_name, choice="single", showInline="true"
+    )
     for value in REVIEW_CHOICES:
         ET.SubElement(review, "Choice", value=value)
     return ET.tostring(root, encoding="unicode")
@@ -31,6 +32,10 @@ def ensure_review_control(ls: LabelStudio, project: int, *, to_name: str, caller
     config = caller(f"read project {project}", ls.projects.get, id=project).label_config
     if has_review_control(config or ""):
         return False
-    caller(f"add the {REVIEW_CONTROL} control to project {project}", ls.projects.update,
-           id=project, label_config=with_review_control(config, to_name))  # fmt: skip
+    caller(
+        f"add the {REVIEW_CONTROL} control to project {project}",
+        ls.projects.update,
+        id=project,
+        label_config=with_review_control(config, to_name),
+    )
     return True

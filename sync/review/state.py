@@ -102,10 +102,21 @@ class SyncState:
                 "predictions=excluded.predictions, sha256=CASE WHEN excluded.image IS "
                 "tasks.image THEN COALESCE(excluded.sha256, tasks.sha256) ELSE excluded.sha256 "
                 "END, image=excluded.image",
-                [(project, r.task_id, r.updated_at, _dump(r.data), _dump(r.meta),
-                  _dump(r.annotations), _dump(r.predictions), r.image, r.sha256)
-                 for r in rows],
-            )  # fmt: skip
+                [
+                    (
+                        project,
+                        r.task_id,
+                        r.updated_at,
+                        _dump(r.data),
+                        _dump(r.meta),
+                        _dump(r.annotations),
+                        _dump(r.predictions),
+                        r.image,
+                        r.sha256,
+                    )
+                    for r in rows
+                ],
+            )
 
     def set_sha256(self, project: int, shas: dict[int, str | None]) -> None:
         with self._db:
@@ -123,9 +134,22 @@ class SyncState:
     def tasks(self, project: int) -> list[TaskRow]:
         rows = self._db.execute(
             "SELECT task_id, updated_at, data, meta, annotations, predictions, image, sha256 "
-            "FROM tasks WHERE project=? ORDER BY task_id", (project,))  # fmt: skip
-        return [TaskRow(r[0], r[1], json.loads(r[2]), json.loads(r[3]), json.loads(r[4]),
-                        json.loads(r[5]), r[6], r[7]) for r in rows]  # fmt: skip
+            "FROM tasks WHERE project=? ORDER BY task_id",
+            (project,),
+        )
+        return [
+            TaskRow(
+                r[0],
+                r[1],
+                json.loads(r[2]),
+                json.loads(r[3]),
+                json.loads(r[4]),
+                json.loads(r[5]),
+                r[6],
+                r[7],
+            )
+            for r in rows
+        ]
 
     def task_ids(self, project: int) -> set[int]:
         rows = self._db.execute("SELECT task_id FROM tasks WHERE project=?", (project,))
@@ -135,7 +159,9 @@ class SyncState:
     def project_info(self, project: int) -> dict[str, Any]:
         row = self._db.execute(
             "SELECT watermark, last_pull_at, last_sync_at, label_config FROM projects "
-            "WHERE project=?", (project,)).fetchone()  # fmt: skip
+            "WHERE project=?",
+            (project,),
+        ).fetchone()
         keys = ("watermark", "last_pull_at", "last_sync_at", "label_config")
         return dict(zip(keys, row or (None,) * 4, strict=True))
 
@@ -151,9 +177,21 @@ class SyncState:
             self._db.execute("DELETE FROM findings WHERE project=?", (project,))
             self._db.executemany(
                 "INSERT OR REPLACE INTO findings VALUES (?,?,?,?,?,?,?,?,?)",
-                [(project, f.task_id, f.issue_type, f.score, f.group, f.given_label,
-                  f.suggested_label, f.details, f.sha256) for f in findings],
-            )  # fmt: skip
+                [
+                    (
+                        project,
+                        f.task_id,
+                        f.issue_type,
+                        f.score,
+                        f.group,
+                        f.given_label,
+                        f.suggested_label,
+                        f.details,
+                        f.sha256,
+                    )
+                    for f in findings
+                ],
+            )
 
     def findings(self, project: int) -> list[Finding]:
         rows = self._db.execute(
@@ -164,11 +202,14 @@ class SyncState:
         return [Finding(*r) for r in rows]
 
     # --- reviewer decisions ---------------------------------------------------------------
-    def dismiss(self, sha256: str, label: str, issue_type: str, *, by: str | None,
-                at: str | None) -> None:  # fmt: skip
+    def dismiss(
+        self, sha256: str, label: str, issue_type: str, *, by: str | None, at: str | None
+    ) -> None:
         with self._db:
-            self._db.execute("INSERT OR IGNORE INTO dismissals VALUES (?,?,?,?,?)",
-                             (sha256, label, issue_type, by, at))  # fmt: skip
+            self._db.execute(
+                "INSERT OR IGNORE INTO dismissals VALUES (?,?,?,?,?)",
+                (sha256, label, issue_type, by, at),
+            )
 
     def dismissed(self) -> set[tuple[str, str, str]]:
         return set(self._db.execute("SELECT sha256, label, issue_type FROM dismissals"))
@@ -176,21 +217,27 @@ class SyncState:
     def decision_seen(self, project: int, task_id: int, annotation_id: int, at: str) -> bool:
         """True if this annotation version was handled before; marks it handled otherwise."""
         with self._db:
-            cur = self._db.execute("INSERT OR IGNORE INTO decisions_seen VALUES (?,?,?,?)",
-                                   (project, task_id, annotation_id, at))  # fmt: skip
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO decisions_seen VALUES (?,?,?,?)",
+                (project, task_id, annotation_id, at),
+            )
         return cur.rowcount == 0
 
-    def log(self, project: int, task_id: int | None, *, at: str, who: str | None, action: str,
-            what: str) -> None:  # fmt: skip
+    def log(
+        self, project: int, task_id: int | None, *, at: str, who: str | None, action: str, what: str
+    ) -> None:
         with self._db:
             self._db.execute(
                 "INSERT INTO audit_log (project, task_id, at, who, action, what) "
-                "VALUES (?,?,?,?,?,?)", (project, task_id, at, who, action, what))  # fmt: skip
+                "VALUES (?,?,?,?,?,?)",
+                (project, task_id, at, who, action, what),
+            )
 
     def audit_log(self, project: int) -> list[dict[str, Any]]:
         cur = self._db.execute(
             "SELECT task_id, at, who, action, what FROM audit_log WHERE project=? ORDER BY id",
-            (project,))  # fmt: skip
+            (project,),
+        )
         keys = ("task_id", "at", "who", "action", "what")
         return [dict(zip(keys, r, strict=True)) for r in cur]
 
@@ -209,8 +256,9 @@ class SyncState:
 
     def put_view(self, project: int, name: str, view_id: int) -> None:
         with self._db:
-            self._db.execute("INSERT OR REPLACE INTO views VALUES (?,?,?)",
-                             (project, name, view_id))  # fmt: skip
+            self._db.execute(
+                "INSERT OR REPLACE INTO views VALUES (?,?,?)", (project, name, view_id)
+            )
 
 
 def state_path(data_dir: Path) -> Path:

@@ -19,9 +19,12 @@ _VALUE_KEY = {"Choices": "choices", "RectangleLabels": "rectanglelabels"}
 def current_annotation(task: TaskRow, control: str | None = None) -> dict[str, Any] | None:
     """The newest annotation not cancelled (by ``updated_at``, then id); with ``control``,
     the newest with a result for that control."""
-    live = [a for a in task.annotations if not a.get("was_cancelled")
-            and (control is None or any(r.get("from_name") == control
-                                        for r in a.get("result") or []))]  # fmt: skip
+    live = [
+        a
+        for a in task.annotations
+        if not a.get("was_cancelled")
+        and (control is None or any(r.get("from_name") == control for r in a.get("result") or []))
+    ]
     if not live:
         return None
     return max(live, key=lambda a: (str(a.get("updated_at") or ""), int(a.get("id") or 0)))

@@ -16,31 +16,61 @@ from sync.review.queues import ALL_FLAGGED, QUEUES, Queue
 from sync.review.state import SyncState
 
 # Columns a reviewer does not need in a queue, so the image and Winnow's fields fit the screen.
-_NOISE = [f"tasks:{c}" for c in (
-    "inner_id", "completed_at", "cancelled_annotations", "total_predictions", "annotators",
-    "annotations_results", "annotations_ids", "predictions_score", "predictions_model_versions",
-    "predictions_results", "file_upload", "storage_filename", "created_at", "updated_at",
-    "updated_by", "avg_lead_time", "draft_exists", "data.winnow_queues",
-)]  # fmt: skip
+_NOISE = [
+    f"tasks:{c}"
+    for c in (
+        "inner_id",
+        "completed_at",
+        "cancelled_annotations",
+        "total_predictions",
+        "annotators",
+        "annotations_results",
+        "annotations_ids",
+        "predictions_score",
+        "predictions_model_versions",
+        "predictions_results",
+        "file_upload",
+        "storage_filename",
+        "created_at",
+        "updated_at",
+        "updated_by",
+        "avg_lead_time",
+        "draft_exists",
+        "data.winnow_queues",
+    )
+]
 _HIDDEN = {"explore": _NOISE, "labeling": _NOISE}
 
 
 def view_data(queue: Queue | None) -> dict[str, Any]:
     """The View's filter (queue membership) and ordering (severity, highest first)."""
     if queue is None:
-        item = {"filter": "filter:tasks:data.winnow_severity", "operator": "greater",
-                "type": "Number", "value": 0}  # fmt: skip
+        item = {
+            "filter": "filter:tasks:data.winnow_severity",
+            "operator": "greater",
+            "type": "Number",
+            "value": 0,
+        }
         title, field = ALL_FLAGGED, "winnow_severity"
     else:
-        item = {"filter": "filter:tasks:data.winnow_queues", "operator": "contains",
-                "type": "String", "value": queue.key}  # fmt: skip
+        item = {
+            "filter": "filter:tasks:data.winnow_queues",
+            "operator": "contains",
+            "type": "String",
+            "value": queue.key,
+        }
         title, field = queue.title, queue.score_field
-    return {"title": title, "filters": {"conjunction": "and", "items": [item]},
-            "ordering": [f"-tasks:data.{field}"], "hiddenColumns": _HIDDEN}  # fmt: skip
+    return {
+        "title": title,
+        "filters": {"conjunction": "and", "items": [item]},
+        "ordering": [f"-tasks:data.{field}"],
+        "hiddenColumns": _HIDDEN,
+    }
 
 
-def ensure_views(ls: LabelStudio, project: int, *, detection: bool, caller: Caller,
-                 state: SyncState) -> dict[str, int]:  # fmt: skip
+def ensure_views(
+    ls: LabelStudio, project: int, *, detection: bool, caller: Caller, state: SyncState
+) -> dict[str, int]:
     """Create or update the review Views; returns title -> view id."""
     queues: list[Queue | None] = [q for q in QUEUES if detection or q.key != "boxes"]
     queues.append(None)
@@ -57,8 +87,13 @@ def ensure_views(ls: LabelStudio, project: int, *, detection: bool, caller: Call
         if not found:
             view = caller(f"create view {title!r}", ls.views.create, project=project, data=wanted)
         elif _differs(found[0].data or {}, wanted):
-            view = caller(f"update view {title!r}", ls.views.update, id=str(found[0].id),
-                          project=project, data=wanted)  # fmt: skip
+            view = caller(
+                f"update view {title!r}",
+                ls.views.update,
+                id=str(found[0].id),
+                project=project,
+                data=wanted,
+            )
         else:
             view = found[0]
         state.put_view(project, title, int(view.id))

@@ -8,12 +8,27 @@ from analysis.audit import ISSUE_COLUMNS, ISSUE_TYPES, AuditOptions, audit
 
 
 def _file(uri: str, sha: str, *, label=None, split=None, phash=0, error_kind=None, **kw) -> dict:
-    row = {"uri": uri, "sha256": sha, "label": label, "split": split, "error_kind": error_kind,
-           "error": "boom" if error_kind else None, "format": None if error_kind else "JPEG",
-           "phash": phash, "width": 640, "height": 480, "blur": 500.0, "brightness": 0.5,
-           "dark_fraction": 0.01, "bright_fraction": 0.01, "entropy": 7.0,
-           "is_grayscale": False, "has_alpha": False, "exif_orientation": 1,
-           "mode": "RGB"}  # fmt: skip
+    row = {
+        "uri": uri,
+        "sha256": sha,
+        "label": label,
+        "split": split,
+        "error_kind": error_kind,
+        "error": "boom" if error_kind else None,
+        "format": None if error_kind else "JPEG",
+        "phash": phash,
+        "width": 640,
+        "height": 480,
+        "blur": 500.0,
+        "brightness": 0.5,
+        "dark_fraction": 0.01,
+        "bright_fraction": 0.01,
+        "entropy": 7.0,
+        "is_grayscale": False,
+        "has_alpha": False,
+        "exif_orientation": 1,
+        "mode": "RGB",
+    }
     row.update(kw)
     return row
 
@@ -29,13 +44,27 @@ def test_labels_duplicates_leaks_and_unreadable_in_one_table() -> None:
     n_per = 20
     vectors = _clusters(n_per)
     rng = np.random.default_rng(1)
-    rows = [_file(f"/d/{'ab'[i // n_per]}/{i}.jpg", f"s{i}", label="ab"[i // n_per],
-                  split="train", phash=int(rng.integers(-2**62, 2**62)))
-            for i in range(2 * n_per)]  # fmt: skip
+    rows = [
+        _file(
+            f"/d/{'ab'[i // n_per]}/{i}.jpg",
+            f"s{i}",
+            label="ab"[i // n_per],
+            split="train",
+            phash=int(rng.integers(-(2**62), 2**62)),
+        )
+        for i in range(2 * n_per)
+    ]
     rows[3]["label"] = "b"  # a cluster-a image labelled b
     rows.append(dict(rows[5], uri="/d/a/copy.jpg"))  # exact copy of file 5
-    rows.append(dict(rows[7], uri="/d/a/near.jpg", sha256="near", phash=rows[7]["phash"] ^ 0b111,
-                     split="test"))  # 3 bits from file 7, other split  # fmt: skip
+    rows.append(
+        dict(
+            rows[7],
+            uri="/d/a/near.jpg",
+            sha256="near",
+            phash=rows[7]["phash"] ^ 0b111,
+            split="test",
+        )
+    )  # 3 bits from file 7, other split
     rows.append(_file("/d/a/bad.png", "bad", error_kind="truncated"))
     emb = np.concatenate([vectors, vectors[[5, 7]], np.zeros((1, 16), np.float32)])
     result = audit(pd.DataFrame(rows), embeddings=emb)
@@ -62,8 +91,7 @@ def test_labels_duplicates_leaks_and_unreadable_in_one_table() -> None:
 
 
 def test_checks_can_be_selected_and_unknown_ones_refused() -> None:
-    rows = [_file("/d/x.jpg", "s1"), _file("/d/y.jpg", "s1"),
-            _file("/d/z.jpg", "s2", blur=1.0)]  # fmt: skip
+    rows = [_file("/d/x.jpg", "s1"), _file("/d/y.jpg", "s1"), _file("/d/z.jpg", "s2", blur=1.0)]
     only = audit(pd.DataFrame(rows), options=AuditOptions(checks=frozenset({"blurry"})))
     assert set(only.issues["issue_type"]) == {"blurry"}
     assert only.issues.iloc[0]["details"].startswith("Laplacian variance 1.0")

@@ -38,8 +38,9 @@ def oracle(boxes: pd.DataFrame, seed: int = 0) -> dict[str, Detection]:
         )
         labels = (*group["label"], *rng.choice(sorted(boxes["label"].unique()), 3))
         scores = np.concatenate([rng.uniform(0.8, 0.99, len(group)), rng.uniform(0.05, 0.2, 3)])
-        found[path] = Detection(np.vstack([xy, weak]), tuple(labels), scores.astype(np.float32),
-                                "oracle", w, h)  # fmt: skip
+        found[path] = Detection(
+            np.vstack([xy, weak]), tuple(labels), scores.astype(np.float32), "oracle", w, h
+        )
     return found
 
 
@@ -68,13 +69,21 @@ def test_sanity_finds_each_deliberate_damage(clean):
     bad = pd.concat([bad, twin.set_axis([100])])
     found = box_sanity(bad, classes=sorted(clean["label"].unique()))
     got = sorted(zip(found["group"].str.rsplit("#").str[1], found["issue_type"], strict=True))
-    assert got == [("0", "box_out_of_bounds"), ("1", "box_degenerate"), ("100", "box_duplicate"),
-                   ("2", "box_degenerate"), ("3", "box_unknown_label"), ("4", "box_bad_mask"),
-                   ("5", "box_bad_mask")]  # fmt: skip
+    assert got == [
+        ("0", "box_out_of_bounds"),
+        ("1", "box_degenerate"),
+        ("100", "box_duplicate"),
+        ("2", "box_degenerate"),
+        ("3", "box_unknown_label"),
+        ("4", "box_bad_mask"),
+        ("5", "box_bad_mask"),
+    ]
     oob = found[found["issue_type"] == "box_out_of_bounds"].iloc[0]
     assert oob["score"] == pytest.approx(0.8) and "60% outside" in oob["details"]
-    assert (found["path"] == bad.loc[found["group"].str.rsplit("#").str[1].astype(int), "path"]
-            .to_numpy()).all()  # fmt: skip
+    assert (
+        found["path"]
+        == bad.loc[found["group"].str.rsplit("#").str[1].astype(int), "path"].to_numpy()
+    ).all()
 
 
 def test_comparison_finds_missing_spurious_shifted_and_relabelled(clean):
@@ -94,7 +103,7 @@ def test_comparison_finds_missing_spurious_shifted_and_relabelled(clean):
     assert any(
         iou_matrix(truth[p].boxes[int(g.rsplit("#det", 1)[1])][None], lost)[0, 0] > 0.8
         for p, g in zip(missing["path"], missing["group"], strict=True)
-    )  # fmt: skip
+    )
     wrong = found[found["issue_type"] == "box_wrong_label"].iloc[0]
     assert wrong["given_label"] == "track" and wrong["suggested_label"] == "car"
     # besides those: the box the slid track left behind (a "missing" object) and nothing else

@@ -21,10 +21,24 @@ from analysis.hamming_index import mih_plan, pairs_within
 from winnow.features.measure import make_thumbnail, measure_image
 
 PHOTOS = [
-    "astronaut", "coffee", "chelsea", "rocket", "camera", "hubble_deep_field",
-    "immunohistochemistry", "moon", "coins", "clock", "brick", "grass", "gravel", "cell",
-    "retina", "page", "text",
-]  # fmt: skip
+    "astronaut",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "camera",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "moon",
+    "coins",
+    "clock",
+    "brick",
+    "grass",
+    "gravel",
+    "cell",
+    "retina",
+    "page",
+    "text",
+]
 
 
 @st.composite
@@ -195,8 +209,9 @@ def test_cluster_ids_match_the_components(graph: tuple[int, np.ndarray]) -> None
 def test_one_keeper_per_cluster_with_the_best_quality(graph, data_) -> None:
     n, pairs = graph
     ids = cluster_pairs(n, pairs)
-    quality = np.array(data_.draw(st.lists(st.sampled_from([0.1, 0.5, 0.9, np.nan]),
-                                           min_size=n, max_size=n)))  # fmt: skip
+    quality = np.array(
+        data_.draw(st.lists(st.sampled_from([0.1, 0.5, 0.9, np.nan]), min_size=n, max_size=n))
+    )
     keep = choose_keepers(ids, quality=quality)
     ranked = np.where(np.isnan(quality), -np.inf, quality)
     for c in np.unique(ids):
@@ -218,8 +233,9 @@ def test_keepers_exact_values() -> None:
 def test_leakage_only_for_clusters_spanning_splits(graph, data_) -> None:
     n, pairs = graph
     ids = cluster_pairs(n, pairs)
-    splits = data_.draw(st.lists(st.sampled_from(["train", "val", "test", None, np.nan]),
-                                 min_size=n, max_size=n))  # fmt: skip
+    splits = data_.draw(
+        st.lists(st.sampled_from(["train", "val", "test", None, np.nan]), min_size=n, max_size=n)
+    )
     leak = split_leakage(ids, np.array(splits, dtype=object))
     for i in range(n):
         assigned = {s for j, s in enumerate(splits) if ids[j] == ids[i] and isinstance(s, str)}
@@ -230,9 +246,11 @@ def test_near_duplicate_groups_unite_pair_lists() -> None:
     phash_pairs = np.array([[0, 1]])
     embedding_pairs = np.array([[1, 4]])
     groups = near_duplicate_groups(
-        6, [phash_pairs, embedding_pairs], quality=np.array([1, 3, 0, 0, 2, 0.0]),
+        6,
+        [phash_pairs, embedding_pairs],
+        quality=np.array([1, 3, 0, 0, 2, 0.0]),
         splits=np.array(["train", "train", "val", "val", "test", None], dtype=object),
-    )  # fmt: skip
+    )
     np.testing.assert_array_equal(groups.cluster, [0, 0, 1, 2, 0, 3])
     np.testing.assert_array_equal(groups.size, [3, 3, 1, 1, 3, 1])
     np.testing.assert_array_equal(groups.keep, [False, True, True, True, False, True])
@@ -251,8 +269,12 @@ def _unit_rows(rng: np.random.Generator, n: int, d: int, copies: int) -> np.ndar
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 2**32 - 1), st.integers(1, 300), st.sampled_from([0.5, 0.8, 0.95]),
-       st.sampled_from([1, 7, 64, 4096]))  # fmt: skip
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 300),
+    st.sampled_from([0.5, 0.8, 0.95]),
+    st.sampled_from([1, 7, 64, 4096]),
+)
 def test_embedding_neighbors_equal_brute_force(seed, n, threshold, block) -> None:
     v = _unit_rows(np.random.default_rng(seed), n, 16, n // 3)
     pairs, sims = embedding_neighbors(v, threshold=threshold, block=block)

@@ -36,8 +36,13 @@ def fashion() -> dict:
     start = time.perf_counter()
     vectors = embed_small_images(images, embedder)
     photos = embedder.embed_images([Image.fromarray(getattr(data, n)()) for n in PHOTOS])
-    return {"x": vectors, "y": labels, "names": names, "photos": photos,
-            "seconds": time.perf_counter() - start}  # fmt: skip
+    return {
+        "x": vectors,
+        "y": labels,
+        "names": names,
+        "photos": photos,
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def _uniform_noise(labels: np.ndarray, share: float, k: int, seed: int) -> np.ndarray:
@@ -58,9 +63,11 @@ def test_finds_injected_label_noise_in_fashion_mnist(fashion: dict) -> None:
     precision, recall = hits.sum() / result.is_issue.sum(), hits.sum() / truth.sum()
     top50 = truth[result.ranked[:50]].mean()
     auroc = roc_auc_score(truth, -result.quality)
-    print(f"\n{N_REAL} images embedded in {fashion['seconds']:.1f} s; 10% uniform noise: "
-          f"flagged {result.is_issue.sum()}, precision {precision:.3f}, recall {recall:.3f}, "
-          f"top-50 precision {top50:.2f}, AUROC {auroc:.3f}")  # fmt: skip
+    print(
+        f"\n{N_REAL} images embedded in {fashion['seconds']:.1f} s; 10% uniform noise: "
+        f"flagged {result.is_issue.sum()}, precision {precision:.3f}, recall {recall:.3f}, "
+        f"top-50 precision {top50:.2f}, AUROC {auroc:.3f}"
+    )
     # Measured over 6 disjoint 1,000-image draws: precision 0.44-0.65, recall 0.71-0.89,
     # top-50 0.76-0.84, AUROC 0.957-0.969 (chance: 0.10, 0.10, 0.10, 0.5). With 800 training
     # images per fold the linear probe is only ~78% accurate on clean labels, and Cleanlab

@@ -25,15 +25,34 @@ def test_normalise_and_singular() -> None:
     assert normalise("SeaLion_pup") == "sea lion pup"
     assert normalise("  traffic--light. ") == "traffic light"
     assert [singular(w) for w in ["berries", "boxes", "dogs", "glass", "bus", "axis"]] == [
-        "berry", "box", "dog", "glass", "bus", "axis",
-    ]  # fmt: skip
+        "berry",
+        "box",
+        "dog",
+        "glass",
+        "bus",
+        "axis",
+    ]
 
 
 def test_distinct_classes_are_left_alone() -> None:
     # real label sets with short, similar-looking but different names
     assert name_pairs(list(FASHION_MNIST_CLASSES)) == []
-    different = ["cat", "car", "shirt", "skirt", "coat", "boat", "man", "woman", "v1", "v2",
-                 "class_1", "class_2", "layer10", "layer11"]  # fmt: skip
+    different = [
+        "cat",
+        "car",
+        "shirt",
+        "skirt",
+        "coat",
+        "boat",
+        "man",
+        "woman",
+        "v1",
+        "v2",
+        "class_1",
+        "class_2",
+        "layer10",
+        "layer11",
+    ]
     assert name_pairs(different) == []
 
 

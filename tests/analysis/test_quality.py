@@ -17,8 +17,13 @@ PHOTOS = ["coffee", "chelsea", "astronaut", "rocket", "coins", "camera"]
 
 def _row(image: Image.Image, **extra: object) -> dict:
     m = measure_image(make_thumbnail(image.convert("RGB"), 256)).as_dict()
-    row = {**m, "width": image.width, "height": image.height, "has_alpha": False,
-           "exif_orientation": 1}  # fmt: skip
+    row = {
+        **m,
+        "width": image.width,
+        "height": image.height,
+        "has_alpha": False,
+        "exif_orientation": 1,
+    }
     row.update(extra)
     return row
 
@@ -97,13 +102,24 @@ def test_exposure_checks_skip_cutouts_composited_on_white(photos: dict[str, Imag
         max_size=30,
     )
 )
-def test_scores_are_in_unit_interval_and_flags_match_scores(rows) -> None:  # fmt: skip
+def test_scores_are_in_unit_interval_and_flags_match_scores(rows) -> None:
     frame = pd.DataFrame(
-        [{"blur": b, "brightness": br, "entropy": e, "width": w, "height": h,
-          "dark_fraction": br / 2, "bright_fraction": 1 - br,
-          "is_grayscale": False, "has_alpha": False, "exif_orientation": None}
-         for b, br, e, w, h in rows]
-    )  # fmt: skip
+        [
+            {
+                "blur": b,
+                "brightness": br,
+                "entropy": e,
+                "width": w,
+                "height": h,
+                "dark_fraction": br / 2,
+                "bright_fraction": 1 - br,
+                "is_grayscale": False,
+                "has_alpha": False,
+                "exif_orientation": None,
+            }
+            for b, br, e, w, h in rows
+        ]
+    )
     out = quality_scores(frame)
     for check in CHECKS:
         scores = out[f"{check}_score"].to_numpy()

@@ -63,8 +63,9 @@ def test_growth_keeps_existing_splits(data, extra, seed) -> None:
     new_groups = np.where(joins, rng.choice(groups, extra), groups.max() + 1 + np.arange(extra))
     all_groups = np.concatenate([groups, new_groups])
     existing = list(old) + [None] * extra
-    grown = assign_splits(new_labels, fractions=FRACTIONS, groups=all_groups,
-                          existing=existing, seed=seed)  # fmt: skip
+    grown = assign_splits(
+        new_labels, fractions=FRACTIONS, groups=all_groups, existing=existing, seed=seed
+    )
     assert list(grown[: len(labels)]) == list(old)
     assert (pd.Series(grown).groupby(all_groups).nunique() == 1).all()
 
@@ -99,8 +100,9 @@ def test_time_aware_puts_newest_in_test() -> None:
 
 
 def test_existing_group_pulls_new_members_into_its_split() -> None:
-    splits = assign_splits(["a"] * 4, fractions=FRACTIONS, groups=[7, 7, 8, 8],
-                           existing=["test", None, None, None])  # fmt: skip
+    splits = assign_splits(
+        ["a"] * 4, fractions=FRACTIONS, groups=[7, 7, 8, 8], existing=["test", None, None, None]
+    )
     assert list(splits[:2]) == ["test", "test"]
 
 

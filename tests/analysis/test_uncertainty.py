@@ -46,8 +46,9 @@ def test_more_mass_on_the_top_class_scores_higher(k: int, a: float, b: float, me
     """Moving mass from the uniform rest to class 0 makes the model surer: higher score."""
     lo, hi = sorted((a, b))
     rest = np.full(k - 1, 1.0 / (k - 1))
-    probs = np.array([[t, *((1 - t) * rest)] for t in (1 / k + lo * (1 - 1 / k),
-                                                       1 / k + hi * (1 - 1 / k))])  # fmt: skip
+    probs = np.array(
+        [[t, *((1 - t) * rest)] for t in (1 / k + lo * (1 - 1 / k), 1 / k + hi * (1 - 1 / k))]
+    )
     low_score, high_score = uncertainty_score(probs, method)
     assert low_score <= high_score + 1e-12
     if hi - lo > 1e-6:
@@ -93,10 +94,11 @@ def test_multi_label_takes_the_most_uncertain_class() -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(
-    arrays(np.float64, st.tuples(st.integers(1, 15), st.integers(1, 8)),
-           elements=st.floats(0.0, 1.0)),
+    arrays(
+        np.float64, st.tuples(st.integers(1, 15), st.integers(1, 8)), elements=st.floats(0.0, 1.0)
+    ),
     st.sampled_from(METHODS),
-)  # fmt: skip
+)
 def test_multi_label_scores_lie_in_the_unit_interval(probs: np.ndarray, method: str) -> None:
     score = uncertainty_score(probs, method, multi_label=True)
     assert score.shape == (len(probs),)

@@ -92,8 +92,10 @@ def env_example() -> dict[str, str]:
 @pytest.fixture(scope="session")
 def filled_env(env_example: dict[str, str]) -> dict[str, str]:
     """``.env.example`` with every placeholder replaced by a distinct real-looking value."""
-    return {k: (f"{k.lower()}-0123456789abcdef" if v == "change-me" else v)
-            for k, v in env_example.items()}  # fmt: skip
+    return {
+        k: (f"{k.lower()}-0123456789abcdef" if v == "change-me" else v)
+        for k, v in env_example.items()
+    }
 
 
 @pytest.fixture(scope="session")

@@ -155,8 +155,12 @@ def test_service_commands_exist_with_their_options(compose, cli):
 
 
 def _option_problems(where: str, command: Any, args: list[str]) -> list[str]:
-    options = {opt: p for p in command.params for opt in (*p.opts, *p.secondary_opts)
-               if p.param_type_name == "option"}  # fmt: skip
+    options = {
+        opt: p
+        for p in command.params
+        for opt in (*p.opts, *p.secondary_opts)
+        if p.param_type_name == "option"
+    }
     arguments = [p for p in command.params if p.param_type_name == "argument"]
     problems, positional, i = [], 0, 0
     while i < len(args):

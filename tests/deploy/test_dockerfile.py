@@ -17,8 +17,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def instructions(text: str) -> list[tuple[str, str]]:
     """``(INSTRUCTION, arguments)`` pairs, continuation lines joined, comments dropped."""
-    joined = re.sub(r"\\\n", " ", "\n".join(
-        line for line in text.splitlines() if not line.lstrip().startswith("#")))  # fmt: skip
+    joined = re.sub(
+        r"\\\n",
+        " ",
+        "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#")),
+    )
     pairs = []
     for line in joined.splitlines():
         if line.strip():
@@ -73,8 +76,11 @@ def test_every_package_is_copied_and_nothing_copied_is_ignored(steps, pyproject)
         p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
     }
     assert packages <= copied
-    ignored = [ln for ln in (REPO / ".dockerignore").read_text().splitlines()
-               if ln and not ln.startswith("#")]  # fmt: skip
+    ignored = [
+        ln
+        for ln in (REPO / ".dockerignore").read_text().splitlines()
+        if ln and not ln.startswith("#")
+    ]
     for src in copied:
         assert not any(fnmatch.fnmatch(src, pattern) for pattern in ignored), src
 

@@ -44,10 +44,11 @@ VARIANTS = 5  # crops and flips of each photo: 15 tasks
 def settings(tmp_path_factory: pytest.TempPathFactory, label_studio: LabelStudio) -> Settings:
     return get_settings(
         data_dir=tmp_path_factory.mktemp("active-learning"),
-        label_studio=LabelStudioSettings(url=label_studio.url,
-                                         api_key=SecretStr(label_studio.api_key)),
+        label_studio=LabelStudioSettings(
+            url=label_studio.url, api_key=SecretStr(label_studio.api_key)
+        ),
         training={"min_per_class": 2, "retrain_every": 3, "fine_tune": False},
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +71,9 @@ def image_urls(ls_files_root: Path) -> dict[str, list[str]]:
 
 
 def choice(label: str) -> list[dict]:
-    return [{"from_name": "label", "to_name": "image", "type": "choices",
-             "value": {"choices": [label]}}]  # fmt: skip
+    return [
+        {"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [label]}}
+    ]
 
 
 def wait_for(check, timeout_s: float = 60.0):
@@ -106,9 +108,13 @@ def test_annotations_train_a_model_that_ranks_tasks(
         ml = client.ml.create(url=backend.url, project=project, title="Winnow")
         zero_shot = client.ml.get(ml.id).model_version
         wait_for(lambda: client.projects.get(project).model_version == zero_shot)
-        client.webhooks.create(project=project, url=f"{backend.url}/webhook", send_payload=True,
-                               send_for_all_actions=False,
-                               actions=["ANNOTATION_CREATED", "ANNOTATIONS_DELETED"])  # fmt: skip
+        client.webhooks.create(
+            project=project,
+            url=f"{backend.url}/webhook",
+            send_payload=True,
+            send_for_all_actions=False,
+            actions=["ANNOTATION_CREATED", "ANNOTATIONS_DELETED"],
+        )
         client.actions.create(id="retrieve_tasks_predictions", project=project)
         before = unlabeled_scores(client, project)
 
@@ -128,10 +134,16 @@ def test_annotations_train_a_model_that_ranks_tasks(
         wait_for(lambda: client.projects.get(project).model_version == trained.version)
 
         # /predict now answers with the trained model and an uncertainty score.
-        answer = httpx.post(f"{backend.url}/predict", trust_env=False, timeout=60, json={
-            "tasks": [{"id": 1, "data": {"image": image_urls["cat"][4]}}],
-            "label_config": LABEL_CONFIG, "project": str(project),
-        }).json()["results"][0]  # fmt: skip
+        answer = httpx.post(
+            f"{backend.url}/predict",
+            trust_env=False,
+            timeout=60,
+            json={
+                "tasks": [{"id": 1, "data": {"image": image_urls["cat"][4]}}],
+                "label_config": LABEL_CONFIG,
+                "project": str(project),
+            },
+        ).json()["results"][0]
         assert answer["model_version"] == trained.version
         assert answer["result"][0]["value"]["choices"] == ["cat"]
 
@@ -166,7 +178,11 @@ def test_annotations_train_a_model_that_ranks_tasks(
         # Deleting annotations below min_per_class falls back to zero-shot, and says why.
         with caplog.at_level(logging.WARNING, logger="ml_backend.training.serving"):
             client.annotations.delete(annotation_ids[labelled["person"][0]])
-            wait_for(lambda: learning.worker.wait_idle(60)
-                     and client.projects.get(project).model_version == zero_shot)  # fmt: skip
+            wait_for(
+                lambda: (
+                    learning.worker.wait_idle(60)
+                    and client.projects.get(project).model_version == zero_shot
+                )
+            )
         assert "serving zero-shot" in caplog.text and "['person']" in caplog.text
         assert backend.app.state.backend.learning.health()["training"] == "idle"

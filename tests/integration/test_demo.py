@@ -46,7 +46,7 @@ def test_demo_runs_the_whole_stack_and_stops_it(
         seen["api"] = httpx.get(stack.links["API"].replace("/docs", "/v1/stats")).json()
         seen["ui"] = httpx.get(stack.links["web UI"] + "/_stcore/health").text
 
-    monkeypatch.setattr("sync.demo.wait_for_interrupt", look_while_running)
+    monkeypatch.setattr("sync.stack.demo.wait_for_interrupt", look_while_running)
     result = CliRunner().invoke(build_app(), ["demo", str(small_demo_set), "--wait"])
     assert result.exit_code == 0, result.output
     assert "admin@example.com" in result.output and "/projects/1" in result.output
@@ -61,8 +61,9 @@ def test_demo_runs_the_whole_stack_and_stops_it(
     assert ranked and all(t.total_annotations == 0 for t in ranked)
     scores = [max(p.score for p in t.predictions) for t in ranked]
     assert scores == sorted(scores)
-    assert all(p.model_version.startswith(("linear-", "fastai-"))
-               for t in ranked for p in t.predictions)  # fmt: skip
+    assert all(
+        p.model_version.startswith(("linear-", "fastai-")) for t in ranked for p in t.predictions
+    )
     assert seen["api"]["points"] == 12 and seen["ui"] == "ok"
     store = tmp_path / "store"
     assert (store / "export" / "v1.0" / "DATASET_CARD.md").is_file()

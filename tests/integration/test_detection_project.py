@@ -31,17 +31,20 @@ LABEL_CONFIG = """<View>
 </View>"""
 
 
-def test_detection_project_gets_face_boxes(label_studio: LabelStudio, ls_files_root: Path,
-                                           tmp_path: Path):  # fmt: skip
+def test_detection_project_gets_face_boxes(
+    label_studio: LabelStudio, ls_files_root: Path, tmp_path: Path
+):
     folder = ls_files_root / f"detect-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
     Image.fromarray(data.astronaut()).save(folder / "astronaut.jpg", quality=92)
     Image.fromarray(data.chelsea()).save(folder / "chelsea.jpg", quality=92)
     settings = get_settings(
-        data_dir=tmp_path / "store", detection={"backend": "haar"},
-        label_studio=LabelStudioSettings(url=label_studio.url,
-                                         api_key=SecretStr(label_studio.api_key)),
-    )  # fmt: skip
+        data_dir=tmp_path / "store",
+        detection={"backend": "haar"},
+        label_studio=LabelStudioSettings(
+            url=label_studio.url, api_key=SecretStr(label_studio.api_key)
+        ),
+    )
     client = LSClient(base_url=label_studio.url, api_key=label_studio.api_key)
     project = client.projects.create(title="faces", label_config=LABEL_CONFIG)
     client.import_storage.local.create(project=project.id, path=str(folder), use_blob_urls=True)

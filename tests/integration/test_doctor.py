@@ -34,9 +34,12 @@ def make_settings(tmp_path: Path, server: LabelStudio, store: SeaweedFS, **overr
     base = {
         "data_dir": tmp_path / "data",
         "label_studio": {"url": server.url, "api_key": SecretStr(server.api_key)},
-        "s3": {"endpoint_url": store.endpoint_url, "access_key_id": SecretStr(store.access_key),
-               "secret_access_key": SecretStr(store.secret_key)},
-    }  # fmt: skip
+        "s3": {
+            "endpoint_url": store.endpoint_url,
+            "access_key_id": SecretStr(store.access_key),
+            "secret_access_key": SecretStr(store.secret_key),
+        },
+    }
     for section, values in overrides.items():
         base[section] = {**base.get(section, {}), **values} if isinstance(values, dict) else values
     return get_settings(**base)
@@ -51,12 +54,14 @@ def test_a_working_deployment_passes_every_check(tmp_path, label_studio, seaweed
     for key in [k for k in os.environ if k.startswith("WINNOW_")]:
         monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
-    env = {"WINNOW_DATA_DIR": str(tmp_path / "data"),
-           "WINNOW_LABEL_STUDIO__URL": label_studio.url,
-           "WINNOW_LABEL_STUDIO__API_KEY": label_studio.api_key,
-           "WINNOW_S3__ENDPOINT_URL": seaweedfs.endpoint_url,
-           "WINNOW_S3__ACCESS_KEY_ID": seaweedfs.access_key,
-           "WINNOW_S3__SECRET_ACCESS_KEY": seaweedfs.secret_key}  # fmt: skip
+    env = {
+        "WINNOW_DATA_DIR": str(tmp_path / "data"),
+        "WINNOW_LABEL_STUDIO__URL": label_studio.url,
+        "WINNOW_LABEL_STUDIO__API_KEY": label_studio.api_key,
+        "WINNOW_S3__ENDPOINT_URL": seaweedfs.endpoint_url,
+        "WINNOW_S3__ACCESS_KEY_ID": seaweedfs.access_key,
+        "WINNOW_S3__SECRET_ACCESS_KEY": seaweedfs.secret_key,
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     result = CliRunner().invoke(build_app(), ["doctor"], terminal_width=200)
@@ -70,8 +75,14 @@ def test_a_working_deployment_passes_every_check(tmp_path, label_studio, seaweed
 
 def test_dead_ports_fail_with_the_fix(tmp_path, label_studio, seaweedfs):
     url = dead_url()
-    settings = make_settings(tmp_path, label_studio, seaweedfs, label_studio={"url": url},
-                             s3={"endpoint_url": url}, index={"url": url})  # fmt: skip
+    settings = make_settings(
+        tmp_path,
+        label_studio,
+        seaweedfs,
+        label_studio={"url": url},
+        s3={"endpoint_url": url},
+        index={"url": url},
+    )
     checks = by_name(settings)
     assert checks["label-studio"][0] == "FAIL" and "unreachable" in checks["label-studio"][1]
     assert "WINNOW_LABEL_STUDIO__URL" in checks["label-studio"][2]
@@ -81,14 +92,17 @@ def test_dead_ports_fail_with_the_fix(tmp_path, label_studio, seaweedfs):
 
 
 def test_refused_keys_fail_with_the_fix(tmp_path, label_studio, seaweedfs, web_server):
-    qdrant = web_server.serve("/collections", b'{"status":"forbidden"}',
-                              content_type="application/json", status=403)  # fmt: skip
+    qdrant = web_server.serve(
+        "/collections", b'{"status":"forbidden"}', content_type="application/json", status=403
+    )
     settings = make_settings(
-        tmp_path, label_studio, seaweedfs,
+        tmp_path,
+        label_studio,
+        seaweedfs,
         label_studio={"api_key": SecretStr("0" * 40)},
         s3={"secret_access_key": SecretStr("not-the-secret")},
         index={"url": qdrant.removesuffix("/collections"), "api_key": SecretStr("wrong")},
-    )  # fmt: skip
+    )
     checks = by_name(settings)
     assert checks["label-studio"][:2] == ("FAIL", "Label Studio refused the API key (HTTP 401)")
     assert checks["s3"][0] == "FAIL" and "SignatureDoesNotMatch" in checks["s3"][1]

@@ -19,8 +19,10 @@ from PIL import Image
 from pydantic import SecretStr
 from skimage import data as photos
 
-from sync.export import ExportOptions, export_dataset, verify_export
+from sync.export.job import export_dataset
+from sync.export.plan import ExportOptions
 from sync.export.targets import open_target
+from sync.export.verify import verify_export
 from tests.conftest import start_seaweedfs
 from winnow.config import S3Settings, Settings, get_settings
 from winnow.errors import ConfigError, ServiceError
@@ -44,9 +46,17 @@ def records(tmp_path_factory: pytest.TempPathFactory) -> pd.DataFrame:
             image = Image.fromarray(pixels[y : y + 3 * h // 4, x : x + 3 * w // 4])
             path = folder / f"{name}_{i}.png"
             image.resize((560, 480)).save(path)
-            rows.append({"task_id": len(rows) + 1, "image": str(path), "labels": [name],
-                         "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
-                         "width": 560, "height": 480, "licence": "public domain"})  # fmt: skip
+            rows.append(
+                {
+                    "task_id": len(rows) + 1,
+                    "image": str(path),
+                    "labels": [name],
+                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+                    "width": 560,
+                    "height": 480,
+                    "licence": "public domain",
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -54,17 +64,23 @@ def _resolve(row: pd.Series) -> bytes:
     return Path(row["image"]).read_bytes()
 
 
-def _settings(tmp_path: Path, server: SeaweedFS, *, secret: str | None = None,
-              attempts: int = 3) -> Settings:  # fmt: skip
-    s3 = S3Settings(endpoint_url=server.endpoint_url, access_key_id=SecretStr(server.access_key),
-                    secret_access_key=SecretStr(secret or server.secret_key))  # fmt: skip
-    return get_settings(data_dir=tmp_path / "data", s3=s3,
-                        export={"multipart_mb": 5, "s3_attempts": attempts})  # fmt: skip
+def _settings(
+    tmp_path: Path, server: SeaweedFS, *, secret: str | None = None, attempts: int = 3
+) -> Settings:
+    s3 = S3Settings(
+        endpoint_url=server.endpoint_url,
+        access_key_id=SecretStr(server.access_key),
+        secret_access_key=SecretStr(secret or server.secret_key),
+    )
+    return get_settings(
+        data_dir=tmp_path / "data", s3=s3, export={"multipart_mb": 5, "s3_attempts": attempts}
+    )
 
 
 def _export(records: pd.DataFrame, dest: str, settings: Settings, **kwargs):
-    return export_dataset(records, dest, settings=settings, resolve=_resolve, options=OPTIONS,
-                          **kwargs)  # fmt: skip
+    return export_dataset(
+        records, dest, settings=settings, resolve=_resolve, options=OPTIONS, **kwargs
+    )
 
 
 def test_export_to_s3_then_verify(records, seaweedfs, tmp_path) -> None:
@@ -77,8 +93,9 @@ def test_export_to_s3_then_verify(records, seaweedfs, tmp_path) -> None:
     assert report.ok, report.problems
     assert report.files_checked == result.files
     client = seaweedfs.client()
-    manifest = json.loads(client.get_object(Bucket=bucket, Key="sets/photos/v1.0/_MANIFEST.json")
-                          ["Body"].read())  # fmt: skip
+    manifest = json.loads(
+        client.get_object(Bucket=bucket, Key="sets/photos/v1.0/_MANIFEST.json")["Body"].read()
+    )
     shard = "shards/train-000000.tar"
     head = client.head_object(Bucket=bucket, Key=f"sets/photos/v1.0/{shard}")
     assert manifest["files"][shard]["size"] > 5 * 1024 * 1024

@@ -62,9 +62,12 @@ def ls_urls(label_studio: LabelStudio, ls_files_root: Path, real_images_dir: Pat
 
 
 def test_reads_s3_objects_and_reports_missing_keys(
-    tmp_path: Path, seaweedfs: SeaweedFS, label_studio: LabelStudio, bucket: str,
+    tmp_path: Path,
+    seaweedfs: SeaweedFS,
+    label_studio: LabelStudio,
+    bucket: str,
     real_images_dir: Path,
-) -> None:  # fmt: skip
+) -> None:
     s = _settings(tmp_path, seaweedfs, label_studio)
     with ImageReader(s.io, s.label_studio, s.s3) as reader:
         got = reader.read(f"s3://{bucket}/photos/chelsea.png")
@@ -75,9 +78,12 @@ def test_reads_s3_objects_and_reports_missing_keys(
 
 
 def test_reads_label_studio_urls_with_the_key_and_fails_clearly_without(
-    tmp_path: Path, seaweedfs: SeaweedFS, label_studio: LabelStudio, ls_urls: list[str],
+    tmp_path: Path,
+    seaweedfs: SeaweedFS,
+    label_studio: LabelStudio,
+    ls_urls: list[str],
     real_images_dir: Path,
-) -> None:  # fmt: skip
+) -> None:
     s = _settings(tmp_path, seaweedfs, label_studio)
     chelsea = next(u for u in ls_urls if u.endswith("chelsea.png"))
     with ImageReader(s.io, s.label_studio, s.s3) as reader:
@@ -89,9 +95,12 @@ def test_reads_label_studio_urls_with_the_key_and_fails_clearly_without(
 
 
 def test_pipeline_reads_s3_and_label_studio_in_workers(
-    tmp_path: Path, seaweedfs: SeaweedFS, label_studio: LabelStudio, bucket: str,
+    tmp_path: Path,
+    seaweedfs: SeaweedFS,
+    label_studio: LabelStudio,
+    bucket: str,
     ls_urls: list[str],
-) -> None:  # fmt: skip
+) -> None:
     s = _settings(tmp_path, seaweedfs, label_studio)
     keys = seaweedfs.client().list_objects_v2(Bucket=bucket, Prefix="photos/")["Contents"]
     items = [SourceItem(f"s3://{bucket}/{o['Key']}") for o in keys]

@@ -19,7 +19,7 @@ from label_studio_sdk import LabelStudio as LSClient
 from pydantic import SecretStr
 from typer.testing import CliRunner
 
-from sync.importing import ImportOptions, run_import
+from sync.importing.job import ImportOptions, run_import
 from sync.importing.project import load_index
 from winnow.cli.app import build_app
 from winnow.config import ImageIOSettings, LabelStudioSettings, S3Settings, Settings, get_settings
@@ -40,23 +40,36 @@ CLASSES = {  # class folder -> real photos from REAL_IMAGES
 }
 
 
-def _settings(tmp_path: Path, ls: LabelStudio, *, files_root: Path | None = None,
-              seaweedfs: SeaweedFS | None = None, max_bytes: int = 64 * 1024 * 1024,
-              ml_backend_url: str | None = None) -> Settings:  # fmt: skip
+def _settings(
+    tmp_path: Path,
+    ls: LabelStudio,
+    *,
+    files_root: Path | None = None,
+    seaweedfs: SeaweedFS | None = None,
+    max_bytes: int = 64 * 1024 * 1024,
+    ml_backend_url: str | None = None,
+) -> Settings:
     s3 = S3Settings()
     if seaweedfs is not None:
-        s3 = S3Settings(endpoint_url=seaweedfs.endpoint_url,
-                        access_key_id=SecretStr(seaweedfs.access_key),
-                        secret_access_key=SecretStr(seaweedfs.secret_key))  # fmt: skip
+        s3 = S3Settings(
+            endpoint_url=seaweedfs.endpoint_url,
+            access_key_id=SecretStr(seaweedfs.access_key),
+            secret_access_key=SecretStr(seaweedfs.secret_key),
+        )
     return get_settings(
         data_dir=tmp_path / "winnow-data",
-        label_studio=LabelStudioSettings(url=ls.url, api_key=SecretStr(ls.api_key),
-                                         files_root=files_root, ml_backend_url=ml_backend_url),
-        io=ImageIOSettings(allowed_hosts=["127.0.0.1"], max_bytes=max_bytes, http_retries=1,
-                           http_timeout_s=10),
+        label_studio=LabelStudioSettings(
+            url=ls.url,
+            api_key=SecretStr(ls.api_key),
+            files_root=files_root,
+            ml_backend_url=ml_backend_url,
+        ),
+        io=ImageIOSettings(
+            allowed_hosts=["127.0.0.1"], max_bytes=max_bytes, http_retries=1, http_timeout_s=10
+        ),
         s3=s3,
         features={"workers": 0},
-    )  # fmt: skip
+    )
 
 
 def _tasks(ls: LabelStudio, project_id: int) -> list[dict[str, Any]]:
@@ -134,8 +147,11 @@ def test_class_folder_import_then_reimport_changes_nothing(
 
     again = run_import(ImportOptions(str(class_folder), title), settings=settings)
 
-    assert (again.project_id, again.created_project, again.imported) == (summary.project_id,
-                                                                          False, 0)  # fmt: skip
+    assert (again.project_id, again.created_project, again.imported) == (
+        summary.project_id,
+        False,
+        0,
+    )
     assert again.skipped_by_reason == {"already_imported": n_images}
     assert _tasks(label_studio, summary.project_id) == tasks  # nothing changed, not even dates
 
@@ -144,8 +160,9 @@ def test_detection_import_makes_rectangle_labels_and_no_whole_image_annotations(
     tmp_path: Path, label_studio: LabelStudio, class_folder: Path
 ) -> None:
     settings = _settings(tmp_path, label_studio)
-    opts = ImportOptions(str(class_folder), f"boxes {uuid.uuid4().hex[:8]}", task="detection",
-                         embed=True)  # fmt: skip
+    opts = ImportOptions(
+        str(class_folder), f"boxes {uuid.uuid4().hex[:8]}", task="detection", embed=True
+    )
 
     summary = run_import(opts, settings=settings)
 
@@ -165,9 +182,13 @@ def test_split_class_import_keeps_splits_and_adds_only_new_content(
     tmp_path: Path, label_studio: LabelStudio, ls_files_root: Path, real_images_dir: Path
 ) -> None:
     root = ls_files_root / f"split-{uuid.uuid4().hex[:6]}"
-    layout = {"train/cat/a.png": "chelsea.png", "train/drink/b.jpg": "coffee.jpg",
-              "val/cat/c.webp": "chelsea.webp", "val/drink/d.tif": "coffee.tif",
-              "val/cat/same-as-b.jpg": "coffee.jpg"}  # fmt: skip
+    layout = {
+        "train/cat/a.png": "chelsea.png",
+        "train/drink/b.jpg": "coffee.jpg",
+        "val/cat/c.webp": "chelsea.webp",
+        "val/drink/d.tif": "coffee.tif",
+        "val/cat/same-as-b.jpg": "coffee.jpg",
+    }
     for rel, name in layout.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(real_images_dir / name, root / rel)
@@ -179,8 +200,10 @@ def test_split_class_import_keeps_splits_and_adds_only_new_content(
 
     assert summary.layout == "split/class" and summary.imported == 4
     assert summary.skipped_by_reason == {"duplicate": 1, "not_an_image": 1}
-    tasks = {Path(t["data"]["winnow_source"]).relative_to(root).as_posix(): t
-             for t in _tasks(label_studio, summary.project_id)}  # fmt: skip
+    tasks = {
+        Path(t["data"]["winnow_source"]).relative_to(root).as_posix(): t
+        for t in _tasks(label_studio, summary.project_id)
+    }
     assert set(tasks) == set(layout) - {"val/cat/same-as-b.jpg"}
     for rel, task in tasks.items():
         split, label, _ = rel.split("/")
@@ -218,8 +241,10 @@ def test_folder_outside_the_document_root_is_a_clear_error(
 
 @pytest.fixture
 def url_list(tmp_path: Path, web_server, real_images_dir: Path) -> tuple[Path, dict[str, str]]:
-    photo = {name: (real_images_dir / name).read_bytes() for name in
-             ("coffee.jpg", "chelsea.png", "astronaut_gray.jpg")}  # fmt: skip
+    photo = {
+        name: (real_images_dir / name).read_bytes()
+        for name in ("coffee.jpg", "chelsea.png", "astronaut_gray.jpg")
+    }
     urls = {
         "coffee": web_server.serve("/img/coffee.jpg", photo["coffee.jpg"]),
         "chelsea": web_server.serve("/img/chelsea.png", photo["chelsea.png"], content_type="x/y"),
@@ -228,20 +253,29 @@ def url_list(tmp_path: Path, web_server, real_images_dir: Path) -> tuple[Path, d
         "private": web_server.redirect("/go/private.jpg", "http://10.0.0.1/secret.jpg"),
         "metadata": web_server.redirect("/go/meta.jpg", "http://169.254.169.254/latest/"),
         "missing": f"{web_server.origin}/gone.jpg",
-        "html": web_server.serve("/page.jpg", b"<!DOCTYPE html><html>login</html>",
-                                 content_type="text/html"),
+        "html": web_server.serve(
+            "/page.jpg", b"<!DOCTYPE html><html>login</html>", content_type="text/html"
+        ),
         "huge": web_server.serve("/huge.jpg", b"\xff\xd8\xff" + b"\x00" * 3_000_000),
-    }  # fmt: skip
+    }
     rows = [
-        {"url": urls["coffee"], "label": "drink", "licence": "CC-BY-4.0", "author": "Ann",
-         "source_page": "https://example.org/coffee", "date": "2021-05-01"},
+        {
+            "url": urls["coffee"],
+            "label": "drink",
+            "licence": "CC-BY-4.0",
+            "author": "Ann",
+            "source_page": "https://example.org/coffee",
+            "date": "2021-05-01",
+        },
         {"url": urls["chelsea"], "label": "cat"},  # no licence: flagged
         {"url": urls["astronaut"], "label": "person", "license": "CC0-1.0"},
         {"url": urls["copy"], "label": "drink", "licence": "CC-BY-4.0"},
-        *({"url": urls[k], "label": "cat"} for k in ("private", "metadata", "missing", "html",
-                                                      "huge")),
+        *(
+            {"url": urls[k], "label": "cat"}
+            for k in ("private", "metadata", "missing", "html", "huge")
+        ),
         {"url": "file:///etc/passwd", "label": "cat"},
-    ]  # fmt: skip
+    ]
     path = tmp_path / "urls.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return path, urls
@@ -253,8 +287,12 @@ def test_url_list_import_records_provenance_and_skips_what_it_must(
     path, urls = url_list
     settings = _settings(tmp_path, label_studio, max_bytes=2_000_000)
     downloads = ls_files_root / f"downloads-{uuid.uuid4().hex[:6]}"
-    opts = ImportOptions(str(path), f"urls {uuid.uuid4().hex[:8]}", download_dir=downloads,
-                         policy=DownloadPolicy(concurrency=4, per_host_rate=50))  # fmt: skip
+    opts = ImportOptions(
+        str(path),
+        f"urls {uuid.uuid4().hex[:8]}",
+        download_dir=downloads,
+        policy=DownloadPolicy(concurrency=4, per_host_rate=50),
+    )
 
     summary = run_import(opts, settings=settings)
 
@@ -270,8 +308,10 @@ def test_url_list_import_records_provenance_and_skips_what_it_must(
     reasons = {s.source: s for s in summary.skipped}
     assert "10.0.0.1" in reasons[urls["private"]].detail
     assert "404" in reasons[urls["missing"]].detail
-    assert reasons[urls["copy"]].detail in (f"same content as {urls['coffee']}",
-                                            f"same content as {urls['copy']}")  # fmt: skip
+    assert reasons[urls["copy"]].detail in (
+        f"same content as {urls['coffee']}",
+        f"same content as {urls['copy']}",
+    )
     tasks = {t["data"]["winnow_url"]: t for t in _tasks(label_studio, summary.project_id)}
     assert set(tasks) | {urls["copy"]} >= {urls["chelsea"], urls["astronaut"]}
     assert len(tasks) == 3
@@ -319,22 +359,31 @@ def bucket(seaweedfs: SeaweedFS, real_images_dir: Path) -> str:
     client = seaweedfs.client()
     for label, names in CLASSES.items():
         for image in names:
-            client.put_object(Bucket=name, Key=f"sets/pets/{label}/{image}",
-                              Body=(real_images_dir / image).read_bytes())  # fmt: skip
+            client.put_object(
+                Bucket=name,
+                Key=f"sets/pets/{label}/{image}",
+                Body=(real_images_dir / image).read_bytes(),
+            )
     client.put_object(Bucket=name, Key="sets/pets/cat/readme.txt", Body=b"ignored")
-    client.put_object(Bucket=name, Key="sets/other/cat/x.png",
-                      Body=(real_images_dir / "chelsea.png").read_bytes())  # fmt: skip
+    client.put_object(
+        Bucket=name, Key="sets/other/cat/x.png", Body=(real_images_dir / "chelsea.png").read_bytes()
+    )
     return name
 
 
 @pytest.mark.parametrize("mode", ["storage", "presign"])
 def test_s3_prefix_import_from_seaweedfs(
-    tmp_path: Path, label_studio: LabelStudio, seaweedfs: SeaweedFS, bucket: str, mode: str,
+    tmp_path: Path,
+    label_studio: LabelStudio,
+    seaweedfs: SeaweedFS,
+    bucket: str,
+    mode: str,
     real_images_dir: Path,
-) -> None:  # fmt: skip
+) -> None:
     settings = _settings(tmp_path, label_studio, seaweedfs=seaweedfs)
-    opts = ImportOptions(f"s3://{bucket}/sets/pets", f"s3 {mode} {uuid.uuid4().hex[:6]}",
-                         s3_mode=mode)  # type: ignore[arg-type]  # fmt: skip
+    opts = ImportOptions(
+        f"s3://{bucket}/sets/pets", f"s3 {mode} {uuid.uuid4().hex[:6]}", s3_mode=mode
+    )  # type: ignore[arg-type]
 
     summary = run_import(opts, settings=settings)
 
@@ -392,16 +441,21 @@ def backend() -> Iterator[_Backend]:
 
 
 def test_cli_import_connects_the_configured_ml_backend_once(
-    tmp_path: Path, label_studio: LabelStudio, class_folder: Path, backend: _Backend,
+    tmp_path: Path,
+    label_studio: LabelStudio,
+    class_folder: Path,
+    backend: _Backend,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:  # fmt: skip
+) -> None:
     url = f"http://127.0.0.1:{backend.server_address[1]}"
     monkeypatch.chdir(tmp_path)
-    for name, value in {"WINNOW_LABEL_STUDIO__URL": label_studio.url,
-                        "WINNOW_LABEL_STUDIO__API_KEY": label_studio.api_key,
-                        "WINNOW_LABEL_STUDIO__ML_BACKEND_URL": url,
-                        "WINNOW_DATA_DIR": str(tmp_path / "data"),
-                        "WINNOW_FEATURES__WORKERS": "0"}.items():  # fmt: skip
+    for name, value in {
+        "WINNOW_LABEL_STUDIO__URL": label_studio.url,
+        "WINNOW_LABEL_STUDIO__API_KEY": label_studio.api_key,
+        "WINNOW_LABEL_STUDIO__ML_BACKEND_URL": url,
+        "WINNOW_DATA_DIR": str(tmp_path / "data"),
+        "WINNOW_FEATURES__WORKERS": "0",
+    }.items():
         monkeypatch.setenv(name, value)
     title = f"cli {uuid.uuid4().hex[:8]}"
     runner, app = CliRunner(), build_app()

@@ -12,8 +12,8 @@ import pytest
 from label_studio_sdk import LabelStudio as LSClient
 from pydantic import SecretStr
 
-from sync.importing import ImportOptions, run_import
-from sync.indexing import index_frame
+from sync.importing.job import ImportOptions, run_import
+from sync.indexing.job import index_frame
 from sync.project_frame import project_frame
 from winnow.config import ImageIOSettings, LabelStudioSettings, get_settings
 from winnow.index import SearchFilter, open_index
@@ -22,8 +22,11 @@ from winnow.services import LabelStudio
 
 pytestmark = pytest.mark.integration
 
-CLASSES = {"cat": ["chelsea.png", "chelsea.webp"], "drink": ["coffee.jpg", "coffee.tif"],
-           "person": ["astronaut.bmp", "astronaut_gray.png"]}  # fmt: skip
+CLASSES = {
+    "cat": ["chelsea.png", "chelsea.webp"],
+    "drink": ["coffee.jpg", "coffee.tif"],
+    "person": ["astronaut.bmp", "astronaut_gray.png"],
+}
 
 
 def test_index_follows_the_project(
@@ -36,13 +39,15 @@ def test_index_follows_the_project(
             shutil.copy(real_images_dir / name, folder / label / name)
     settings = get_settings(
         data_dir=tmp_path / "data",
-        label_studio=LabelStudioSettings(url=label_studio.url,
-                                         api_key=SecretStr(label_studio.api_key)),
+        label_studio=LabelStudioSettings(
+            url=label_studio.url, api_key=SecretStr(label_studio.api_key)
+        ),
         io=ImageIOSettings(allowed_hosts=["127.0.0.1"], http_retries=1, http_timeout_s=10),
         features={"workers": 0},
-    )  # fmt: skip
-    imported = run_import(ImportOptions(str(folder), f"index {uuid.uuid4().hex[:6]}"),
-                          settings=settings)  # fmt: skip
+    )
+    imported = run_import(
+        ImportOptions(str(folder), f"index {uuid.uuid4().hex[:6]}"), settings=settings
+    )
     project = imported.project_id
     embedder = make_embedder(settings.embedding)
 
@@ -50,8 +55,9 @@ def test_index_follows_the_project(
         index = open_index(settings)
         try:
             frame = project_frame(settings, project)
-            done = index_frame(frame, settings=settings, index=index, embedder=embedder,
-                               project=project)  # fmt: skip
+            done = index_frame(
+                frame, settings=settings, index=index, embedder=embedder, project=project
+            )
             return done, index.count(SearchFilter(labels="cat"))
         finally:
             index.close()
@@ -63,9 +69,17 @@ def test_index_follows_the_project(
     tasks = {Path(t.data["winnow_source"]).name: t for t in client.tasks.list(project=project)}
     astronaut = tasks["astronaut.bmp"]
     annotation = client.annotations.list(id=astronaut.id)[0]
-    client.annotations.update(id=annotation.id, result=[{
-        "from_name": "label", "to_name": "image", "type": "choices",
-        "value": {"choices": ["cat"]}}])  # fmt: skip
+    client.annotations.update(
+        id=annotation.id,
+        result=[
+            {
+                "from_name": "label",
+                "to_name": "image",
+                "type": "choices",
+                "value": {"choices": ["cat"]},
+            }
+        ],
+    )
     client.tasks.delete(id=tasks["coffee.tif"].id)
 
     second, cats = run()

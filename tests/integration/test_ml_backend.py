@@ -19,14 +19,14 @@ from label_studio_sdk import LabelStudio as LSClient
 from label_studio_sdk.core.api_error import ApiError
 from pydantic import SecretStr
 
-from ml_backend.batch import predict_project
 from ml_backend.connect import connect_backend
-from ml_backend.predictors import make_predictor
+from ml_backend.predict import predict_project
 from ml_backend.server import BackendServer
 from ml_backend.service import PredictionService
 from winnow.config import LabelStudioSettings, Settings, get_settings
 from winnow.services import LabelStudio
 from winnow.store import FeatureStore
+from winnow.zeroshot import make_predictor
 
 pytestmark = pytest.mark.integration
 
@@ -45,9 +45,10 @@ PRIVATE_URL = "http://10.255.255.1/cat.jpg"
 def settings(tmp_path_factory: pytest.TempPathFactory, label_studio: LabelStudio) -> Settings:
     return get_settings(
         data_dir=tmp_path_factory.mktemp("backend-store"),
-        label_studio=LabelStudioSettings(url=label_studio.url,
-                                         api_key=SecretStr(label_studio.api_key)),
-    )  # fmt: skip
+        label_studio=LabelStudioSettings(
+            url=label_studio.url, api_key=SecretStr(label_studio.api_key)
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +78,9 @@ def make_project(client: LSClient, urls: list[str], folder_root: Path, title: st
     project = client.projects.create(title=title, label_config=LABEL_CONFIG)
     folder = folder_root / urls[0].split("?d=", 1)[1].split("/", 1)[0]
     client.import_storage.local.create(project=project.id, path=str(folder), use_blob_urls=True)
-    client.projects.import_tasks(id=project.id,
-                                 request=[{"image": u} for u in [*urls, PRIVATE_URL]])  # fmt: skip
+    client.projects.import_tasks(
+        id=project.id, request=[{"image": u} for u in [*urls, PRIVATE_URL]]
+    )
     return project.id
 
 
@@ -124,8 +126,11 @@ def test_label_studio_pre_annotates_and_sorts_by_score(
         assert 0.0 < prediction.score <= 1.0
         assert prediction.result[0]["value"]["choices"][0] in {"cat", "coffee", "other"}
         assert task.predictions_score == pytest.approx(prediction.score)
-    labels = {u.rsplit("/", 1)[1]: t.predictions[0].result[0]["value"]["choices"][0]
-              for u, t in tasks.items() if t.predictions}  # fmt: skip
+    labels = {
+        u.rsplit("/", 1)[1]: t.predictions[0].result[0]["value"]["choices"][0]
+        for u, t in tasks.items()
+        if t.predictions
+    }
     assert labels["chelsea.png"] == "cat" and labels["coffee.jpg"] == "coffee"
     broken = next(u for u in unreadable if u.endswith("broken.jpg"))
     assert f"no prediction for {broken}: truncated:" in caplog.text
@@ -152,8 +157,9 @@ def test_unsupported_config_is_refused_clearly(client, backend):
         client.ml.create(url=backend.url, project=text_only.id, title="Winnow")
     assert caught.value.status_code == 400
     assert "valid ML backend" in str(caught.value.body)
-    direct = httpx.post(f"{backend.url}/setup", json={"schema": text_only.label_config},
-                        trust_env=False)  # fmt: skip
+    direct = httpx.post(
+        f"{backend.url}/setup", json={"schema": text_only.label_config}, trust_env=False
+    )
     assert direct.status_code == 400
     assert direct.json()["kind"] == "label_config"
     assert "<Image>" in direct.json()["error"] and "Traceback" not in direct.text
@@ -188,8 +194,9 @@ def test_winnow_predict_resumes_and_syncs_the_version(
     assert ml.title == version and client.projects.get(project).model_version == version
 
 
-def test_winnow_predict_command(client, settings, label_studio, photo_urls, ls_files_root,
-                                monkeypatch):  # fmt: skip
+def test_winnow_predict_command(
+    client, settings, label_studio, photo_urls, ls_files_root, monkeypatch
+):
     from typer.testing import CliRunner
 
     from winnow.cli.app import build_app

@@ -19,7 +19,7 @@ from label_studio_sdk import LabelStudio as LSClient
 from pydantic import SecretStr
 
 from ml_backend.server import BackendServer
-from sync.importing import ImportOptions, run_import
+from sync.importing.job import ImportOptions, run_import
 from winnow.config import LabelStudioSettings, Settings, get_settings
 from winnow.errors import ServiceError
 from winnow.services import LabelStudio
@@ -28,17 +28,26 @@ from winnow.services.postgres import PostgreSQL
 
 pytestmark = pytest.mark.integration
 
-CLASSES = {"cat": ["chelsea.png", "chelsea.webp"], "coffee": ["coffee.jpg", "coffee.tif"],
-           "person": ["astronaut.bmp", "astronaut_gray.png"]}  # fmt: skip
+CLASSES = {
+    "cat": ["chelsea.png", "chelsea.webp"],
+    "coffee": ["coffee.jpg", "coffee.tif"],
+    "person": ["astronaut.bmp", "astronaut_gray.png"],
+}
 
 
 @pytest.fixture(scope="module")
 def ls_postgres(
-    tmp_path_factory: pytest.TempPathFactory, postgres: PostgreSQL, ls_files_root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres: PostgreSQL,
+    ls_files_root: Path,
     ls_venv: Path,
-) -> Iterator[LabelStudio]:  # fmt: skip
-    server = LabelStudio(tmp_path_factory.mktemp("ls-postgres"), venv=ls_venv,
-                         files_root=ls_files_root, postgres=postgres.database)  # fmt: skip
+) -> Iterator[LabelStudio]:
+    server = LabelStudio(
+        tmp_path_factory.mktemp("ls-postgres"),
+        venv=ls_venv,
+        files_root=ls_files_root,
+        postgres=postgres.database,
+    )
     with server:
         yield server
 
@@ -46,8 +55,9 @@ def ls_postgres(
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory: pytest.TempPathFactory, ls_postgres: LabelStudio) -> Settings:
     ls = LabelStudioSettings(url=ls_postgres.url, api_key=SecretStr(ls_postgres.api_key))
-    return get_settings(data_dir=tmp_path_factory.mktemp("pg-store"), label_studio=ls,
-                        features={"workers": 0})  # fmt: skip
+    return get_settings(
+        data_dir=tmp_path_factory.mktemp("pg-store"), label_studio=ls, features={"workers": 0}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,8 +83,10 @@ def test_import_predict_and_sort_on_postgres(
 ):
     with BackendServer(settings) as backend:
         ls = settings.label_studio.model_copy(update={"ml_backend_url": backend.url})
-        summary = run_import(ImportOptions(str(class_folder), f"pg {uuid.uuid4().hex[:6]}"),
-                             settings=settings.model_copy(update={"label_studio": ls}))  # fmt: skip
+        summary = run_import(
+            ImportOptions(str(class_folder), f"pg {uuid.uuid4().hex[:6]}"),
+            settings=settings.model_copy(update={"label_studio": ls}),
+        )
         n_images = sum(len(v) for v in CLASSES.values())
         assert (summary.imported, summary.annotations) == (n_images, n_images)
         client = LSClient(base_url=ls_postgres.url, api_key=ls_postgres.api_key)

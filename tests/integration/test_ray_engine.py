@@ -53,14 +53,19 @@ def sources(tmp_path_factory, real_images_dir: Path, seaweedfs: SeaweedFS) -> li
             Bucket=bucket, Key=f"in/{name}", Body=(real_images_dir / name).read_bytes()
         )
     client.put_object(Bucket=bucket, Key="in/broken.jpg", Body=b"\xff\xd8\xff\xe0 not a JPEG")
-    s3 = [SourceItem(f"s3://{bucket}/in/{n}", "s3")
-          for n in ("chelsea.png", "astronaut.bmp", "broken.jpg", "missing.jpg")]  # fmt: skip
+    s3 = [
+        SourceItem(f"s3://{bucket}/in/{n}", "s3")
+        for n in ("chelsea.png", "astronaut.bmp", "broken.jpg", "missing.jpg")
+    ]
     return items + s3
 
 
 def settings_for(path: Path, seaweedfs: SeaweedFS) -> Settings:
-    s3 = {"endpoint_url": seaweedfs.endpoint_url, "access_key_id": SecretStr(seaweedfs.access_key),
-          "secret_access_key": SecretStr(seaweedfs.secret_key)}  # fmt: skip
+    s3 = {
+        "endpoint_url": seaweedfs.endpoint_url,
+        "access_key_id": SecretStr(seaweedfs.access_key),
+        "secret_access_key": SecretStr(seaweedfs.secret_key),
+    }
     return get_settings(data_dir=path, s3=s3, features={"workers": 0})
 
 
@@ -82,13 +87,15 @@ def test_ray_fills_the_same_store_as_the_local_path(local_ray, sources, seaweedf
     ray_settings = settings_for(tmp_path / "ray", seaweedfs)
     options = RayOptions(actor_cpus=0.5, decode_batch=4, embed_batch=8)
     with FeatureStore(ray_settings.store_path) as store:
-        first = extract_features_ray(sources, settings=ray_settings, store=store,
-                                     embedder=embedder, options=options)  # fmt: skip
+        first = extract_features_ray(
+            sources, settings=ray_settings, store=store, embedder=embedder, options=options
+        )
         ray_images, ray_sources = frames(store)
         ray_vectors = store.embeddings(embedder.model_id)
         readable = [item for item in sources if not item.uri.endswith("missing.jpg")]
-        again = extract_features_ray(readable, settings=ray_settings, store=store,
-                                     embedder=embedder, options=options)  # fmt: skip
+        again = extract_features_ray(
+            readable, settings=ray_settings, store=store, embedder=embedder, options=options
+        )
 
     assert local.failed >= 6 and local.embedded >= 10  # the set is not trivial
     counts = ("computed", "embedded", "failed", "errors")
@@ -107,8 +114,9 @@ def test_ray_fills_the_same_store_as_the_local_path(local_ray, sources, seaweedf
 def test_cli_engine_ray(local_ray, real_images_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WINNOW_DATA_DIR", str(tmp_path / "data"))
-    result = CliRunner().invoke(build_app(), ["features", str(real_images_dir), "--engine", "ray",
-                                              "--no-embed"])  # fmt: skip
+    result = CliRunner().invoke(
+        build_app(), ["features", str(real_images_dir), "--engine", "ray", "--no-embed"]
+    )
     assert result.exit_code == 0, result.output
     with FeatureStore(tmp_path / "data" / "features.sqlite") as store:
         assert store.counts()["images"] == len(list(real_images_dir.iterdir()))

@@ -83,12 +83,25 @@ def _make_project(ls: LabelStudio, folder: Path, files_root: Path, labels: dict[
     for name, label in sorted(labels.items()):
         given = WRONG.get(name, label)
         rel = folder.relative_to(files_root).as_posix()
-        result = [{"from_name": "label", "to_name": "image", "type": "choices",
-                   "value": {"choices": [given]}}]  # fmt: skip
+        result = [
+            {
+                "from_name": "label",
+                "to_name": "image",
+                "type": "choices",
+                "value": {"choices": [given]},
+            }
+        ]
         split = "test" if name in TEST_SPLIT else "train"
-        tasks.append({"data": {"image": f"/data/local-files/?d={rel}/{name}", "split": split,
-                               "name": name},
-                      "annotations": [{"result": result, "ground_truth": False}]})  # fmt: skip
+        tasks.append(
+            {
+                "data": {
+                    "image": f"/data/local-files/?d={rel}/{name}",
+                    "split": split,
+                    "name": name,
+                },
+                "annotations": [{"result": result, "ground_truth": False}],
+            }
+        )
     client.projects.import_tasks(id=project.id, request=tasks, commit_to_project=True)
     return project.id
 
@@ -99,25 +112,32 @@ def _settings(tmp: Path, ls: LabelStudio) -> Settings:
         label_studio=LabelStudioSettings(url=ls.url, api_key=SecretStr(ls.api_key)),
         io=ImageIOSettings(allowed_hosts=["127.0.0.1"], http_retries=1, http_timeout_s=10),
         features={"workers": 0},
-    )  # fmt: skip
+    )
 
 
 def _tasks(ls: LabelStudio, project: int, view: int | None = None) -> list[dict[str, Any]]:
-    params: dict[str, Any] = {"project": project, "fields": "all", "page_size": 1000,
-                              "resolve_uri": "false"}  # fmt: skip
+    params: dict[str, Any] = {
+        "project": project,
+        "fields": "all",
+        "page_size": 1000,
+        "resolve_uri": "false",
+    }
     if view is not None:
         params["view"] = view
-    response = httpx.get(f"{ls.url}/api/tasks", params=params, headers=ls.auth_headers,
-                         timeout=30)  # fmt: skip
+    response = httpx.get(f"{ls.url}/api/tasks", params=params, headers=ls.auth_headers, timeout=30)
     response.raise_for_status()
     return response.json()["tasks"]
 
 
 def _annotations(ls: LabelStudio, project: int) -> dict[int, str]:
     """Every stored annotation field as JSON (``created_ago`` is rendered per request)."""
-    return {t["id"]: json.dumps([{k: v for k, v in a.items() if k != "created_ago"}
-                                 for a in t["annotations"]], sort_keys=True)
-            for t in _tasks(ls, project)}  # fmt: skip
+    return {
+        t["id"]: json.dumps(
+            [{k: v for k, v in a.items() if k != "created_ago"} for a in t["annotations"]],
+            sort_keys=True,
+        )
+        for t in _tasks(ls, project)
+    }
 
 
 def _queue(ls: LabelStudio, project: int, views: dict[str, str], title: str) -> list[dict]:
@@ -141,8 +161,10 @@ def _end_state(ls: LabelStudio, project: int) -> dict[str, Any]:
     for t in listed:
         fields = {k: v for k, v in t["data"].items() if k.startswith("winnow_")}
         preds = sorted(json.dumps(p["result"][0]["value"]) for p in _ours(t))
-        meta = [re.sub(r"task (\d+)", lambda m: names[m.group(1)], line)
-                for line in t["meta"].get("winnow_review", [])]  # fmt: skip
+        meta = [
+            re.sub(r"task (\d+)", lambda m: names[m.group(1)], line)
+            for line in t["meta"].get("winnow_review", [])
+        ]
         tasks[t["data"]["name"]] = (fields, meta, preds)
     client = LSClient(base_url=ls.url, api_key=ls.api_key)
     views = sorted(
@@ -162,9 +184,11 @@ def animals(ls_files_root: Path) -> tuple[Path, dict[str, str]]:
 
 
 def test_sync_queues_decisions_and_kill_mid_push(
-    tmp_path: Path, label_studio: LabelStudio, ls_files_root: Path,
+    tmp_path: Path,
+    label_studio: LabelStudio,
+    ls_files_root: Path,
     animals: tuple[Path, dict[str, str]],
-) -> None:  # fmt: skip
+) -> None:
     folder, labels = animals
     settings = _settings(tmp_path, label_studio)
     project = _make_project(label_studio, folder, ls_files_root, labels)
@@ -183,19 +207,20 @@ def test_sync_queues_decisions_and_kill_mid_push(
     assert _end_state(label_studio, project) == first_state
 
     # before any dismissal: dismissals hold per content and label in every project
-    _kill_mid_push_then_rerun(label_studio, folder, ls_files_root, labels, settings,
-                              first_state)  # fmt: skip
+    _kill_mid_push_then_rerun(label_studio, folder, ls_files_root, labels, settings, first_state)
 
     changed = _ids(label_studio, project, {"bird_01.png", "blurred.png"})
     _relabel_and_keep(label_studio, project, views, settings)
     after = _annotations(label_studio, project)
     assert {k: v for k, v in after.items() if k not in changed} == {
-        k: v for k, v in before.items() if k not in changed}  # fmt: skip
+        k: v for k, v in before.items() if k not in changed
+    }
 
 
 def _check_queues(ls: LabelStudio, project: int, views: dict[str, str]) -> None:
-    label_issues = {t["data"]["name"]: t for t in _queue(ls, project, views,
-                                                          "Review: label issues")}  # fmt: skip
+    label_issues = {
+        t["data"]["name"]: t for t in _queue(ls, project, views, "Review: label issues")
+    }
     for name, true in TRUE.items():
         task = label_issues[name]
         assert task["data"]["winnow_suggested_label"] == true
@@ -225,8 +250,9 @@ def _check_project_frame(settings: Settings, project: int, labels: dict[str, str
     """The contract other jobs read: one row per task, current labels, open flags, sizes."""
     frame = project_frame(settings, project).set_index("task_id")
     assert len(frame) == len(labels) and frame.columns.tolist() == COLUMNS[1:]
-    by_name = {Path(image).name: row for image, row in zip(frame["image"], frame.itertuples(),
-                                                            strict=True)}  # fmt: skip
+    by_name = {
+        Path(image).name: row for image, row in zip(frame["image"], frame.itertuples(), strict=True)
+    }
     assert (
         by_name["bird_01.png"].labels == ["fish"] and "label_issue" in by_name["bird_01.png"].flags
     )
@@ -239,18 +265,37 @@ def _ids(ls: LabelStudio, project: int, names: set[str]) -> set[int]:
     return {t["id"] for t in _tasks(ls, project) if t["data"]["name"] in names}
 
 
-def _relabel_and_keep(ls: LabelStudio, project: int, views: dict[str, str],
-                      settings: Settings) -> None:  # fmt: skip
+def _relabel_and_keep(
+    ls: LabelStudio, project: int, views: dict[str, str], settings: Settings
+) -> None:
     """A reviewer fixes one label and keeps the blurred photo; the next syncs honour both."""
     client = LSClient(base_url=ls.url, api_key=ls.api_key)
     tasks = {t["data"]["name"]: t for t in _tasks(ls, project)}
     fix = tasks["bird_01.png"]["annotations"][0]
-    client.annotations.update(id=fix["id"], result=[{"from_name": "label", "to_name": "image",
-                              "type": "choices", "value": {"choices": ["bird"]}}])  # fmt: skip
+    client.annotations.update(
+        id=fix["id"],
+        result=[
+            {
+                "from_name": "label",
+                "to_name": "image",
+                "type": "choices",
+                "value": {"choices": ["bird"]},
+            }
+        ],
+    )
     keep = tasks["blurred.png"]["annotations"][0]
-    client.annotations.update(id=keep["id"], result=[*keep["result"], {
-        "from_name": "winnow_review", "to_name": "image", "type": "choices",
-        "value": {"choices": ["keep"]}}])  # fmt: skip
+    client.annotations.update(
+        id=keep["id"],
+        result=[
+            *keep["result"],
+            {
+                "from_name": "winnow_review",
+                "to_name": "image",
+                "type": "choices",
+                "value": {"choices": ["keep"]},
+            },
+        ],
+    )
     summary = run_sync(settings, project)
     assert (summary.decisions.kept, summary.decisions.relabelled) == (1, 1)
     for _ in range(2):  # and not raised again by the sync after
@@ -269,18 +314,32 @@ def _relabel_and_keep(ls: LabelStudio, project: int, views: dict[str, str],
     assert "fish -> bird" in log[0]["what"] and "blurry" in log[1]["what"]
 
 
-def _kill_mid_push_then_rerun(ls: LabelStudio, folder: Path, files_root: Path,
-                              labels: dict[str, str], settings: Settings,
-                              clean: dict[str, Any]) -> None:  # fmt: skip
+def _kill_mid_push_then_rerun(
+    ls: LabelStudio,
+    folder: Path,
+    files_root: Path,
+    labels: dict[str, str],
+    settings: Settings,
+    clean: dict[str, Any],
+) -> None:
     """The same data in a second project; a sync subprocess (paced) is SIGKILLed after a few
     task writes; a re-run must end where one clean run ended, with nothing duplicated."""
     project = _make_project(ls, folder, files_root, labels)
-    env = {**os.environ, "WINNOW_DATA_DIR": str(settings.data_dir),
-           "WINNOW_LABEL_STUDIO__URL": ls.url, "WINNOW_LABEL_STUDIO__API_KEY": ls.api_key,
-           "WINNOW_IO__ALLOWED_HOSTS": '["127.0.0.1"]', "WINNOW_FEATURES__WORKERS": "0",
-           "WINNOW_SYNC__PACE_S": "0.4"}  # fmt: skip
-    proc = subprocess.Popen([sys.executable, "-m", "winnow", "sync", "--project", str(project)],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    env = {
+        **os.environ,
+        "WINNOW_DATA_DIR": str(settings.data_dir),
+        "WINNOW_LABEL_STUDIO__URL": ls.url,
+        "WINNOW_LABEL_STUDIO__API_KEY": ls.api_key,
+        "WINNOW_IO__ALLOWED_HOSTS": '["127.0.0.1"]',
+        "WINNOW_FEATURES__WORKERS": "0",
+        "WINNOW_SYNC__PACE_S": "0.4",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "winnow", "sync", "--project", str(project)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     written = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -297,5 +356,4 @@ def _kill_mid_push_then_rerun(ls: LabelStudio, folder: Path, files_root: Path,
 
 
 def _flagged_names(state: dict[str, Any]) -> list[str]:
-    return [name for name, (fields, _, _) in state["tasks"].items()
-            if "winnow_severity" in fields]  # fmt: skip
+    return [name for name, (fields, _, _) in state["tasks"].items() if "winnow_severity" in fields]

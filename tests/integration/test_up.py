@@ -31,12 +31,21 @@ def _read_links(proc: subprocess.Popen, timeout_s: float = 300) -> dict[str, str
 
 
 def test_up_serves_every_part_until_interrupted(tmp_path: Path, ls_venv: Path) -> None:
-    env = dict(os.environ, WINNOW_DATA_DIR=str(tmp_path / "data"), WINNOW_LS_VENV=str(ls_venv),
-               COLUMNS="200")  # fmt: skip
+    env = dict(
+        os.environ,
+        WINNOW_DATA_DIR=str(tmp_path / "data"),
+        WINNOW_LS_VENV=str(ls_venv),
+        COLUMNS="200",
+    )
     env.pop("WINNOW_LABEL_STUDIO__API_KEY", None)
-    proc = subprocess.Popen([sys.executable, "-m", "winnow", "up", "--files-root", str(tmp_path)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "winnow", "up", "--files-root", str(tmp_path)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         links = _read_links(proc)
         assert httpx.get(links["Label Studio"] + "/health").status_code == 200

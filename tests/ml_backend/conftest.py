@@ -102,7 +102,7 @@ def tiny_clip_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> tuple[str,
 @pytest.fixture(scope="session")
 def imagenet_predictor():
     """The offline ImageNet zero-shot predictor with the real shipped weights (built once)."""
-    from ml_backend.predictors import make_predictor
+    from winnow.zeroshot import make_predictor
 
     return make_predictor(get_settings(embedding={"kind": "backbone"}))
 

@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from ml_backend.label_config import WORKING_EXAMPLE
-from ml_backend.predictors.zero_shot_imagenet import ImageNetZeroShot
+from winnow.labelstudio.controls.parse import WORKING_EXAMPLE
+from winnow.zeroshot.imagenet import ImageNetZeroShot
 
 
 def tasks_for(photo_dir, *names, start=1):
@@ -25,8 +25,12 @@ def metric(client, name: str, **labels) -> float:
 
 def test_health_setup_and_predict_real_photos(client, cat_coffee, photo_dir):
     health = client.get("/health").json()
-    assert health == {"status": "UP", "model_class": "winnow-zero-shot-imagenet",
-                      "model": "ready", "training": "idle"}  # fmt: skip
+    assert health == {
+        "status": "UP",
+        "model_class": "winnow-zero-shot-imagenet",
+        "model": "ready",
+        "training": "idle",
+    }
     setup = client.post("/setup", json={"project": "3.1700000000", "schema": cat_coffee})
     assert setup.status_code == 200
     version = setup.json()["model_version"]
@@ -40,14 +44,19 @@ def test_health_setup_and_predict_real_photos(client, cat_coffee, photo_dir):
         assert r["model_version"] == version
         assert 0.8 < r["score"] <= 1.0
         assert r["result"][0] | {"value": None, "score": None} == {
-            "from_name": "label", "to_name": "image", "type": "choices",
-            "value": None, "score": None,
-        }  # fmt: skip
+            "from_name": "label",
+            "to_name": "image",
+            "type": "choices",
+            "value": None,
+            "score": None,
+        }
 
 
 def test_second_predict_computes_nothing(client, cat_coffee, photo_dir):
-    body = {"tasks": tasks_for(photo_dir, "chelsea.jpg", "coffee.png", "chelsea.jpg"),
-            "label_config": cat_coffee}  # fmt: skip
+    body = {
+        "tasks": tasks_for(photo_dir, "chelsea.jpg", "coffee.png", "chelsea.jpg"),
+        "label_config": cat_coffee,
+    }
     first = client.post("/predict", json=body).json()
     computed = metric(client, "winnow_backend_embedding_cache_total", result="computed")
     assert computed == 2
@@ -82,8 +91,9 @@ def test_bad_tasks_get_no_prediction_and_the_others_do(client, cat_coffee, photo
     assert metric(client, "winnow_backend_task_failures_total", kind="blocked_source") == 2
 
 
-def test_local_paths_need_configured_roots(make_settings, client_for, imagenet_predictor,
-                                           cat_coffee, photo_dir):  # fmt: skip
+def test_local_paths_need_configured_roots(
+    make_settings, client_for, imagenet_predictor, cat_coffee, photo_dir
+):
     client = client_for(make_settings(io={}), predictor=imagenet_predictor)
     body = {"tasks": tasks_for(photo_dir, "chelsea.jpg"), "label_config": cat_coffee}
     [result] = client.post("/predict", json=body).json()["results"]
@@ -111,17 +121,20 @@ def test_invalid_bodies_are_422_json(client):
     assert "tasks" in answer.json()["error"]
 
 
-def test_missing_clip_checkpoint_explains_itself_in_setup(make_settings, client_for,
-                                                          tiny_clip_checkpoint, tmp_path,
-                                                          cat_coffee):  # fmt: skip
+def test_missing_clip_checkpoint_explains_itself_in_setup(
+    make_settings, client_for, tiny_clip_checkpoint, tmp_path, cat_coffee
+):
     name, _ = tiny_clip_checkpoint
-    settings = make_settings(embedding={"kind": "clip", "clip_model": name,
-                                        "clip_checkpoint": tmp_path / "missing.pt"})  # fmt: skip
+    settings = make_settings(
+        embedding={"kind": "clip", "clip_model": name, "clip_checkpoint": tmp_path / "missing.pt"}
+    )
     client = client_for(settings)
     health = client.get("/health").json()
     assert health["status"] == "UP" and health["model"].startswith("unavailable: ")
-    for path, body in (("/setup", {"schema": cat_coffee}),
-                       ("/predict", {"tasks": [], "label_config": cat_coffee})):  # fmt: skip
+    for path, body in (
+        ("/setup", {"schema": cat_coffee}),
+        ("/predict", {"tasks": [], "label_config": cat_coffee}),
+    ):
         answer = client.post(path, json=body)
         assert answer.status_code == 400
         assert answer.json()["kind"] == "model_unavailable"
@@ -139,12 +152,15 @@ def test_tiny_clip_loaded_from_a_checkpoint_predicts_multiple_choice(
         backend={"multi_threshold": 0.2},
     )
     client = client_for(settings)
-    xml = make_config('value="cat"', 'value="coffee"', 'value="person"', 'value="rocket"',
-                      multiple=True)  # fmt: skip
+    xml = make_config(
+        'value="cat"', 'value="coffee"', 'value="person"', 'value="rocket"', multiple=True
+    )
     version = client.post("/setup", json={"schema": xml}).json()["model_version"]
     assert version.startswith("clip-winnow-test-tiny-clip-sha256-")
-    body = {"tasks": tasks_for(photo_dir, "chelsea.jpg", "coffee.png", "astronaut.jpg"),
-            "label_config": xml}  # fmt: skip
+    body = {
+        "tasks": tasks_for(photo_dir, "chelsea.jpg", "coffee.png", "astronaut.jpg"),
+        "label_config": xml,
+    }
     results = client.post("/predict", json=body).json()["results"]
     for r in results:  # random weights: check the shape of the answer, not its content
         assert r["model_version"] == version and 0.25 <= r["score"] <= 1.0  # 4 classes
@@ -190,9 +206,9 @@ class _Exploding(ImageNetZeroShot):
         raise RuntimeError("secret internal detail")
 
 
-def test_unexpected_errors_answer_json_without_a_trace(make_settings, client_for,
-                                                       imagenet_predictor, cat_coffee,
-                                                       photo_dir, caplog):  # fmt: skip
+def test_unexpected_errors_answer_json_without_a_trace(
+    make_settings, client_for, imagenet_predictor, cat_coffee, photo_dir, caplog
+):
     broken = _Exploding.__new__(_Exploding)
     broken.feature_model = imagenet_predictor.feature_model
     client = client_for(make_settings(), predictor=broken)
@@ -200,6 +216,8 @@ def test_unexpected_errors_answer_json_without_a_trace(make_settings, client_for
     with caplog.at_level(logging.ERROR):
         answer = client.post("/predict", json=body)
     assert answer.status_code == 500
-    assert answer.json() == {"error": "internal error; the backend log has details",
-                             "kind": "internal_error"}  # fmt: skip
+    assert answer.json() == {
+        "error": "internal error; the backend log has details",
+        "kind": "internal_error",
+    }
     assert "secret internal detail" in caplog.text  # the log has it, the response does not

@@ -33,8 +33,11 @@ def test_histogram_buckets_are_cumulative_with_sum_and_count():
     for seconds in (0.001, 0.2, 0.2, 100.0, 1000.0):
         m.observe("winnow_backend_request_seconds", seconds, endpoint="/predict")
     lines = [ln for ln in m.render().splitlines() if ln.startswith("winnow_backend_request_sec")]
-    buckets = {ln.split('le="')[1].split('"')[0]: float(ln.rsplit(" ", 1)[1])
-               for ln in lines if "_bucket" in ln}  # fmt: skip
+    buckets = {
+        ln.split('le="')[1].split('"')[0]: float(ln.rsplit(" ", 1)[1])
+        for ln in lines
+        if "_bucket" in ln
+    }
     assert buckets["0.005"] == 1 and buckets["0.25"] == 3 and buckets["120.0"] == 4
     assert buckets["+Inf"] == 5
     assert list(buckets.values()) == sorted(buckets.values())

@@ -24,8 +24,10 @@ def test_prometheus_parses_every_series_with_its_values():
     assert failures[0].labels == {"kind": 'quote " and \\ backslash'} and failures[0].value == 1
     states = {s.labels["state"]: s.value for s in families["winnow_backend_training_state"].samples}
     assert states == {"idle": 0.0, "training": 1.0}
-    hist = {(s.name, s.labels.get("le")): s.value
-            for s in families["winnow_backend_request_seconds"].samples}  # fmt: skip
+    hist = {
+        (s.name, s.labels.get("le")): s.value
+        for s in families["winnow_backend_request_seconds"].samples
+    }
     assert hist[("winnow_backend_request_seconds_count", None)] == 3
     assert hist[("winnow_backend_request_seconds_bucket", "0.005")] == 1
     assert hist[("winnow_backend_request_seconds_bucket", "+Inf")] == 3

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ml_backend.label_config import parse_label_config
-from ml_backend.versions import model_version, project_id
+from ml_backend.versions import project_id
+from winnow.labelstudio.controls.parse import parse_label_config
+from winnow.zeroshot.version import model_version
 
 DESCRIBE = {"model": "clip:ViT-B-32@laion2b_s34b_b79k", "templates": ["a photo of a {}."]}
 

@@ -29,8 +29,10 @@ def photo(name: str) -> Image.Image:
 
 def variants(image: Image.Image) -> list[Image.Image]:
     w, h = image.size
-    crops = [image.crop((int(w * f), int(h * f), int(w * (1 - f)), int(h * (1 - f))))
-             for f in (0.0, 0.05, 0.1, 0.15)]  # fmt: skip
+    crops = [
+        image.crop((int(w * f), int(h * f), int(w * (1 - f)), int(h * (1 - f))))
+        for f in (0.0, 0.05, 0.1, 0.15)
+    ]
     return [*crops, ImageOps.mirror(image), image.resize((w // 2, h // 2))]
 
 
@@ -42,7 +44,7 @@ def jpeg(image: Image.Image) -> bytes:
 
 @pytest.fixture(scope="session")
 def zero_shot():
-    from ml_backend.predictors import make_predictor
+    from winnow.zeroshot import make_predictor
 
     return make_predictor(Settings())
 
@@ -68,9 +70,17 @@ def corpus(zero_shot, image_root: Path) -> list[tuple[IndexPoint, Image.Image]]:
             path = image_root / f"{name}_{i}.jpg"
             path.write_bytes(body)
             flags = ["blurry"] if i == 5 else []
-            payload = {"sha256": sha, "task_id": task, "task_ids": [task], "labels": [label],
-                       "label": label, "split": SPLITS[i], "flags": flags,
-                       "url": str(path), "project": 7}  # fmt: skip
+            payload = {
+                "sha256": sha,
+                "task_id": task,
+                "task_ids": [task],
+                "labels": [label],
+                "label": label,
+                "split": SPLITS[i],
+                "flags": flags,
+                "url": str(path),
+                "project": 7,
+            }
             out.append((IndexPoint(sha, vector, payload), image))
             task += 1
     return out
@@ -79,8 +89,11 @@ def corpus(zero_shot, image_root: Path) -> list[tuple[IndexPoint, Image.Image]]:
 @pytest.fixture(scope="session")
 def serve_settings(tmp_path_factory: pytest.TempPathFactory, image_root: Path) -> Settings:
     root: Path = tmp_path_factory.mktemp("serve")
-    return Settings(data_dir=root, io={"local_roots": [image_root]},
-                    serve={"project": 7, "max_upload_bytes": 2_000_000})  # fmt: skip
+    return Settings(
+        data_dir=root,
+        io={"local_roots": [image_root]},
+        serve={"project": 7, "max_upload_bytes": 2_000_000},
+    )
 
 
 @pytest.fixture(scope="session")
@@ -93,8 +106,7 @@ def filled_index(serve_settings: Settings, corpus) -> Iterator:
 
 @pytest.fixture(scope="session")
 def parts(filled_index, zero_shot) -> Parts:
-    return Parts(index=filled_index, embedder=zero_shot.feature_model.backbone,
-                 zero_shot=zero_shot)  # fmt: skip
+    return Parts(index=filled_index, embedder=zero_shot.feature_model.backbone, zero_shot=zero_shot)
 
 
 @pytest.fixture()

@@ -173,9 +173,21 @@ def test_thumbnails_refuse_paths_outside_the_allowed_roots(client, filled_index,
     outside.write_bytes(jpeg(chelsea()))
     vector = next(filled_index.points(with_vectors=True)).vector
     sha = "f" * 64
-    filled_index.upsert([IndexPoint(sha, vector, {"sha256": sha, "task_id": 500,
-                                                  "task_ids": [500], "project": 7,
-                                                  "url": str(outside)})])  # fmt: skip
+    filled_index.upsert(
+        [
+            IndexPoint(
+                sha,
+                vector,
+                {
+                    "sha256": sha,
+                    "task_id": 500,
+                    "task_ids": [500],
+                    "project": 7,
+                    "url": str(outside),
+                },
+            )
+        ]
+    )
     try:
         response = client.get("/v1/tasks/500/thumbnail")
         assert response.status_code == 502 and response.json()["kind"] == "blocked_source"

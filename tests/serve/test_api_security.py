@@ -38,8 +38,10 @@ def test_unexpected_errors_answer_500_without_a_trace(client: TestClient, monkey
     monkeypatch.setattr(client.app.state.engine, "stats", explode)
     response = client.get("/v1/stats")
     assert response.status_code == 500
-    assert response.json() == {"error": "internal error; the server log has details",
-                               "kind": "internal_error"}  # fmt: skip
+    assert response.json() == {
+        "error": "internal error; the server log has details",
+        "kind": "internal_error",
+    }
 
 
 def test_unknown_routes_are_json_404(client: TestClient) -> None:
@@ -57,8 +59,9 @@ def _server_errors(operation) -> list[tuple[str, int, str]]:
     """Run generated cases against one operation; collect 5xx answers."""
     label, found = operation.label, []
 
-    @settings(max_examples=25, deadline=None, database=None,
-              suppress_health_check=list(HealthCheck))  # fmt: skip
+    @settings(
+        max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+    )
     @given(case=operation.as_strategy())
     def check(case) -> None:
         response = case.call()

@@ -35,16 +35,19 @@ def stack(serve_settings, parts, tmp_path_factory):
 def test_overview_shows_counts_and_sample_grids_from_the_api(stack) -> None:
     api, ui, browser = stack
     browser.open(ui.url)
-    text = browser.wait_for_text("images", "18", "sample: cat", "sample: espresso",
-                                 "sample: space shuttle", timeout_s=60)  # fmt: skip
+    text = browser.wait_for_text(
+        "images", "18", "sample: cat", "sample: espresso", "sample: space shuttle", timeout_s=60
+    )
     assert "flagged" in text and "3" in text
     assert "no preview" not in text  # every thumbnail came back from the API
     _screenshot(browser, "ui_overview.png")
 
 
 def test_the_ui_reports_a_dead_api_instead_of_crashing(serve_settings, tmp_path) -> None:
-    with StreamlitUI(serve_settings, "http://127.0.0.1:9", tmp_path / "ui.log") as ui, \
-            HeadlessBrowser() as browser:  # fmt: skip
+    with (
+        StreamlitUI(serve_settings, "http://127.0.0.1:9", tmp_path / "ui.log") as ui,
+        HeadlessBrowser() as browser,
+    ):
         browser.open(ui.url)
         text = browser.wait_for_text("unreachable", timeout_s=60)
     assert "Traceback" not in text
@@ -56,8 +59,10 @@ def test_upload_to_classify_shows_zero_shot_probabilities(stack, tmp_path) -> No
     Image.fromarray(data.chelsea()).save(photo, format="JPEG")
     browser.open(ui.url)
     browser.wait_for_text("Classify", timeout_s=60)
-    browser.evaluate("[...document.querySelectorAll('[role=tab]')]"
-                     ".find(b => b.innerText.includes('Classify')).click()")  # fmt: skip
+    browser.evaluate(
+        "[...document.querySelectorAll('[role=tab]')]"
+        ".find(b => b.innerText.includes('Classify')).click()"
+    )
     browser.wait_for_text("an image to classify")
     browser.upload("input[type=file]", photo, index=0)
     text = browser.wait_for_text("zero-shot", "top: cat", timeout_s=60)

@@ -34,8 +34,9 @@ def test_missing_or_broken_files_say_what_to_do(tmp_path: Path) -> None:
         load_fashion_mnist(root=tmp_path)
     dims = (3).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2
     _write_idx(tmp_path / "train-images-idx3-ubyte.gz", b"\0\0\x08\x03" + dims, bytes(100))
-    _write_idx(tmp_path / "train-labels-idx1-ubyte.gz", b"\0\0\x08\x01" + (3).to_bytes(4, "big"),
-               bytes(3))  # fmt: skip
+    _write_idx(
+        tmp_path / "train-labels-idx1-ubyte.gz", b"\0\0\x08\x01" + (3).to_bytes(4, "big"), bytes(3)
+    )
     with pytest.raises(WinnowError, match="truncated"):
         load_fashion_mnist(root=tmp_path)
     _write_idx(tmp_path / "train-images-idx3-ubyte.gz", b"\0\0\x0d\x03" + dims, bytes(3 * 784))

@@ -86,7 +86,14 @@ def test_the_cli_logs_json_when_asked(tmp_path):
         "'hello', extra={'n': 1}); a.main()"
     )
     env = {"WINNOW_LOGGING__JSON": "true", "WINNOW_DATA_DIR": str(tmp_path), "PATH": ""}
-    done = subprocess.run([sys.executable, "-c", code], env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=60, check=True)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     (entry,) = [json.loads(line) for line in done.stderr.splitlines()]
     assert entry["message"] == "hello" and entry["n"] == 1 and entry["level"] == "WARNING"

@@ -1,11 +1,8 @@
 """The ``winnow`` command line (Typer).
 
-The core defines the app and the commands that need only the core (``config``, ``features``,
-``samples``). Adapters contribute their own commands (``sync``, ``audit``, ``serve``, ...)
-through the ``winnow.commands`` entry-point group, so the core never imports them. Commands
-that are planned but not built yet still appear and say so.
+The core defines the app and the commands that need only the core (``config``, ``doctor``,
+``features``, ``samples``). Adapters contribute theirs (``sync``, ``audit``, ``serve``, ...)
+through the ``winnow.commands`` entry-point group, so the core never imports them. A command
+lives in ``<package>/<room>/cli.py`` (``sync/review/cli.py`` is ``winnow sync``) or, for the
+core, in ``winnow/cli/<command>.py``.
 """
-
-from winnow.cli.app import app, main
-
-__all__ = ["app", "main"]

@@ -18,6 +18,7 @@ from rich.progress import (
 )
 
 from winnow.errors import WinnowError
+from winnow.progress import Advance
 
 console = Console(stderr=False)
 err_console = Console(stderr=True)
@@ -38,8 +39,16 @@ def run_guarded(app: typer.Typer) -> None:
 
 
 @contextmanager
-def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yield an ``advance(n)`` callback backed by a rich progress bar."""
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """Yield an ``advance(n)`` callback backed by a rich progress bar (a
+    :data:`winnow.progress.ProgressFactory`)."""
+    with staged_progress_bar(description) as start:
+        yield start(total)
+
+
+@contextmanager
+def staged_progress_bar(description: str) -> Iterator[Callable[[int | None], Advance]]:
+    """Yield ``start(total) -> advance(n)``, for jobs that learn the total only after listing."""
     columns = (
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -48,5 +57,10 @@ def progress_bar(description: str, total: int) -> Iterator[Callable[[int], None]
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=err_console, transient=False) as progress:
-        task = progress.add_task(description, total=total)
-        yield lambda n=1: progress.advance(task, n)
+        task = progress.add_task(description, total=None)
+
+        def start(total: int | None) -> Advance:
+            progress.update(task, total=total)
+            return lambda n=1: progress.advance(task, n)
+
+        yield start

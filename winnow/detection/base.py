@@ -29,8 +29,7 @@ class Detection:
     def __post_init__(self) -> None:
         n = len(self.labels)
         if self.boxes.shape != (n, 4) or self.scores.shape != (n,):
-            raise ValueError(f"{n} labels but boxes {self.boxes.shape}, scores "
-                             f"{self.scores.shape}")  # fmt: skip
+            raise ValueError(f"{n} labels but boxes {self.boxes.shape}, scores {self.scores.shape}")
         if self.masks is not None and self.masks.shape[0] != n:
             raise ValueError(f"{n} labels but {self.masks.shape[0]} masks")
 
@@ -41,10 +40,14 @@ class Detection:
         """Only the detections scoring at least ``min_score``."""
         keep = np.flatnonzero(self.scores >= min_score)
         return Detection(
-            boxes=self.boxes[keep], labels=tuple(self.labels[i] for i in keep),
-            scores=self.scores[keep], model_version=self.model_version, width=self.width,
-            height=self.height, masks=None if self.masks is None else self.masks[keep],
-        )  # fmt: skip
+            boxes=self.boxes[keep],
+            labels=tuple(self.labels[i] for i in keep),
+            scores=self.scores[keep],
+            model_version=self.model_version,
+            width=self.width,
+            height=self.height,
+            masks=None if self.masks is None else self.masks[keep],
+        )
 
     def counts(self) -> dict[str, int]:
         """Objects per class, e.g. ``{"person": 3}``."""
@@ -52,8 +55,9 @@ class Detection:
 
 
 def empty_detection(model_version: str, width: int, height: int) -> Detection:
-    return Detection(np.zeros((0, 4), np.float32), (), np.zeros(0, np.float32), model_version,
-                     width, height)  # fmt: skip
+    return Detection(
+        np.zeros((0, 4), np.float32), (), np.zeros(0, np.float32), model_version, width, height
+    )
 
 
 @runtime_checkable

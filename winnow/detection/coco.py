@@ -35,8 +35,19 @@ def load_coco(
         x, y, w, h = (float(v) for v in ann["bbox"])
         width, height = int(image["width"]), int(image["height"])
         mask = _polygon_mask(ann.get("segmentation"), height, width) if masks else None
-        rows.append([str(root / image["file_name"]), names[ann["category_id"]], x, y, x + w,
-                     y + h, width, height, mask])  # fmt: skip
+        rows.append(
+            [
+                str(root / image["file_name"]),
+                names[ann["category_id"]],
+                x,
+                y,
+                x + w,
+                y + h,
+                width,
+                height,
+                mask,
+            ]
+        )
     return pd.DataFrame(rows, columns=COLUMNS), [names[k] for k in sorted(names)]
 
 

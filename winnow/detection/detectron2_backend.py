@@ -54,8 +54,9 @@ class Detectron2Detector:
         try:
             cfg.merge_from_file(model_zoo.get_config_file(name))
         except RuntimeError as exc:
-            raise ModelError(f"detection.model {name!r} is not in the detectron2 model zoo: "
-                             f"{exc}") from exc  # fmt: skip
+            raise ModelError(
+                f"detection.model {name!r} is not in the detectron2 model zoo: {exc}"
+            ) from exc
         weights = str(settings.checkpoint or model_zoo.get_checkpoint_url(name))
         cfg.MODEL.WEIGHTS = weights
         cfg.MODEL.DEVICE = "cpu"
@@ -76,6 +77,12 @@ class Detectron2Detector:
         names = tuple(self.categories[int(i)] for i in out.pred_classes.numpy())
         masks = out.pred_masks.numpy().astype(bool) if out.has("pred_masks") else None
         height, width = image.shape[:2]
-        return Detection(out.pred_boxes.tensor.numpy().astype(np.float32), names,
-                         out.scores.numpy().astype(np.float32), self.model_version, width,
-                         height, masks)  # fmt: skip
+        return Detection(
+            out.pred_boxes.tensor.numpy().astype(np.float32),
+            names,
+            out.scores.numpy().astype(np.float32),
+            self.model_version,
+            width,
+            height,
+            masks,
+        )

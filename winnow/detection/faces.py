@@ -47,8 +47,9 @@ class HaarFaceDetector:
         scale = min(1.0, _MAX_SIDE / max(height, width))
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         if scale < 1.0:
-            gray = cv2.resize(gray, (round(width * scale), round(height * scale)),
-                              interpolation=cv2.INTER_AREA)  # fmt: skip
+            gray = cv2.resize(
+                gray, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA
+            )
         gray = cv2.equalizeHist(gray)
         side = max(12, int(self.min_face_fraction * min(gray.shape)))
         found = self._cascade.detectMultiScale(
@@ -57,8 +58,14 @@ class HaarFaceDetector:
         rects = np.asarray(found, dtype=np.float32).reshape(-1, 4) / scale
         boxes = np.column_stack([rects[:, :2], rects[:, :2] + rects[:, 2:]]).astype(np.float32)
         order = np.argsort(-(rects[:, 2] * rects[:, 3]), kind="stable")  # biggest first
-        return Detection(boxes[order], ("face",) * len(rects), np.ones(len(rects), np.float32),
-                         self.model_version, width, height)  # fmt: skip
+        return Detection(
+            boxes[order],
+            ("face",) * len(rects),
+            np.ones(len(rects), np.float32),
+            self.model_version,
+            width,
+            height,
+        )
 
 
 class YuNetFaceDetector:
@@ -88,5 +95,11 @@ class YuNetFaceDetector:
         _, found = self._net.detect(self._cv2.cvtColor(image, self._cv2.COLOR_RGB2BGR))
         rows = np.zeros((0, 15), np.float32) if found is None else found.astype(np.float32)
         boxes = np.column_stack([rows[:, :2], rows[:, :2] + rows[:, 2:4]]).astype(np.float32)
-        return Detection(boxes.reshape(-1, 4), ("face",) * len(rows), rows[:, 14].copy(),
-                         self.model_version, width, height)  # fmt: skip
+        return Detection(
+            boxes.reshape(-1, 4),
+            ("face",) * len(rows),
+            rows[:, 14].copy(),
+            self.model_version,
+            width,
+            height,
+        )

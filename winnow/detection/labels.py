@@ -21,9 +21,10 @@ def normalise(name: str) -> str:
 
 
 def map_labels(
-    detector_classes: Iterable[str], project_labels: Iterable[str],
+    detector_classes: Iterable[str],
+    project_labels: Iterable[str],
     explicit: Mapping[str, str] | None = None,
-) -> dict[str, str]:  # fmt: skip
+) -> dict[str, str]:
     """Detector class -> project label, for every class that has one."""
     labels = list(project_labels)
     by_key = {normalise(label): label for label in labels}

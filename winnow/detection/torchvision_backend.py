@@ -20,10 +20,16 @@ from winnow.detection.base import Detection
 from winnow.errors import ModelError, WeightsUnavailableError
 
 MODELS = (
-    "fasterrcnn_resnet50_fpn", "fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn",
-    "fasterrcnn_mobilenet_v3_large_320_fpn", "maskrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn_v2",
-    "retinanet_resnet50_fpn", "retinanet_resnet50_fpn_v2", "ssdlite320_mobilenet_v3_large",
-)  # fmt: skip
+    "fasterrcnn_resnet50_fpn",
+    "fasterrcnn_resnet50_fpn_v2",
+    "fasterrcnn_mobilenet_v3_large_fpn",
+    "fasterrcnn_mobilenet_v3_large_320_fpn",
+    "maskrcnn_resnet50_fpn",
+    "maskrcnn_resnet50_fpn_v2",
+    "retinanet_resnet50_fpn",
+    "retinanet_resnet50_fpn_v2",
+    "ssdlite320_mobilenet_v3_large",
+)
 _FLOOR = 0.05  # keep weak boxes too: the missing/spurious checks weigh them by score
 
 
@@ -73,8 +79,10 @@ class TorchvisionDetector:
     def detect(self, images: list[np.ndarray]) -> list[Detection]:
         import torch
 
-        tensors = [torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1).float() / 255.0
-                   for im in images]  # fmt: skip
+        tensors = [
+            torch.from_numpy(np.ascontiguousarray(im)).permute(2, 0, 1).float() / 255.0
+            for im in images
+        ]
         with torch.inference_mode():
             outputs = self.model(tensors)
         return [self._detection(out, im.shape) for out, im in zip(outputs, images, strict=True)]
@@ -89,8 +97,9 @@ class TorchvisionDetector:
             masks = out["masks"].numpy()[keep, 0] >= 0.5
         height, width = shape[:2]
         boxes = out["boxes"].numpy().astype(np.float32)[keep]
-        return Detection(boxes, tuple(names), scores[keep], self.model_version, width, height,
-                         masks)  # fmt: skip
+        return Detection(
+            boxes, tuple(names), scores[keep], self.model_version, width, height, masks
+        )
 
 
 def _check_name(name: str) -> str:

@@ -125,9 +125,14 @@ class EmbeddingCache:
             yield [ahead.popleft().result() for _ in range(min(self.batch_size, len(ahead)))]
 
     def _absorb(
-        self, batch: list[_Loaded], recorded: dict[str, SourceRecord], shas: dict[str, str],
-        have: set[str], errors: dict[str, ImageError], tally: _Tally,
-    ) -> None:  # fmt: skip
+        self,
+        batch: list[_Loaded],
+        recorded: dict[str, SourceRecord],
+        shas: dict[str, str],
+        have: set[str],
+        errors: dict[str, ImageError],
+        tally: _Tally,
+    ) -> None:
         """Record, look up and embed one batch of freshly read sources."""
         model_id = self.embedder.model_id
         fetched = [item for item in batch if item.sha is not None]
@@ -165,17 +170,26 @@ class EmbeddingCache:
         for item in fetched:
             old = recorded.get(item.uri)
             stat = local_stat(item.uri)
-            records.append(SourceRecord(
-                uri=item.uri, sha256=item.sha, size=item.size,
-                mtime_ns=stat[1] if stat else None,
-                label=old.label if old else None, split=old.split if old else None,
-            ))  # fmt: skip
+            records.append(
+                SourceRecord(
+                    uri=item.uri,
+                    sha256=item.sha,
+                    size=item.size,
+                    mtime_ns=stat[1] if stat else None,
+                    label=old.label if old else None,
+                    split=old.split if old else None,
+                )
+            )
         self.store.put_sources(records)
 
     def _assemble(
-        self, sources: list[str], shas: dict[str, str], errors: dict[str, ImageError],
-        hits: int, computed: int,
-    ) -> EmbedResult:  # fmt: skip
+        self,
+        sources: list[str],
+        shas: dict[str, str],
+        errors: dict[str, ImageError],
+        hits: int,
+        computed: int,
+    ) -> EmbedResult:
         good = sorted({shas[u] for u in sources if u not in errors and u in shas})
         found, matrix = self.store.embeddings(self.embedder.model_id, good)
         row = {sha: i for i, sha in enumerate(found)}

@@ -72,9 +72,10 @@ def extract_features(
 ) -> ExtractionReport:
     """Compute and store features (and embeddings, if ``embedder`` is given) for ``items``."""
     started = time.perf_counter()
-    report, todo, config = prepare_run(items, settings=settings, store=store, embedder=embedder,
-                                       progress=progress)  # fmt: skip
-    sink = _Sink(store, embedder, report, batch_size=settings.embedding.batch_size)
+    report, todo, config = prepare_run(
+        items, settings=settings, store=store, embedder=embedder, progress=progress
+    )
+    sink = Sink(store, embedder, report, batch_size=settings.embedding.batch_size)
     for results in _run(todo, config, _worker_count(settings, len(todo), embedder is not None)):
         sink.add(results)
         if progress:
@@ -85,9 +86,13 @@ def extract_features(
 
 
 def prepare_run(
-    items: Sequence[SourceItem], *, settings: Settings, store: FeatureStore,
-    embedder: Embedder | None, progress: ProgressFn | None,
-) -> tuple[ExtractionReport, list[SourceItem], WorkerConfig]:  # fmt: skip
+    items: Sequence[SourceItem],
+    *,
+    settings: Settings,
+    store: FeatureStore,
+    embedder: Embedder | None,
+    progress: ProgressFn | None,
+) -> tuple[ExtractionReport, list[SourceItem], WorkerConfig]:
     """What every engine does first: set aside unchanged items (counting the known-bad ones
     among them), and describe the per-image work. Returns (report, items to do, config)."""
     report = ExtractionReport(total=len(items))
@@ -161,8 +166,9 @@ def _run(todo: list[SourceItem], config: WorkerConfig, workers: int) -> Iterator
             yield [processor(item) for item in chunk]
         return
     ctx = get_context("spawn")  # no fork after torch threads exist
-    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=init_worker,
-                             initargs=(config,)) as pool:  # fmt: skip
+    with ProcessPoolExecutor(
+        workers, mp_context=ctx, initializer=init_worker, initargs=(config,)
+    ) as pool:
         pending: set[Future[list[WorkResult]]] = set()
         queue = iter(chunks)
         while True:
@@ -181,13 +187,17 @@ def _run(todo: list[SourceItem], config: WorkerConfig, workers: int) -> Iterator
                     ) from exc
 
 
-class _Sink:
+class Sink:
     """Collects worker results, embeds in batches and writes to the store."""
 
     def __init__(
-        self, store: FeatureStore, embedder: Embedder | None, report: ExtractionReport,
-        *, batch_size: int,
-    ) -> None:  # fmt: skip
+        self,
+        store: FeatureStore,
+        embedder: Embedder | None,
+        report: ExtractionReport,
+        *,
+        batch_size: int,
+    ) -> None:
         self.store, self.embedder, self.report = store, embedder, report
         self.batch_size = batch_size
         self.pending: list[tuple[str, np.ndarray]] = []

@@ -26,7 +26,7 @@ import numpy as np
 
 from winnow.config import EmbeddingSettings, Settings
 from winnow.errors import ConfigError
-from winnow.features.extract import ExtractionReport, ProgressFn, _Sink, prepare_run
+from winnow.features.extract import ExtractionReport, ProgressFn, Sink, prepare_run
 from winnow.features.walk import SourceItem
 from winnow.features.worker import ItemProcessor, WorkerConfig, WorkResult
 from winnow.models.embedder import Embedder
@@ -63,9 +63,10 @@ def extract_features_ray(
     """
     ray = _ray(options.address)
     started = time.perf_counter()
-    report, todo, config = prepare_run(items, settings=settings, store=store, embedder=embedder,
-                                       progress=progress)  # fmt: skip
-    sink = _Sink(store, None, report, batch_size=settings.embedding.batch_size)
+    report, todo, config = prepare_run(
+        items, settings=settings, store=store, embedder=embedder, progress=progress
+    )
+    sink = Sink(store, None, report, batch_size=settings.embedding.batch_size)
     if todo:
         dataset = _pipeline(ray, todo, config, settings.embedding, options)
         for batch in dataset.iter_batches(batch_size=WRITE_BATCH, batch_format="numpy"):
@@ -82,8 +83,9 @@ def _ray(address: str | None) -> Any:
     except ImportError as exc:
         raise ConfigError("--engine ray needs Ray: pip install 'winnow[ray]'") from exc
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 configure_logging=False)  # fmt: skip
+        ray.init(
+            address=address, include_dashboard=False, log_to_driver=False, configure_logging=False
+        )
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # the CLI draws its own
     for name in ("ray", "ray.data"):  # per-dataset INFO plans and stats
@@ -91,26 +93,38 @@ def _ray(address: str | None) -> Any:
     return ray
 
 
-def _pipeline(ray: Any, todo: list[SourceItem], config: WorkerConfig,
-              embedding: EmbeddingSettings, options: RayOptions) -> Any:  # fmt: skip
+def _pipeline(
+    ray: Any,
+    todo: list[SourceItem],
+    config: WorkerConfig,
+    embedding: EmbeddingSettings,
+    options: RayOptions,
+) -> Any:
     rows = [dataclasses.asdict(item) for item in todo]
     blocks = max(1, min(len(rows) // options.decode_batch, 1000))
     dataset = ray.data.from_items(rows, override_num_blocks=blocks)
     dataset = dataset.map_batches(
-        _decode_batch, fn_kwargs={"config": config}, batch_size=options.decode_batch,
+        _decode_batch,
+        fn_kwargs={"config": config},
+        batch_size=options.decode_batch,
         batch_format="pandas",
-    )  # fmt: skip
+    )
     if config.model_id is None:
         return dataset
     cpus, gpus, actors = _actor_resources(ray, options)
     return dataset.map_batches(
         _EmbedActor,
-        fn_constructor_kwargs={"embedding": embedding, "model_id": config.model_id,
-                               "threads": max(1, int(cpus))},
+        fn_constructor_kwargs={
+            "embedding": embedding,
+            "model_id": config.model_id,
+            "threads": max(1, int(cpus)),
+        },
         batch_size=options.embed_batch or embedding.batch_size,
-        batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=actors), num_cpus=cpus,
+        batch_format="numpy",
+        compute=ray.data.ActorPoolStrategy(size=actors),
+        num_cpus=cpus,
         num_gpus=gpus,
-    )  # fmt: skip
+    )
 
 
 def _actor_resources(ray: Any, options: RayOptions) -> tuple[float, float, int]:
@@ -161,15 +175,23 @@ class _EmbedActor:
         return {"result": [pickle.dumps(r) for r in stripped], "vector": vectors}
 
 
-def _write(batch: dict[str, np.ndarray], sink: _Sink, store: FeatureStore,
-           report: ExtractionReport, model_id: str | None) -> None:  # fmt: skip
+def _write(
+    batch: dict[str, np.ndarray],
+    sink: Sink,
+    store: FeatureStore,
+    report: ExtractionReport,
+    model_id: str | None,
+) -> None:
     """Store one batch the way the local path does; vectors arrive already computed."""
     results: list[WorkResult] = [pickle.loads(b) for b in batch["result"]]
     sink.add(results)
     if model_id is None:
         return
-    pairs = {r.source.sha256: v for r, v in zip(results, batch["vector"], strict=True)
-             if v and r.source.sha256 not in sink.embedded}  # fmt: skip
+    pairs = {
+        r.source.sha256: v
+        for r, v in zip(results, batch["vector"], strict=True)
+        if v and r.source.sha256 not in sink.embedded
+    }
     sink.embedded.update(pairs)  # a copy met later in the run is not stored twice
     if pairs:
         vectors = np.stack([np.frombuffer(v, dtype=np.float32) for v in pairs.values()])

@@ -112,7 +112,7 @@ def _open(data: bytes, source: str) -> Image.Image:
             reason = f"{sniffed} images are not supported"
             raise DecodeError(source, reason, kind="unsupported") from exc
         raise _broken(data, source, sniffed, exc) from exc
-    except Exception as exc:  # noqa: BLE001 - plugins raise many types on malformed headers
+    except Exception as exc:
         raise _broken(data, source, sniff_format(data), exc) from exc
 
 
@@ -123,7 +123,7 @@ def _load(image: Image.Image, data: bytes, source: str) -> None:
         raise TooLargeError(source, f"decompression bomb refused: {exc}") from exc
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - decoders raise OSError, EOFError, ValueError, ...
+    except Exception as exc:
         raise _broken(data, source, image.format, exc) from exc
 
 

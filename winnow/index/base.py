@@ -25,8 +25,13 @@ T = TypeVar("T")
 # Fixed namespace: changing it would orphan every stored point.
 POINT_NAMESPACE = uuid.UUID("6f0c6a2e-3b1d-5c55-9e57-77696e6e6f77")
 # Payload fields SearchFilter uses; each backend creates an index on exactly these.
-PAYLOAD_INDEXES = {"labels": "keyword", "split": "keyword", "flags": "keyword",
-                   "task_ids": "integer", "project": "integer"}  # fmt: skip
+PAYLOAD_INDEXES = {
+    "labels": "keyword",
+    "split": "keyword",
+    "flags": "keyword",
+    "task_ids": "integer",
+    "project": "integer",
+}
 
 
 class UnknownPointError(WinnowError, LookupError):
@@ -121,10 +126,16 @@ class SearchFilter:
 
     def clauses(self) -> list[Clause]:
         """The filter as backend-neutral clauses (each backend maps them to its classes)."""
-        out = [Clause("any", key, values) for key, values in (
-            ("labels", self.labels), ("split", self.splits), ("flags", self.flags),
-            ("task_ids", self.task_ids),
-        ) if values]  # fmt: skip
+        out = [
+            Clause("any", key, values)
+            for key, values in (
+                ("labels", self.labels),
+                ("split", self.splits),
+                ("flags", self.flags),
+                ("task_ids", self.task_ids),
+            )
+            if values
+        ]
         if self.project is not None:
             out.append(Clause("any", "project", (int(self.project),)))
         if self.exclude_flagged:
@@ -221,9 +232,12 @@ def in_order(ids: Sequence[str], found: Iterable[IndexPoint]) -> list[IndexPoint
 
 
 def example_points(
-    index: VectorIndex, positive_ids: Sequence[str], negative_ids: Sequence[str], *,
+    index: VectorIndex,
+    positive_ids: Sequence[str],
+    negative_ids: Sequence[str],
+    *,
     with_vectors: bool = False,
-) -> tuple[list[IndexPoint], list[IndexPoint]]:  # fmt: skip
+) -> tuple[list[IndexPoint], list[IndexPoint]]:
     """The stored recommend examples; UnknownPointError names any that are not indexed."""
     if not positive_ids:
         raise ValueError("recommend needs at least one positive id")

@@ -92,8 +92,7 @@ class EdgeIndex:
         self.ensure_collection(matrix.shape[1])
         for start in range(0, len(points), BATCH):
             rows = zip(points[start : start + BATCH], matrix[start : start + BATCH], strict=True)
-            batch = [qe.Point(p.id, row.tolist(), p.stored_payload())
-                     for p, row in rows]  # fmt: skip
+            batch = [qe.Point(p.id, row.tolist(), p.stored_payload()) for p, row in rows]
             self._update(qe.UpdateOperation.upsert_points(batch))
         return len(points)
 
@@ -117,18 +116,26 @@ class EdgeIndex:
         filter: SearchFilter | None = None,
     ) -> list[Hit]:
         pos, neg = example_points(self, positive_ids, negative_ids, with_vectors=True)
-        query = qe.RecommendQuery([p.vector.tolist() for p in pos],  # type: ignore[union-attr]
-                                  [p.vector.tolist() for p in neg])  # type: ignore[union-attr]  # fmt: skip
+        query = qe.RecommendQuery(
+            [p.vector.tolist() for p in pos],  # type: ignore[union-attr]
+            [p.vector.tolist() for p in neg],
+        )  # type: ignore[union-attr]
         base = filter or SearchFilter()
         seen = (*base.exclude_ids, *(p.id for p in pos + neg))
-        return self._query(qe.Query.RecommendBestScore(query), check_k(k),
-                           replace(base, exclude_ids=seen))  # fmt: skip
+        return self._query(
+            qe.Query.RecommendBestScore(query), check_k(k), replace(base, exclude_ids=seen)
+        )
 
     def _query(self, query: qe.Query, k: int, filter: SearchFilter | None) -> list[Hit]:
         if self._shard is None:
             return []
-        request = qe.QueryRequest(limit=k, query=query, with_payload=True,
-                                  filter=_edge_filter(filter), params=self._params)  # fmt: skip
+        request = qe.QueryRequest(
+            limit=k,
+            query=query,
+            with_payload=True,
+            filter=_edge_filter(filter),
+            params=self._params,
+        )
         with self._lock:
             scored = self._call("query", self._shard.query, request)
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in scored]
@@ -146,8 +153,13 @@ class EdgeIndex:
     ) -> Iterator[IndexPoint]:
         offset = None
         while self._shard is not None:
-            request = qe.ScrollRequest(offset=offset, limit=BATCH, filter=_edge_filter(filter),
-                                       with_payload=True, with_vector=with_vectors)  # fmt: skip
+            request = qe.ScrollRequest(
+                offset=offset,
+                limit=BATCH,
+                filter=_edge_filter(filter),
+                with_payload=True,
+                with_vector=with_vectors,
+            )
             with self._lock:
                 records, offset = self._call("scroll", self._shard.scroll, request)
             yield from (stored_point(r) for r in records)
@@ -177,10 +189,12 @@ class EdgeIndex:
 def _edge_config(dim: int, settings: IndexSettings) -> qe.EdgeConfig:
     quantization = (
         qe.ScalarQuantizationConfig(qe.ScalarType.Int8, quantile=0.99, always_ram=True)
-        if settings.quantization == "int8" else None
-    )  # fmt: skip
-    hnsw = qe.HnswIndexConfig(m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct,
-                              full_scan_threshold=10_000)  # fmt: skip
+        if settings.quantization == "int8"
+        else None
+    )
+    hnsw = qe.HnswIndexConfig(
+        m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, full_scan_threshold=10_000
+    )
     vectors = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, on_disk=settings.on_disk)
     return qe.EdgeConfig(vectors=vectors, hnsw_config=hnsw, quantization_config=quantization)
 

@@ -46,8 +46,9 @@ def _optional(value: Any) -> Any:
     return None if value is None or (isinstance(value, float) and np.isnan(value)) else value
 
 
-def frame_payloads(frame: pd.DataFrame, *, project: int | None = None,
-                   embedding: str | None = None) -> dict[str, dict[str, Any]]:  # fmt: skip
+def frame_payloads(
+    frame: pd.DataFrame, *, project: int | None = None, embedding: str | None = None
+) -> dict[str, dict[str, Any]]:
     """One payload per distinct sha256 in a project frame (rows without sha256 are skipped).
 
     A folder frame has no tasks: its ``task_id`` is None and ``task_ids`` empty."""
@@ -60,11 +61,16 @@ def frame_payloads(frame: pd.DataFrame, *, project: int | None = None,
         current = payloads.get(row.sha256)
         if current is None:
             payloads[row.sha256] = {
-                "sha256": row.sha256, "task_id": tasks[0] if tasks else None, "task_ids": tasks,
-                "labels": sorted(labels), "split": _optional(getattr(row, "split", None)),
-                "flags": sorted(flags), "url": _optional(getattr(row, "image", None)),
-                "project": project, "embedding": embedding,
-            }  # fmt: skip
+                "sha256": row.sha256,
+                "task_id": tasks[0] if tasks else None,
+                "task_ids": tasks,
+                "labels": sorted(labels),
+                "split": _optional(getattr(row, "split", None)),
+                "flags": sorted(flags),
+                "url": _optional(getattr(row, "image", None)),
+                "project": project,
+                "embedding": embedding,
+            }
             continue
         current["task_ids"].extend(tasks)
         current["labels"] = sorted(set(current["labels"]) | labels)

@@ -108,9 +108,10 @@ class ServerIndex:
             for start in range(0, len(points), BATCH):
                 batch = [
                     qm.PointStruct(id=p.id, vector=row.tolist(), payload=p.stored_payload())
-                    for p, row in zip(points[start : start + BATCH],
-                                      matrix[start : start + BATCH], strict=True)
-                ]  # fmt: skip
+                    for p, row in zip(
+                        points[start : start + BATCH], matrix[start : start + BATCH], strict=True
+                    )
+                ]
                 self.client.upsert(self.collection, batch, wait=True)
         return len(points)
 
@@ -137,17 +138,25 @@ class ServerIndex:
         filter: SearchFilter | None = None,
     ) -> list[Hit]:
         pos, neg = example_points(self, positive_ids, negative_ids)
-        query = qm.RecommendQuery(recommend=qm.RecommendInput(
-            positive=[p.id for p in pos], negative=[p.id for p in neg],
-            strategy=qm.RecommendStrategy.BEST_SCORE))  # fmt: skip
+        query = qm.RecommendQuery(
+            recommend=qm.RecommendInput(
+                positive=[p.id for p in pos],
+                negative=[p.id for p in neg],
+                strategy=qm.RecommendStrategy.BEST_SCORE,
+            )
+        )
         return self._query(query, check_k(k), filter)
 
     def _query(self, query: object, k: int, filter: SearchFilter | None) -> list[Hit]:
         with self._guard("query"):
             response = self.client.query_points(
-                self.collection, query=query, limit=k, with_payload=True,  # type: ignore[arg-type]
-                query_filter=_client_filter(filter), search_params=self._params,
-            )  # fmt: skip
+                self.collection,
+                query=query,
+                limit=k,
+                with_payload=True,  # type: ignore[arg-type]
+                query_filter=_client_filter(filter),
+                search_params=self._params,
+            )
         return [Hit(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
 
     def retrieve(self, ids: Sequence[str], with_vectors: bool = False) -> list[IndexPoint]:
@@ -165,9 +174,13 @@ class ServerIndex:
         while self.dim is not None:
             with self._guard("scroll"):
                 records, offset = self.client.scroll(
-                    self.collection, scroll_filter=_client_filter(filter), limit=BATCH,
-                    offset=offset, with_payload=True, with_vectors=with_vectors,
-                )  # fmt: skip
+                    self.collection,
+                    scroll_filter=_client_filter(filter),
+                    limit=BATCH,
+                    offset=offset,
+                    with_payload=True,
+                    with_vectors=with_vectors,
+                )
             yield from (stored_point(r) for r in records)
             if offset is None:
                 return
@@ -192,14 +205,18 @@ class ServerIndex:
 
 def _collection_config(dim: int, settings: IndexSettings) -> dict[str, object]:
     quantization = (
-        qm.ScalarQuantization(scalar=qm.ScalarQuantizationConfig(
-            type=qm.ScalarType.INT8, quantile=0.99, always_ram=True))
-        if settings.quantization == "int8" else None
-    )  # fmt: skip
+        qm.ScalarQuantization(
+            scalar=qm.ScalarQuantizationConfig(
+                type=qm.ScalarType.INT8, quantile=0.99, always_ram=True
+            )
+        )
+        if settings.quantization == "int8"
+        else None
+    )
     return {
         "vectors_config": qm.VectorParams(
             size=dim, distance=qm.Distance.COSINE, on_disk=settings.on_disk
-        ),  # fmt: skip
+        ),
         "hnsw_config": qm.HnswConfigDiff(
             m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct
         ),

@@ -16,9 +16,11 @@ from winnow.features.walk import IMAGE_EXTENSIONS, SPLIT_NAMES, Layout
 def is_image_key(key: str) -> bool:
     """Chosen by extension, like the folder walk: a text file named .jpg is still checked."""
     name = PurePosixPath(key).name
-    return bool(name) and not name.startswith(".") and (
-        PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS
-    )  # fmt: skip
+    return (
+        bool(name)
+        and not name.startswith(".")
+        and (PurePosixPath(name).suffix.lower() in IMAGE_EXTENSIONS)
+    )
 
 
 def detect_key_layout(keys: Sequence[str]) -> Layout:

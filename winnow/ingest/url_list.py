@@ -27,14 +27,22 @@ from winnow.errors import ConfigError
 
 LABEL_SEPARATOR = "|"
 _ALIASES = {
-    "url": "url", "image_url": "url", "image": "url",
-    "label": "labels", "labels": "labels", "class": "labels",
-    "source_page": "source_page", "page": "source_page", "page_url": "source_page",
+    "url": "url",
+    "image_url": "url",
+    "image": "url",
+    "label": "labels",
+    "labels": "labels",
+    "class": "labels",
+    "source_page": "source_page",
+    "page": "source_page",
+    "page_url": "source_page",
     "source": "source_page",
-    "licence": "licence", "license": "licence",
-    "author": "author", "creator": "author",
+    "licence": "licence",
+    "license": "licence",
+    "author": "author",
+    "creator": "author",
     "date": "date",
-}  # fmt: skip
+}
 
 
 class UrlRow(BaseModel):
@@ -115,8 +123,13 @@ def parse_url_list(path: Path | str) -> UrlList:
 
 def parse_url_text(text: str, *, kind: str) -> UrlList:
     """Parse ``text`` as ``kind``: csv, tsv, jsonl, json or txt."""
-    readers = {"csv": _csv_records, "tsv": _csv_records, "jsonl": _jsonl_records,
-               "json": _json_records, "txt": _text_records}  # fmt: skip
+    readers = {
+        "csv": _csv_records,
+        "tsv": _csv_records,
+        "jsonl": _jsonl_records,
+        "json": _json_records,
+        "txt": _text_records,
+    }
     if kind not in readers:
         raise ConfigError(f"unknown URL list format {kind!r}; use one of {sorted(readers)}")
     result = UrlList()

@@ -63,8 +63,9 @@ def build_label_config(
     control = ET.SubElement(view, tag, attrs)
     _append_items(control, labels)
     ET.SubElement(view, "Header", value="Winnow review")
-    review = ET.SubElement(view, "Choices", name=REVIEW_CONTROL, toName="image",
-                           choice="single", showInline="true")  # fmt: skip
+    review = ET.SubElement(
+        view, "Choices", name=REVIEW_CONTROL, toName="image", choice="single", showInline="true"
+    )
     _append_items(review, REVIEW_CHOICES)
     ET.indent(view)
     return ET.tostring(view, encoding="unicode")

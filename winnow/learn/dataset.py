@@ -43,8 +43,12 @@ class LabelledTasks:
         dropped = self.dropped.copy()
         if gone:
             dropped[reason] += len(gone)
-        return LabelledTasks([self.task_ids[i] for i in keep], [self.sources[i] for i in keep],
-                             [self.labels[i] for i in keep], dropped)  # fmt: skip
+        return LabelledTasks(
+            [self.task_ids[i] for i in keep],
+            [self.sources[i] for i in keep],
+            [self.labels[i] for i in keep],
+            dropped,
+        )
 
 
 def labelled_tasks(

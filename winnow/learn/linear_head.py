@@ -62,8 +62,11 @@ class LinearHead:
         folder = Path(path)
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / "head.npz", coef=self.coef, intercept=self.intercept, fixed=self.fixed)
-        meta = {"format": FORMAT_VERSION, "classes": list(self.classes),
-                "multi_label": self.multi_label}  # fmt: skip
+        meta = {
+            "format": FORMAT_VERSION,
+            "classes": list(self.classes),
+            "multi_label": self.multi_label,
+        }
         (folder / "head.json").write_text(json.dumps(meta, indent=2))
         return folder
 

@@ -131,10 +131,17 @@ class ModelRegistry:
         model.head.save(folder / "head")
         if model.network is not None:
             model.network.save(folder / "network")
-        meta = {"version": model.version, "kind": model.kind, "embedder": model.embedder,
-                "classes": list(model.classes), "multi_label": model.multi_label,
-                "n_annotations": model.n_annotations, "metrics": model.metrics,
-                "created_at": model.created_at, **extra}  # fmt: skip
+        meta = {
+            "version": model.version,
+            "kind": model.kind,
+            "embedder": model.embedder,
+            "classes": list(model.classes),
+            "multi_label": model.multi_label,
+            "n_annotations": model.n_annotations,
+            "metrics": model.metrics,
+            "created_at": model.created_at,
+            **extra,
+        }
         _write_json(folder / "meta.json", meta)
         model.path = folder
         with self._lock:
@@ -149,15 +156,22 @@ class ModelRegistry:
         current = self.current(project)
         candidate_score = evaluate(model)
         current_score = evaluate(current) if current is not None else None
-        promoted = should_replace(candidate_score, current_score,
-                                  only_if_not_worse=only_if_not_worse)  # fmt: skip
+        promoted = should_replace(
+            candidate_score, current_score, only_if_not_worse=only_if_not_worse
+        )
         reason = _reason(promoted, candidate_score, current_score, current)
         model.metrics["holdout_score"] = candidate_score
-        self.save(project, model, decision={
-            "promoted": promoted, "reason": reason, "candidate_score": candidate_score,
-            "current_version": current.version if current else None,
-            "current_score": current_score,
-        })  # fmt: skip
+        self.save(
+            project,
+            model,
+            decision={
+                "promoted": promoted,
+                "reason": reason,
+                "candidate_score": candidate_score,
+                "current_version": current.version if current else None,
+                "current_score": current_score,
+            },
+        )
         if promoted:
             self.promote(project, model.version)
         return Decision(promoted, candidate_score, current_score, reason)
@@ -183,11 +197,16 @@ def _read(folder: Path) -> TrainedModel:
     meta = json.loads((folder / "meta.json").read_text())
     network = FineTunedNetwork.load(folder / "network") if (folder / "network").is_dir() else None
     return TrainedModel(
-        version=meta["version"], kind=meta["kind"], head=LinearHead.load(folder / "head"),
-        embedder=meta["embedder"], n_annotations=int(meta["n_annotations"]),
-        metrics=meta.get("metrics") or {}, network=network,
-        created_at=meta.get("created_at", ""), path=folder,
-    )  # fmt: skip
+        version=meta["version"],
+        kind=meta["kind"],
+        head=LinearHead.load(folder / "head"),
+        embedder=meta["embedder"],
+        n_annotations=int(meta["n_annotations"]),
+        metrics=meta.get("metrics") or {},
+        network=network,
+        created_at=meta.get("created_at", ""),
+        path=folder,
+    )
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:

@@ -71,9 +71,14 @@ class FineTunedNetwork:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         torch.save(self.model.state_dict(), folder / "network.pt")
-        meta = {"format": FORMAT_VERSION, "arch": self.arch, "classes": list(self.classes),
-                "multi_label": self.multi_label, "image_size": self.image_size,
-                "stats": [list(self.stats[0]), list(self.stats[1])]}  # fmt: skip
+        meta = {
+            "format": FORMAT_VERSION,
+            "arch": self.arch,
+            "classes": list(self.classes),
+            "multi_label": self.multi_label,
+            "image_size": self.image_size,
+            "stats": [list(self.stats[0]), list(self.stats[1])],
+        }
         (folder / "network.json").write_text(json.dumps(meta, indent=2))
 
     @classmethod
@@ -85,8 +90,14 @@ class FineTunedNetwork:
         state = torch.load(folder / "network.pt", map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         stats = (tuple(meta["stats"][0]), tuple(meta["stats"][1]))
-        return cls(meta["arch"], tuple(meta["classes"]), bool(meta["multi_label"]),
-                   int(meta["image_size"]), stats, model)  # fmt: skip
+        return cls(
+            meta["arch"],
+            tuple(meta["classes"]),
+            bool(meta["multi_label"]),
+            int(meta["image_size"]),
+            stats,
+            model,
+        )
 
 
 def fine_tune(
@@ -118,8 +129,9 @@ def fine_tune(
         learn.fine_tune(options.epochs, freeze_epochs=1)
     stats = _SHIPPED_STATS if arch is _shipped_arch else _timm_stats(options.arch)
     model = learn.model.cpu().eval()
-    return FineTunedNetwork(options.arch, tuple(classes), multi_label, options.image_size,
-                            stats, model)  # fmt: skip
+    return FineTunedNetwork(
+        options.arch, tuple(classes), multi_label, options.image_size, stats, model
+    )
 
 
 def _dataloaders(images, labels, classes, multi_label, valid_idx, options: FitOptions) -> Any:
@@ -160,11 +172,11 @@ def _shipped_arch(pretrained: bool = True, **_: Any) -> torch.nn.Module:
     """timm's EfficientNet-Lite0 with the offline ImageNet weights (fastai calls this)."""
     import timm
 
-    from winnow.models.backbone import _load_weights, shipped_weights_path
+    from winnow.models.backbone import load_weights, shipped_weights_path
 
     model = timm.create_model("tf_efficientnet_lite0", pretrained=False)
     if pretrained:
-        _load_weights(model, shipped_weights_path())
+        load_weights(model, shipped_weights_path())
     return model
 
 

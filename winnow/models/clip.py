@@ -70,7 +70,7 @@ class ClipEmbedder(TorchImageEmbedder):
         """Temperature the model was trained with: logits = scale * cosine similarity."""
         return float(self.model.logit_scale.detach().exp())
 
-    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode_tensor(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.encode_image(x)
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:

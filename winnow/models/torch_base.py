@@ -18,7 +18,7 @@ from winnow.models.embedder import InputSpec, prepare_image
 
 
 class TorchImageEmbedder:
-    """Base of the torch embedders; subclasses implement :meth:`_encode`."""
+    """Base of the torch embedders; subclasses implement :meth:`encode_tensor`."""
 
     def __init__(
         self,
@@ -54,14 +54,14 @@ class TorchImageEmbedder:
         self._mean, self._inv_std = self._mean.to(self.device), self._inv_std.to(self.device)
         return self
 
-    def _encode(self, x: torch.Tensor) -> torch.Tensor:
+    def encode_tensor(self, x: torch.Tensor) -> torch.Tensor:
         """Normalised float ``(n, 3, S, S)`` -> raw features ``(n, dim)``."""
         raise NotImplementedError
 
     def embed_arrays(self, batch: np.ndarray) -> np.ndarray:
         """uint8 ``(N, S, S, 3)`` -> float32 ``(N, dim)``, rows of unit L2 norm."""
         return self._map_batches(
-            batch, lambda x: F.normalize(self._encode(x).float(), dim=-1), width=self.dim
+            batch, lambda x: F.normalize(self.encode_tensor(x).float(), dim=-1), width=self.dim
         )
 
     def embed_images(self, images: Sequence[Image.Image]) -> np.ndarray:
@@ -81,7 +81,7 @@ class TorchImageEmbedder:
         outputs = [np.zeros((0, width), np.float32)]
         with torch.inference_mode():
             for start in range(0, len(batch), self.batch_size):
-                x = self._to_input(batch[start : start + self.batch_size])
+                x = self.to_tensor(batch[start : start + self.batch_size])
                 outputs.append(fn(x).to(torch.float32).cpu().numpy())
         return np.concatenate(outputs)
 
@@ -94,7 +94,7 @@ class TorchImageEmbedder:
         # torch.from_numpy needs a writable, C-ordered buffer; copies only when it must.
         return np.require(batch, np.uint8, ["C_CONTIGUOUS", "WRITEABLE"])
 
-    def _to_input(self, chunk: np.ndarray) -> torch.Tensor:
+    def to_tensor(self, chunk: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(chunk).to(self.device).permute(0, 3, 1, 2).float()  # NHWC strides
         x = (x - self._mean) * self._inv_std
         fmt = torch.channels_last if self.channels_last else torch.contiguous_format

@@ -18,13 +18,21 @@ from winnow.services.process import LOOPBACK, free_port
 
 
 class AsgiThread:
-    def __init__(self, app: Any, *, name: str, host: str = LOOPBACK, port: int | None = None,
-                 startup_timeout_s: float = 120.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        app: Any,
+        *,
+        name: str,
+        host: str = LOOPBACK,
+        port: int | None = None,
+        startup_timeout_s: float = 120.0,
+    ) -> None:
         self.app, self.name, self.host = app, name, host
         self.port = port or free_port(host)
         self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning",
-                                access_log=False, lifespan="on")  # fmt: skip
+        config = uvicorn.Config(
+            app, host=host, port=self.port, log_level="warning", access_log=False, lifespan="on"
+        )
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self.startup_timeout_s = startup_timeout_s

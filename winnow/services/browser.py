@@ -26,9 +26,18 @@ from websockets.sync.client import connect
 from winnow.errors import ServiceError
 from winnow.services.process import LOOPBACK, free_port, stop_process
 
-_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
-          "--disable-background-networking", "--disable-component-update", "--disable-quic",
-          "--hide-scrollbars", "--mute-audio")  # fmt: skip
+_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--hide-scrollbars",
+    "--mute-audio",
+)
 
 
 def chromium_binary() -> str:
@@ -41,33 +50,47 @@ def chromium_binary() -> str:
 class HeadlessBrowser:
     def __init__(self, size: tuple[int, int] = (1400, 1000), timeout_s: float = 30.0) -> None:
         self.size, self.timeout_s = size, timeout_s
-        self._profile = tempfile.TemporaryDirectory(prefix="winnow-chromium-",
-                                                    ignore_cleanup_errors=True)  # fmt: skip
+        self._profile = tempfile.TemporaryDirectory(
+            prefix="winnow-chromium-", ignore_cleanup_errors=True
+        )
         self._port = free_port()
         self._process: subprocess.Popen | None = None
         self._ws: Any = None
         self._ids = itertools.count(1)
 
     def start(self) -> Self:
-        args = [chromium_binary(), *_FLAGS, f"--remote-debugging-port={self._port}",
-                f"--remote-debugging-address={LOOPBACK}", f"--user-data-dir={self._profile.name}",
-                f"--window-size={self.size[0]},{self.size[1]}", "about:blank"]  # fmt: skip
+        args = [
+            chromium_binary(),
+            *_FLAGS,
+            f"--remote-debugging-port={self._port}",
+            f"--remote-debugging-address={LOOPBACK}",
+            f"--user-data-dir={self._profile.name}",
+            f"--window-size={self.size[0]},{self.size[1]}",
+            "about:blank",
+        ]
         # its own process group: Chromium's helper processes are stopped with it
-        self._process = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                                         stderr=subprocess.DEVNULL, start_new_session=True)
+        self._process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         self._connection = connect(self._page_socket(), max_size=64 * 1024 * 1024)
         self._ws = self._connection.__enter__()
         self.call("Network.enable")
-        self.call("Emulation.setDeviceMetricsOverride", width=self.size[0], height=self.size[1],
-                  deviceScaleFactor=1, mobile=False)  # fmt: skip
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=self.size[0],
+            height=self.size[1],
+            deviceScaleFactor=1,
+            mobile=False,
+        )
         return self
 
     def _page_socket(self) -> str:
         deadline = time.monotonic() + self.timeout_s
         while time.monotonic() < deadline:
             try:
-                targets = httpx.get(f"http://{LOOPBACK}:{self._port}/json/list",
-                                    trust_env=False).json()  # fmt: skip
+                targets = httpx.get(
+                    f"http://{LOOPBACK}:{self._port}/json/list", trust_env=False
+                ).json()
                 pages = [t for t in targets if t.get("type") == "page"]
                 if pages:
                     return pages[0]["webSocketDebuggerUrl"]
@@ -139,6 +162,10 @@ class HeadlessBrowser:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:  # fmt: skip
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()

@@ -63,8 +63,14 @@ class PostgreSQL(Service):
     name = "PostgreSQL"
     startup_timeout_s = 60.0
 
-    def __init__(self, data_dir: Path | None = None, *, database: str = "winnow",
-                 port: int | None = None, bin_dir: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        *,
+        database: str = "winnow",
+        port: int | None = None,
+        bin_dir: Path | None = None,
+    ) -> None:
         self._own_dir = data_dir is None
         root = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="winnow-pg-"))
         self.root = root
@@ -93,8 +99,17 @@ class PostgreSQL(Service):
         if os.geteuid() == 0:
             shutil.chown(pwfile, SYSTEM_USER, SYSTEM_USER)
         pwfile.chmod(0o600)
-        initdb = [str(self.bin_dir / "initdb"), "-D", str(self.cluster_dir), "-U", "postgres",
-                  "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8"]  # fmt: skip
+        initdb = [
+            str(self.bin_dir / "initdb"),
+            "-D",
+            str(self.cluster_dir),
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "-E",
+            "UTF8",
+        ]
         self._run(initdb)
         pwfile.unlink()
 
@@ -104,18 +119,36 @@ class PostgreSQL(Service):
             raise ServiceError(f"{Path(cmd[0]).name} failed: {result.stderr.strip()[-2000:]}")
 
     def _command(self) -> list[str]:
-        return self._as_owner([
-            str(self.bin_dir / "postgres"), "-D", str(self.cluster_dir), "-p", str(self.port),
-            "-c", f"listen_addresses={LOOPBACK}", "-c", f"unix_socket_directories={self.root}",
-            "-c", "fsync=off", "-c", "full_page_writes=off",
-        ])  # fmt: skip
+        return self._as_owner(
+            [
+                str(self.bin_dir / "postgres"),
+                "-D",
+                str(self.cluster_dir),
+                "-p",
+                str(self.port),
+                "-c",
+                f"listen_addresses={LOOPBACK}",
+                "-c",
+                f"unix_socket_directories={self.root}",
+                "-c",
+                "fsync=off",
+                "-c",
+                "full_page_writes=off",
+            ]
+        )
 
     def _is_ready(self) -> bool:
         """Ready when the server accepts a login and the database exists (created once)."""
         env = {**os.environ, "PGPASSWORD": self.database.password}
         base = ["-h", LOOPBACK, "-p", str(self.port), "-U", "postgres"]
-        probe = [str(self.bin_dir / "psql"), *base, "-d", "postgres", "-tAc",
-                 f"SELECT 1 FROM pg_database WHERE datname = '{self.database.name}'"]  # fmt: skip
+        probe = [
+            str(self.bin_dir / "psql"),
+            *base,
+            "-d",
+            "postgres",
+            "-tAc",
+            f"SELECT 1 FROM pg_database WHERE datname = '{self.database.name}'",
+        ]
         result = subprocess.run(probe, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             return False
@@ -127,8 +160,19 @@ class PostgreSQL(Service):
     def query(self, sql: str) -> str:
         """Run ``sql`` in the database with psql and return its unaligned output."""
         env = {**os.environ, "PGPASSWORD": self.database.password}
-        cmd = [str(self.bin_dir / "psql"), "-h", LOOPBACK, "-p", str(self.port), "-U", "postgres",
-               "-d", self.database.name, "-tAc", sql]  # fmt: skip
+        cmd = [
+            str(self.bin_dir / "psql"),
+            "-h",
+            LOOPBACK,
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            self.database.name,
+            "-tAc",
+            sql,
+        ]
         result = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ServiceError(f"psql failed: {result.stderr.strip()}")

@@ -62,25 +62,38 @@ class DetectionStore:
             with self._lock:
                 rows = self._db.execute(
                     "SELECT sha256, width, height, labels, boxes, scores, masks FROM detections"
-                    f" WHERE model_version = ? AND sha256 IN ({marks})", [model_version, *chunk],
-                ).fetchall()  # fmt: skip
+                    f" WHERE model_version = ? AND sha256 IN ({marks})",
+                    [model_version, *chunk],
+                ).fetchall()
             for sha, width, height, labels, boxes, scores, masks in rows:
                 names = tuple(json.loads(labels))
                 found[sha] = Detection(
-                    np.frombuffer(boxes, np.float32).reshape(-1, 4).copy(), names,
-                    np.frombuffer(scores, np.float32).copy(), model_version, width, height,
+                    np.frombuffer(boxes, np.float32).reshape(-1, 4).copy(),
+                    names,
+                    np.frombuffer(scores, np.float32).copy(),
+                    model_version,
+                    width,
+                    height,
                     _unpack_masks(masks, len(names), height, width),
-                )  # fmt: skip
+                )
         return found
 
     def put(self, items: dict[str, Detection]) -> None:
         """Store (or replace) detections by content sha256."""
         rows = [
-            (sha, d.model_version, d.width, d.height, json.dumps(list(d.labels)),
-             d.boxes.astype(np.float32).tobytes(), d.scores.astype(np.float32).tobytes(),
-             _pack_masks(d.masks), time.time())
+            (
+                sha,
+                d.model_version,
+                d.width,
+                d.height,
+                json.dumps(list(d.labels)),
+                d.boxes.astype(np.float32).tobytes(),
+                d.scores.astype(np.float32).tobytes(),
+                _pack_masks(d.masks),
+                time.time(),
+            )
             for sha, d in items.items()
-        ]  # fmt: skip
+        ]
         with self._lock, self._db:
             self._db.executemany(
                 "INSERT OR REPLACE INTO detections VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows

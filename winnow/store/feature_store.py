@@ -26,12 +26,32 @@ from winnow.features.measure import ImageMeasurements
 SCHEMA_VERSION = 1
 _MEASURE_COLUMNS = [f.name for f in fields(ImageMeasurements)]
 _IMAGE_COLUMNS = [
-    "sha256", "n_bytes", "format", "width", "height", "mode", "has_exif", "exif_orientation",
-    "has_alpha", "n_frames", "error_kind", "error", *_MEASURE_COLUMNS, "computed_at",
-]  # fmt: skip
+    "sha256",
+    "n_bytes",
+    "format",
+    "width",
+    "height",
+    "mode",
+    "has_exif",
+    "exif_orientation",
+    "has_alpha",
+    "n_frames",
+    "error_kind",
+    "error",
+    *_MEASURE_COLUMNS,
+    "computed_at",
+]
 _SOURCE_COLUMNS = [
-    "uri", "sha256", "size", "mtime_ns", "label", "split", "error_kind", "error", "seen_at",
-]  # fmt: skip
+    "uri",
+    "sha256",
+    "size",
+    "mtime_ns",
+    "label",
+    "split",
+    "error_kind",
+    "error",
+    "seen_at",
+]
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

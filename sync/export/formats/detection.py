@@ -48,20 +48,41 @@ def write_coco(items: pd.DataFrame, root: Path) -> list[Path]:
         images, annotations = [], []
         for image_id, (_, item) in enumerate(part.sort_values("sha256").iterrows(), start=1):
             w, h = image_size(item)
-            images.append({"id": image_id, "file_name": item["path"], "width": w, "height": h,
-                           "sha256": item["sha256"]})  # fmt: skip
+            images.append(
+                {
+                    "id": image_id,
+                    "file_name": item["path"],
+                    "width": w,
+                    "height": h,
+                    "sha256": item["sha256"],
+                }
+            )
             for box in item["boxes"]:
                 c = clipped(box)
                 if c is None:
                     continue
-                bbox = [round(c[0] * w, 2), round(c[1] * h, 2), round((c[2] - c[0]) * w, 2),
-                        round((c[3] - c[1]) * h, 2)]  # fmt: skip
-                annotations.append({"id": len(annotations) + 1, "image_id": image_id,
-                                    "category_id": category[str(box["label"])], "bbox": bbox,
-                                    "area": round(bbox[2] * bbox[3], 2), "iscrowd": 0})  # fmt: skip
-        doc = {"info": {"description": f"winnow export, split {split}"}, "images": images,
-               "annotations": annotations,
-               "categories": [{"id": i, "name": n} for n, i in category.items()]}  # fmt: skip
+                bbox = [
+                    round(c[0] * w, 2),
+                    round(c[1] * h, 2),
+                    round((c[2] - c[0]) * w, 2),
+                    round((c[3] - c[1]) * h, 2),
+                ]
+                annotations.append(
+                    {
+                        "id": len(annotations) + 1,
+                        "image_id": image_id,
+                        "category_id": category[str(box["label"])],
+                        "bbox": bbox,
+                        "area": round(bbox[2] * bbox[3], 2),
+                        "iscrowd": 0,
+                    }
+                )
+        doc = {
+            "info": {"description": f"winnow export, split {split}"},
+            "images": images,
+            "annotations": annotations,
+            "categories": [{"id": i, "name": n} for n, i in category.items()],
+        }
         path = root / "annotations" / f"{split}.json"
         path.write_text(json.dumps(doc, indent=1))
         written.append(path)
@@ -83,7 +104,6 @@ def write_yolo(items: pd.DataFrame, root: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text("".join(f"{line}\n" for line in lines))
     splits = sorted(items["split"].unique())
-    data = {"path": ".", "names": dict(enumerate(classes)),
-            **{s: f"images/{s}" for s in splits}}  # fmt: skip
+    data = {"path": ".", "names": dict(enumerate(classes)), **{s: f"images/{s}" for s in splits}}
     (root / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return root / "data.yaml"

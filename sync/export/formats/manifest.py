@@ -12,17 +12,33 @@ from pathlib import Path
 
 import pandas as pd
 
-COLUMNS = ["path", "shard", "sha256", "label", "labels", "split", "width", "height", "source",
-           "licence", "collected_at", "flags", "task_id", "group", "split_source",
-           "n_bytes"]  # fmt: skip
+COLUMNS = [
+    "path",
+    "shard",
+    "sha256",
+    "label",
+    "labels",
+    "split",
+    "width",
+    "height",
+    "source",
+    "licence",
+    "collected_at",
+    "flags",
+    "task_id",
+    "group",
+    "split_source",
+    "n_bytes",
+]
 
 
 def manifest_frame(items: pd.DataFrame, *, single_label: bool) -> pd.DataFrame:
     out = items.copy()
     if single_label:
         out["label"] = [labels[0] for labels in out["labels"]]
-    columns = [c for c in COLUMNS if c in out.columns and c != ("labels" if single_label
-                                                                   else "label")]  # fmt: skip
+    columns = [
+        c for c in COLUMNS if c in out.columns and c != ("labels" if single_label else "label")
+    ]
     out = out[columns].sort_values(["split", "sha256"], kind="stable").reset_index(drop=True)
     for column in ("width", "height"):
         out[column] = pd.to_numeric(out[column], errors="coerce").astype("Int64")

@@ -47,10 +47,12 @@ def test_channel_stats_equal_pixel_statistics(photos) -> None:
     stats = eda.channel_stats(_files(photos))
     for split, members in (("train", photos[:2]), ("test", photos[2:])):
         pixels = np.concatenate([p.reshape(-1, 3) for p in members]).astype(float) / 255
-        np.testing.assert_allclose(stats.loc[split, ["mean_r", "mean_g", "mean_b"]],
-                                   pixels.mean(axis=0), atol=1e-5)  # fmt: skip
-        np.testing.assert_allclose(stats.loc[split, ["std_r", "std_g", "std_b"]],
-                                   pixels.std(axis=0), atol=1e-4)  # fmt: skip
+        np.testing.assert_allclose(
+            stats.loc[split, ["mean_r", "mean_g", "mean_b"]], pixels.mean(axis=0), atol=1e-5
+        )
+        np.testing.assert_allclose(
+            stats.loc[split, ["std_r", "std_g", "std_b"]], pixels.std(axis=0), atol=1e-4
+        )
 
 
 def test_composition_and_balance(photos) -> None:

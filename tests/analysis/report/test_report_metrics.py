@@ -49,8 +49,9 @@ def test_metrics_match_sklearn_on_fashion_mnist(fashion) -> None:
     yt, pred = y[400:], probs.argmax(axis=1)
     m = classification_metrics(yt, probs)
     assert m.accuracy == pytest.approx(accuracy_score(yt, pred))
-    assert m.macro_precision == pytest.approx(precision_score(yt, pred, average="macro",
-                                                              zero_division=0))  # fmt: skip
+    assert m.macro_precision == pytest.approx(
+        precision_score(yt, pred, average="macro", zero_division=0)
+    )
     assert m.macro_recall == pytest.approx(recall_score(yt, pred, average="macro"))
     assert m.macro_f1 == pytest.approx(f1_score(yt, pred, average="macro"))
     for c in range(10):
@@ -108,8 +109,15 @@ def test_cleanliness_removes_flagged_rows(fashion) -> None:
     noisy[flip] = (noisy[flip] + 1) % 10
     train_issue = np.zeros(400, bool)
     train_issue[flip] = True
-    c = ex.cleanliness(_fit, x[:400], noisy, x[400:], y[400:], train_issue=train_issue,
-                       test_issue=np.zeros(200, bool))  # fmt: skip
+    c = ex.cleanliness(
+        _fit,
+        x[:400],
+        noisy,
+        x[400:],
+        y[400:],
+        train_issue=train_issue,
+        test_issue=np.zeros(200, bool),
+    )
     assert (c.n_train_raw, c.n_train_clean, c.n_test_clean) == (400, 266, 200)
     assert c.clean_accuracy > c.raw_accuracy
 

@@ -33,8 +33,9 @@ class FakeLabelStudio:
     def __init__(self, tasks, zero_shot_version):
         self.task_rows = tasks
         self.project = SimpleNamespace(label_config=CONFIG, model_version=zero_shot_version)
-        self.backend = SimpleNamespace(id=1, title=zero_shot_version, url="http://backend",
-                                       model_version=zero_shot_version)  # fmt: skip
+        self.backend = SimpleNamespace(
+            id=1, title=zero_shot_version, url="http://backend", model_version=zero_shot_version
+        )
         self.projects = SimpleNamespace(get=lambda project: self.project, update=self._update)
         self.tasks = SimpleNamespace(list=lambda **kw: [SimpleNamespace(**t) for t in tasks])
         self.ml = SimpleNamespace(list=lambda project: [self.backend], update=self._rename)
@@ -47,10 +48,14 @@ class FakeLabelStudio:
 
 
 def annotated(task_id, path, label):
-    result = [{"from_name": "label", "to_name": "image", "type": "choices",
-               "value": {"choices": [label]}}]  # fmt: skip
-    return {"id": task_id, "data": {"image": str(path)},
-            "annotations": [{"id": task_id, "result": result, "was_cancelled": False}]}  # fmt: skip
+    result = [
+        {"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [label]}}
+    ]
+    return {
+        "id": task_id,
+        "data": {"image": str(path)},
+        "annotations": [{"id": task_id, "result": result, "was_cancelled": False}],
+    }
 
 
 @pytest.fixture
@@ -75,13 +80,19 @@ def learning(request, tmp_path, photos, imagenet_predictor):
     """Active learning over 11 annotated tasks; ``indirect`` params override training keys."""
     folder, paths = photos
     training = {"min_per_class": 1, "fine_tune": False, **getattr(request, "param", {})}
-    settings = get_settings(data_dir=tmp_path / "data", io={"local_roots": [folder]},
-                            backend={"sync_model_version": False}, training=training)  # fmt: skip
+    settings = get_settings(
+        data_dir=tmp_path / "data",
+        io={"local_roots": [folder]},
+        backend={"sync_model_version": False},
+        training=training,
+    )
     tasks = [annotated(i, p, "cat") for i, p in enumerate(paths["cat"][:4])]
     tasks += [annotated(10 + i, p, "coffee") for i, p in enumerate(paths["coffee"][:4])]
-    tasks += [annotated(20, paths["person"][0], "person"),  # the only person: never held out
-              annotated(21, paths["cat"][0], "lion"),  # not in the config
-              annotated(22, folder / "broken.jpg", "cat")]  # unreadable  # fmt: skip
+    tasks += [
+        annotated(20, paths["person"][0], "person"),  # the only person: never held out
+        annotated(21, paths["cat"][0], "lion"),  # not in the config
+        annotated(22, folder / "broken.jpg", "cat"),
+    ]  # unreadable
     store = FeatureStore(settings.store_path)
     service = PredictionService(settings, imagenet_predictor, store)
     client = FakeLabelStudio(tasks, service.plan(CONFIG).version)
@@ -109,9 +120,11 @@ def test_bad_input_is_counted_and_the_trained_model_serves(learning, photos):
     model = learning.registry.current(1)
     assert model.version.startswith("linear-efficientnet_lite0-imagenet@9-")
     assert learning.version(1, plan) == model.version
-    unseen = [{"id": 1, "data": {"image": str(paths["cat"][4])}},
-              {"id": 2, "data": {"image": str(paths["coffee"][4])}},
-              {"id": 3, "data": {"image": str(folder / "broken.jpg")}}]  # fmt: skip
+    unseen = [
+        {"id": 1, "data": {"image": str(paths["cat"][4])}},
+        {"id": 2, "data": {"image": str(paths["coffee"][4])}},
+        {"id": 3, "data": {"image": str(folder / "broken.jpg")}},
+    ]
     version, outcomes = learning.predict(1, plan, unseen, label_studio=None)
     assert version == model.version
     assert [o.result[0]["value"]["choices"] for o in outcomes[:2]] == [["cat"], ["coffee"]]
@@ -119,8 +132,9 @@ def test_bad_input_is_counted_and_the_trained_model_serves(learning, photos):
     read = lambda s: learning.service.read_source(s)  # noqa: E731
     vectors = learning.cache.embed_sources([t["data"]["image"] for t in unseen[:2]], read)
     probs = model.predict_proba_vectors(vectors.vectors)
-    np.testing.assert_allclose([o.score for o in outcomes[:2]],
-                               uncertainty_score(probs, "margin"), atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        [o.score for o in outcomes[:2]], uncertainty_score(probs, "margin"), atol=1e-6
+    )
     health = learning.health()
     assert health == {"training": "idle", "training_error": None, "models": {"1": model.version}}
     assert learning.fake.project.model_version == model.version  # Label Studio moved along
@@ -170,19 +184,24 @@ def test_the_fine_tuned_network_serves_from_images(learning, photos):
     train(learning)
     versions = learning.registry.versions(1)
     assert [v.split("@")[0] for v in versions] == [
-        "fastai-efficientnet_lite0", "linear-efficientnet_lite0-imagenet"
-    ]  # fmt: skip
+        "fastai-efficientnet_lite0",
+        "linear-efficientnet_lite0-imagenet",
+    ]
     model = learning.registry.current(1)  # the rule is off: the later (fastai) model serves
     assert model.kind == "fastai" and model.network is not None
     assert model.network.image_size == 64 and model.classes == ("cat", "coffee", "person")
     plan = learning.service.plan(CONFIG)
-    tasks = [{"id": 1, "data": {"image": str(paths["cat"][4])}},
-             {"id": 2, "data": {"image": str(folder / "broken.jpg")}}]  # fmt: skip
+    tasks = [
+        {"id": 1, "data": {"image": str(paths["cat"][4])}},
+        {"id": 2, "data": {"image": str(folder / "broken.jpg")}},
+    ]
     version, outcomes = learning.predict(1, plan, tasks, label_studio=None)
     assert version == model.version and outcomes[1].error.startswith("truncated")
     # decoded as serving decodes (JPEG draft mode at the network's input size)
-    images, _ = load_images([str(paths["cat"][4])], learning.service.read_source,
-                            max_pixels=10**8, min_side=64)  # fmt: skip
+    images, _ = load_images(
+        [str(paths["cat"][4])], learning.service.read_source, max_pixels=10**8, min_side=64
+    )
     probs = model.predict_proba_images([images[0]])
-    assert outcomes[0].score == pytest.approx(float(uncertainty_score(probs, "margin")[0]),
-                                              abs=1e-5)  # fmt: skip
+    assert outcomes[0].score == pytest.approx(
+        float(uncertainty_score(probs, "margin")[0]), abs=1e-5
+    )

@@ -26,8 +26,9 @@ def test_every_nth_annotation_triggers_a_run_per_project():
 def test_start_training_and_deletions_run_at_once():
     triggers = Triggers(retrain_every=50, fine_tune=True)
     assert triggers.on_event("START_TRAINING", event()).fine_tune
-    deleted = triggers.on_event("ANNOTATIONS_DELETED", {"project": {"id": 4},
-                                                        "annotations": [{"id": 3}]})  # fmt: skip
+    deleted = triggers.on_event(
+        "ANNOTATIONS_DELETED", {"project": {"id": 4}, "annotations": [{"id": 3}]}
+    )
     assert deleted is not None and not deleted.fine_tune  # a recount, not a new network
     assert (
         Triggers(retrain_every=1, fine_tune=False).on_event("START_TRAINING", {}).fine_tune is False

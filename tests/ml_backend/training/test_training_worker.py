@@ -37,8 +37,11 @@ def test_requests_during_a_run_become_one_follow_up():
         assert worker.request(2, TrainRequest(False, ["other project"]))
         run.release.set()
         assert worker.wait_idle(10)
-        assert run.calls == [(1, False, ["first"]), (1, True, ["a", "b", "c"]),
-                             (2, False, ["other project"])]  # fmt: skip
+        assert run.calls == [
+            (1, False, ["first"]),
+            (1, True, ["a", "b", "c"]),
+            (2, False, ["other project"]),
+        ]
         status = worker.status()
         assert (status.state, status.runs, status.coalesced, status.failures) == ("idle", 3, 2, 0)
     finally:

@@ -29,8 +29,9 @@ def write_crops(folder: Path, *, per_class: int = 10, side: int = 96, seed: int 
             ch, cw = int(h * rng.uniform(0.3, 0.6)), int(w * rng.uniform(0.3, 0.6))
             y, x = rng.integers(0, h - ch), rng.integers(0, w - cw)
             crop = Image.fromarray(pixels[y : y + ch, x : x + cw])
-            crop.resize((side, max(8, side * ch // cw))).save(folder / photo / f"{photo}_{i}.jpg",
-                                                               quality=90)  # fmt: skip
+            crop.resize((side, max(8, side * ch // cw))).save(
+                folder / photo / f"{photo}_{i}.jpg", quality=90
+            )
 
 
 def records_of(folder: Path) -> pd.DataFrame:
@@ -40,12 +41,22 @@ def records_of(folder: Path) -> pd.DataFrame:
         data = path.read_bytes()
         with Image.open(path) as image:
             width, height = image.size
-        rows.append({"task_id": task_id, "image": str(path),
-                     "sha256": hashlib.sha256(data).hexdigest(), "labels": [path.parent.name],
-                     "split": None, "flags": [], "width": width, "height": height,
-                     "source": f"https://photos.example.org/{path.name}", "licence": "CC0-1.0",
-                     "collected_at": f"2024-01-{task_id % 28 + 1:02d}",
-                     "updated_at": "2024-02-01T00:00:00Z"})  # fmt: skip
+        rows.append(
+            {
+                "task_id": task_id,
+                "image": str(path),
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "labels": [path.parent.name],
+                "split": None,
+                "flags": [],
+                "width": width,
+                "height": height,
+                "source": f"https://photos.example.org/{path.name}",
+                "licence": "CC0-1.0",
+                "collected_at": f"2024-01-{task_id % 28 + 1:02d}",
+                "updated_at": "2024-02-01T00:00:00Z",
+            }
+        )
     return pd.DataFrame(rows)
 
 

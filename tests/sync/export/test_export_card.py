@@ -7,13 +7,20 @@ import re
 
 import pandas as pd
 
-from sync.export import ExportOptions, export_dataset
 from sync.export.card import class_split_counts, leakage_counts
+from sync.export.job import export_dataset
+from sync.export.plan import ExportOptions
 
 
 def _export(frame, root, settings, resolve, **kwargs):
-    return export_dataset(frame, str(root), settings=settings, resolve=resolve,
-                          options=ExportOptions(**kwargs), title="Crops")  # fmt: skip
+    return export_dataset(
+        frame,
+        str(root),
+        settings=settings,
+        resolve=resolve,
+        options=ExportOptions(**kwargs),
+        title="Crops",
+    )
 
 
 def _card_table(card: str, heading: str) -> pd.DataFrame:
@@ -39,8 +46,9 @@ def test_card_counts_cleaning_log_and_leakage(records, tmp_path, settings, resol
     card = (tmp_path / "out/v1.0/DATASET_CARD.md").read_text()
     table = _card_table(card, "Counts per class and split").set_index("label")
     expected = class_split_counts(result.manifest)
-    assert table.astype(int).loc[expected.index, list(expected.columns)].equals(
-        expected.astype(int))  # fmt: skip
+    assert (
+        table.astype(int).loc[expected.index, list(expected.columns)].equals(expected.astype(int))
+    )
     assert len(result.manifest) == 39
     log = _card_table(card, "Cleaning log").set_index("finding")
     assert log.loc["label_issue", "action"] == "excluded"
@@ -54,14 +62,23 @@ def test_card_counts_cleaning_log_and_leakage(records, tmp_path, settings, resol
 
 
 def test_leakage_check_can_fail() -> None:
-    manifest = pd.DataFrame({"sha256": ["a", "b", "c", "a"], "group": ["g1", "g1", "g2", "g3"],
-                             "split": ["train", "test", "val", "val"]})  # fmt: skip
+    manifest = pd.DataFrame(
+        {
+            "sha256": ["a", "b", "c", "a"],
+            "group": ["g1", "g1", "g2", "g3"],
+            "split": ["train", "test", "val", "val"],
+        }
+    )
     assert leakage_counts(manifest) == {"group_leaks": 2, "content_leaks": 1}
 
 
 def test_limitations_are_computed(records, tmp_path, settings, resolve) -> None:
-    lopsided = pd.concat([records[records["labels"].str[0] != "rocket"],
-                          records[records["labels"].str[0] == "rocket"].head(2)])  # fmt: skip
+    lopsided = pd.concat(
+        [
+            records[records["labels"].str[0] != "rocket"],
+            records[records["labels"].str[0] == "rocket"].head(2),
+        ]
+    )
     _export(lopsided, tmp_path / "out", settings, resolve)
     card = (tmp_path / "out/v1.0/DATASET_CARD.md").read_text()
     limits = card.split("## Known limitations", 1)[1].split("\n## ", 1)[0]
@@ -69,23 +86,27 @@ def test_limitations_are_computed(records, tmp_path, settings, resolve) -> None:
     assert "Fewer than 10 training images" in limits
 
 
-def test_growth_keeps_splits_and_logs_changes(records, make_records, tmp_path, settings,
-                                              resolve) -> None:  # fmt: skip
+def test_growth_keeps_splits_and_logs_changes(
+    records, make_records, tmp_path, settings, resolve
+) -> None:
     first = _export(records, tmp_path / "out", settings, resolve)
     grown = records.iloc[3:].copy()  # three removed
     relabelled = grown["sha256"].iloc[:2].tolist()
-    grown.loc[grown.index[:2], "labels"] = pd.Series([["rocket"], ["rocket"]],
-                                                     index=grown.index[:2])  # fmt: skip
+    grown.loc[grown.index[:2], "labels"] = pd.Series(
+        [["rocket"], ["rocket"]], index=grown.index[:2]
+    )
     added = make_records(7, per_class=2, first_task=1000)
-    second = _export(pd.concat([grown, added], ignore_index=True), tmp_path / "out", settings,
-                     resolve)  # fmt: skip
+    second = _export(
+        pd.concat([grown, added], ignore_index=True), tmp_path / "out", settings, resolve
+    )
     assert second.version == "1.1"
     before = first.manifest.set_index("sha256")["split"]
     after = second.manifest.set_index("sha256")["split"]
     common = before.index.intersection(after.index)
     assert len(common) == 37 and (before[common] == after[common]).all()
-    assert set(second.manifest.loc[second.manifest["sha256"].isin(set(before.index)),
-                                   "split_source"]) == {"previous version"}  # fmt: skip
+    assert set(
+        second.manifest.loc[second.manifest["sha256"].isin(set(before.index)), "split_source"]
+    ) == {"previous version"}
     card = (tmp_path / "out/v1.1/DATASET_CARD.md").read_text()
     log = card.split("## Changelog (against 1.0)", 1)[1]
     assert "- added: 8\n- removed: 3\n- relabelled: 2\n- moved between splits: 0" in log

@@ -15,8 +15,9 @@ APP = build_app()
 
 
 @pytest.mark.slow
-def test_export_dir_then_verify(crops_dir: Path, tmp_path: Path,
-                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_export_dir_then_verify(
+    crops_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("WINNOW_DATA_DIR", str(tmp_path / "data"))
     folder = tmp_path / "set"
     shutil.copytree(crops_dir, folder)
@@ -25,8 +26,19 @@ def test_export_dir_then_verify(crops_dir: Path, tmp_path: Path,
     (folder / "rocket/broken.jpg").write_bytes(data[: len(data) // 2])
     out = tmp_path / "out"
     runner = CliRunner()
-    result = runner.invoke(APP, ["export", "--dir", str(folder), "--out", str(out),
-                                 "--no-embed", "--format", "folders,webdataset"])  # fmt: skip
+    result = runner.invoke(
+        APP,
+        [
+            "export",
+            "--dir",
+            str(folder),
+            "--out",
+            str(out),
+            "--no-embed",
+            "--format",
+            "folders,webdataset",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "published" in result.output and "DATASET_CARD.md" in result.output
     excluded = pd.read_csv(out / "v1.0/exclusions.csv").set_index("image")["reason"]

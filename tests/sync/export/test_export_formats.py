@@ -11,13 +11,20 @@ import pandas as pd
 import pytest
 import yaml
 
-from sync.export import ExportOptions, export_dataset
+from sync.export.job import export_dataset
+from sync.export.plan import ExportOptions
 from winnow.errors import ConfigError
 
 
 def _export(records, tmp_path, settings, resolve, formats, **kwargs):
-    return export_dataset(records, str(tmp_path / "out"), settings=settings, resolve=resolve,
-                          options=ExportOptions(formats=formats), **kwargs)  # fmt: skip
+    return export_dataset(
+        records,
+        str(tmp_path / "out"),
+        settings=settings,
+        resolve=resolve,
+        options=ExportOptions(formats=formats),
+        **kwargs,
+    )
 
 
 def test_folders_and_manifest(records, tmp_path, settings, resolve) -> None:
@@ -25,8 +32,17 @@ def test_folders_and_manifest(records, tmp_path, settings, resolve) -> None:
     root = tmp_path / "out" / "v1.0"
     manifest = pd.read_parquet(root / "manifest.parquet")
     assert len(manifest) == len(records) == 40
-    assert set(manifest.columns) >= {"path", "sha256", "label", "split", "width", "height",
-                                     "source", "licence", "flags"}  # fmt: skip
+    assert set(manifest.columns) >= {
+        "path",
+        "sha256",
+        "label",
+        "split",
+        "width",
+        "height",
+        "source",
+        "licence",
+        "flags",
+    }
     for row in manifest.itertuples():
         split, label, _ = row.path.split("/")
         assert (split, label) == (row.split, row.label)
@@ -42,8 +58,9 @@ def test_folders_and_manifest(records, tmp_path, settings, resolve) -> None:
 
 
 def test_webdataset_shards_respect_the_size(records, tmp_path, settings, resolve) -> None:
-    settings = settings.model_copy(update={"export": settings.export.model_copy(
-        update={"shard_size_mb": 1})})  # fmt: skip
+    settings = settings.model_copy(
+        update={"export": settings.export.model_copy(update={"shard_size_mb": 1})}
+    )
     big = records.copy()
     result = _export(big, tmp_path, settings, resolve, ("webdataset",))
     root = tmp_path / "out" / "v1.0"
@@ -73,30 +90,37 @@ def test_shards_are_byte_identical_across_runs(records, tmp_path, settings, reso
     _export(records, tmp_path / "a", settings, resolve, ("webdataset",))
     _export(records, tmp_path / "b", settings, resolve, ("webdataset",))
     a = sorted((tmp_path / "a/out/v1.0/shards").glob("*.tar"))
-    assert a and all(p.read_bytes() == (tmp_path / "b/out/v1.0/shards" / p.name).read_bytes()
-                     for p in a)  # fmt: skip
+    assert a and all(
+        p.read_bytes() == (tmp_path / "b/out/v1.0/shards" / p.name).read_bytes() for p in a
+    )
 
 
 def test_multi_label_manifest_has_label_lists(records, tmp_path, settings, resolve) -> None:
     multi = records.copy()
-    multi["labels"] = [[label[0], "photo"] if i % 2 else label
-                       for i, label in enumerate(multi["labels"])]  # fmt: skip
+    multi["labels"] = [
+        [label[0], "photo"] if i % 2 else label for i, label in enumerate(multi["labels"])
+    ]
     with pytest.raises(ConfigError, match="folders"):
         _export(multi, tmp_path, settings, resolve, ("folders",))
     result = _export(multi, tmp_path, settings, resolve, None)
     manifest = pd.read_parquet(tmp_path / "out/v1.0/manifest.parquet")
     assert result.kind == "multi_label" and "label" not in manifest.columns
     by_sha = multi.set_index("sha256")["labels"]
-    assert all(list(v) == by_sha[s] for s, v in zip(manifest["sha256"], manifest["labels"],
-                                                    strict=True))  # fmt: skip
+    assert all(
+        list(v) == by_sha[s] for s, v in zip(manifest["sha256"], manifest["labels"], strict=True)
+    )
     assert all(p.startswith("images/") for p in manifest["path"])
 
 
 def _detection(records: pd.DataFrame) -> pd.DataFrame:
     det = records.copy()
-    det["boxes"] = [[{"label": "thing", "x": 10.0, "y": 20.0, "width": 50.0, "height": 25.0},
-                     {"label": labels[0], "x": 90.0, "y": 90.0, "width": 30.0, "height": 30.0}]
-                    for labels in det["labels"]]  # fmt: skip
+    det["boxes"] = [
+        [
+            {"label": "thing", "x": 10.0, "y": 20.0, "width": 50.0, "height": 25.0},
+            {"label": labels[0], "x": 90.0, "y": 90.0, "width": 30.0, "height": 30.0},
+        ]
+        for labels in det["labels"]
+    ]
     return det
 
 

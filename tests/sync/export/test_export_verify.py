@@ -8,15 +8,18 @@ import subprocess
 
 import pytest
 
-from sync.export import ExportOptions, export_dataset, verify_export
+from sync.export.job import export_dataset
+from sync.export.plan import ExportOptions
 from sync.export.targets import next_version
+from sync.export.verify import verify_export
 from winnow.errors import ConfigError
 
 
 def _export(records, root, settings, resolve, **kwargs):
     options = ExportOptions(formats=("folders", "webdataset"))
-    return export_dataset(records, str(root), settings=settings, resolve=resolve,
-                          options=options, **kwargs)  # fmt: skip
+    return export_dataset(
+        records, str(root), settings=settings, resolve=resolve, options=options, **kwargs
+    )
 
 
 @pytest.fixture
@@ -30,8 +33,12 @@ def test_fresh_export_verifies_and_sha256sum_agrees(published, settings) -> None
     manifest = json.loads((published / "v1.0/_MANIFEST.json").read_text())
     assert report.ok and report.version == "1.0"
     assert report.files_checked == len(manifest["files"]) > 40
-    check = subprocess.run(["sha256sum", "--check", "--quiet", "checksums.sha256"],
-                           cwd=published / "v1.0", capture_output=True, text=True)  # fmt: skip
+    check = subprocess.run(
+        ["sha256sum", "--check", "--quiet", "checksums.sha256"],
+        cwd=published / "v1.0",
+        capture_output=True,
+        text=True,
+    )
     assert check.returncode == 0, check.stdout + check.stderr
 
 
@@ -78,8 +85,7 @@ def test_failed_export_leaves_nothing_visible(records, tmp_path, settings, resol
     assert report.problems == [f"no published version under {tmp_path / 'out'}"]
 
 
-def test_unreadable_and_changed_images_are_excluded(records, tmp_path, settings,
-                                                    resolve) -> None:  # fmt: skip
+def test_unreadable_and_changed_images_are_excluded(records, tmp_path, settings, resolve) -> None:
     frame = records.copy()
     gone = tmp_path / "gone.jpg"
     shutil.copy(frame.loc[0, "image"], gone)
@@ -92,8 +98,7 @@ def test_unreadable_and_changed_images_are_excluded(records, tmp_path, settings,
     assert len(result.manifest) == len(frame) - 2
 
 
-def test_versions_are_numbered_and_never_overwritten(published, records, settings,
-                                                     resolve) -> None:  # fmt: skip
+def test_versions_are_numbered_and_never_overwritten(published, records, settings, resolve) -> None:
     assert next_version([]) == "1.0" and next_version(["1.0", "1.9", "1.10"]) == "1.11"
     with pytest.raises(ConfigError, match="already published"):
         _export(records, published, settings, resolve, version="1.0")

@@ -62,21 +62,33 @@ def test_detectron2_missing_is_a_clear_error():
 
 
 def test_detectron2_zoo_configs_resolve():
-    pytest.importorskip("detectron2", reason="detectron2 is not installed (not on PyPI; it is "
-                        "built from source, see docs/detection.md)")  # fmt: skip
+    pytest.importorskip(
+        "detectron2",
+        reason="detectron2 is not installed (not on PyPI; it is "
+        "built from source, see docs/detection.md)",
+    )
     from winnow.detection.detectron2_backend import import_detectron2, zoo_name
 
     model_zoo = import_detectron2()
-    for name in (zoo_name("fasterrcnn_resnet50_fpn_v2"),
-                 "COCO-Detection/faster_rcnn_R_50_FPN_3x.yaml"):  # fmt: skip
+    for name in (
+        zoo_name("fasterrcnn_resnet50_fpn_v2"),
+        "COCO-Detection/faster_rcnn_R_50_FPN_3x.yaml",
+    ):
         assert Path(model_zoo.get_config_file(name)).is_file()
 
 
 def test_cache_round_trip_with_masks(tmp_path: Path):
     masks = np.zeros((2, 30, 40), bool)
     masks[0, 5:10, 5:20] = True
-    det = Detection(np.array([[5, 5, 20, 10], [0, 0, 40, 30]], np.float32), ("dog", "person"),
-                    np.array([0.9, 0.4], np.float32), "m@1", 40, 30, masks)  # fmt: skip
+    det = Detection(
+        np.array([[5, 5, 20, 10], [0, 0, 40, 30]], np.float32),
+        ("dog", "person"),
+        np.array([0.9, 0.4], np.float32),
+        "m@1",
+        40,
+        30,
+        masks,
+    )
     with DetectionStore(tmp_path / "features.sqlite") as store:
         store.put({"abc": det})
         assert store.get(["abc", "zzz"], "m@2") == {}

@@ -25,9 +25,13 @@ def photo() -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("name", "size"),
-    [("fasterrcnn_mobilenet_v3_large_320_fpn", SMALL), ("maskrcnn_resnet50_fpn", SMALL),
-     ("retinanet_resnet50_fpn", SMALL), ("ssdlite320_mobilenet_v3_large", {})],
-)  # fmt: skip
+    [
+        ("fasterrcnn_mobilenet_v3_large_320_fpn", SMALL),
+        ("maskrcnn_resnet50_fpn", SMALL),
+        ("retinanet_resnet50_fpn", SMALL),
+        ("ssdlite320_mobilenet_v3_large", {}),
+    ],
+)
 def test_architectures_return_coco_names_and_pixel_boxes(name, size, photo):
     detector = TorchvisionDetector.untrained(name, **size)
     assert "person" in detector.classes and "N/A" not in detector.classes

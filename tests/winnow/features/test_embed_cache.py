@@ -80,8 +80,10 @@ def test_first_pass_embeds_each_content_once_second_pass_reads_nothing(cache, fo
 
 
 def test_bad_images_fail_alone_and_are_remembered(cache, folder):
-    sources = [str(folder / n) for n in ("coffee.jpg", "corrupt.jpg", "zero.jpg", "truncated.jpg",
-                                         "missing.jpg")]  # fmt: skip
+    sources = [
+        str(folder / n)
+        for n in ("coffee.jpg", "corrupt.jpg", "zero.jpg", "truncated.jpg", "missing.jpg")
+    ]
     result = cache.embed_sources(sources, CountingReader())
     assert result.ok.tolist() == [True, False, False, False, False]
     kinds = {i: e.kind for i, e in result.errors.items()}

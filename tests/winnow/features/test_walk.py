@@ -16,8 +16,10 @@ def test_class_layout(tmp_path: Path) -> None:
     scan = scan_folder(tmp_path)
     assert scan.layout == "class"
     assert [(Path(i.uri).name, i.label, i.split) for i in scan.items] == [
-        ("a.jpg", "cat", None), ("b.PNG", "cat", None), ("c.jpeg", "dog", None)
-    ]  # fmt: skip
+        ("a.jpg", "cat", None),
+        ("b.PNG", "cat", None),
+        ("c.jpeg", "dog", None),
+    ]
     assert scan.skipped == 1
 
 
@@ -26,8 +28,10 @@ def test_split_class_layout_normalises_split_names(tmp_path: Path) -> None:
     scan = scan_folder(tmp_path)
     assert scan.layout == "split/class"
     assert {(i.label, i.split) for i in scan.items} == {
-        ("cat", "train"), ("dog", "val"), ("cat", "test")
-    }  # fmt: skip
+        ("cat", "train"),
+        ("dog", "val"),
+        ("cat", "test"),
+    }
 
 
 def test_flat_and_forced_layout(tmp_path: Path) -> None:

@@ -40,8 +40,9 @@ def real_photo(name: str) -> np.ndarray:
 
 
 def _decode(data: bytes, **kwargs) -> DecodedImage:
-    return decode_image(data, "test-source", max_pixels=kwargs.pop("max_pixels", MAX_PIXELS),
-                        **kwargs)  # fmt: skip
+    return decode_image(
+        data, "test-source", max_pixels=kwargs.pop("max_pixels", MAX_PIXELS), **kwargs
+    )
 
 
 def _encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -80,9 +81,14 @@ def test_real_photos_decode_to_full_size_rgb_with_their_facts(real_images_dir: P
 
 @pytest.mark.parametrize(
     ("name", "tolerance"),
-    [("chelsea.png", 0), ("coffee.tif", 0), ("astronaut.bmp", 0), ("coffee.jpg", 4),
-     ("chelsea.webp", 6)],
-)  # fmt: skip
+    [
+        ("chelsea.png", 0),
+        ("coffee.tif", 0),
+        ("astronaut.bmp", 0),
+        ("coffee.jpg", 4),
+        ("chelsea.webp", 6),
+    ],
+)
 def test_colour_pixels_match_the_original_photo(real_images_dir, name, tolerance):
     photo = EXPECTED[name][0]
     decoded = _decode((real_images_dir / name).read_bytes())
@@ -127,7 +133,7 @@ def test_draft_keeps_the_shorter_side_at_least_min_side_and_reduces_maximally(mi
         assert 400 / (2 * scale) < min_side
 
 
-def _COFFEE_JPEG() -> bytes:  # noqa: N802 - a constant built once
+def _COFFEE_JPEG() -> bytes:
     if not hasattr(_COFFEE_JPEG, "data"):
         _COFFEE_JPEG.data = _encode(Image.fromarray(real_photo("coffee")), "JPEG", quality=90)
     return _COFFEE_JPEG.data

@@ -234,11 +234,28 @@ def self_signed(tmp_path: Path):
     def make(name: str) -> tuple[str, str]:
         cert, key = tmp_path / f"{name}.crt", tmp_path / f"{name}.key"
         subprocess.run(
-            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-             "-keyout", str(key), "-out", str(cert), "-subj", f"/CN={name}",
-             "-addext", f"subjectAltName=DNS:{name}"],
-            check=True, capture_output=True, timeout=60,
-        )  # fmt: skip
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-keyout",
+                str(key),
+                "-out",
+                str(cert),
+                "-subj",
+                f"/CN={name}",
+                "-addext",
+                f"subjectAltName=DNS:{name}",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         return str(cert), str(key)
 
     return make

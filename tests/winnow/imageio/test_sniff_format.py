@@ -13,8 +13,21 @@ from skimage import data as skdata
 
 from winnow.imageio import sniff_format
 
-KNOWN = {"JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP", "ICO", "PPM", "JPEG2000", "QOI", "PSD",
-         "AVIF", "HEIF"}  # fmt: skip
+KNOWN = {
+    "JPEG",
+    "PNG",
+    "GIF",
+    "WEBP",
+    "TIFF",
+    "BMP",
+    "ICO",
+    "PPM",
+    "JPEG2000",
+    "QOI",
+    "PSD",
+    "AVIF",
+    "HEIF",
+}
 
 
 def _photo() -> Image.Image:

@@ -35,10 +35,19 @@ def make_points(vectors: np.ndarray, groups: np.ndarray, *, project: int = 1) ->
     """Points with realistic payloads: label = cluster, split cycles, every 7th flagged."""
     splits = ("train", "val", "test")
     return [
-        IndexPoint(sha(i), vectors[i], {
-            "task_id": i, "task_ids": [i], "labels": [f"c{g}"], "label": f"c{g}",
-            "split": splits[i % 3], "flags": ["label_issue"] if i % 7 == 0 else [],
-            "url": f"/data/upload/{i}.jpg", "project": project,
-        })
+        IndexPoint(
+            sha(i),
+            vectors[i],
+            {
+                "task_id": i,
+                "task_ids": [i],
+                "labels": [f"c{g}"],
+                "label": f"c{g}",
+                "split": splits[i % 3],
+                "flags": ["label_issue"] if i % 7 == 0 else [],
+                "url": f"/data/upload/{i}.jpg",
+                "project": project,
+            },
+        )
         for i, g in enumerate(groups)
-    ]  # fmt: skip
+    ]

@@ -52,11 +52,12 @@ def test_filters_match_payload_arithmetic(make_index: MakeIndex, data) -> None:
         SearchFilter(flags=["label_issue", "pii"]): ids % 7 == 0,
         SearchFilter(exclude_flagged=True): ids % 7 != 0,
         SearchFilter(task_ids=[3, 4, 999]): np.isin(ids, [3, 4]),
-        SearchFilter(labels="c0", splits=["train"], exclude_flagged=True):
-            (groups == 0) & (ids % 3 == 0) & (ids % 7 != 0),
+        SearchFilter(labels="c0", splits=["train"], exclude_flagged=True): (groups == 0)
+        & (ids % 3 == 0)
+        & (ids % 7 != 0),
         SearchFilter(project=1, exclude_ids=[sha(0), sha(1)]): ids > 1,
         SearchFilter(project=2): ids < 0,
-    }  # fmt: skip
+    }
     for flt, expected in cases.items():
         assert index.count(flt) == expected.sum(), flt
         hits = index.search(vectors[10], k=300, filter=flt)

@@ -19,12 +19,23 @@ from winnow.index.server import ServerIndex
 
 def project_frame(n: int = 12) -> pd.DataFrame:
     """A frame shaped like sync.project_frame's: one row per task."""
-    rows = [{
-        "task_id": 100 + i, "image": f"/data/upload/1/{i}.jpg", "sha256": sha(i),
-        "labels": ["cat"] if i % 2 else ["dog"], "split": "train" if i < 8 else "val",
-        "flags": ["near_duplicate"] if i == 3 else [], "width": 64, "height": 48,
-        "source": None, "licence": None, "collected_at": None, "updated_at": "2026-01-01",
-    } for i in range(n)]  # fmt: skip
+    rows = [
+        {
+            "task_id": 100 + i,
+            "image": f"/data/upload/1/{i}.jpg",
+            "sha256": sha(i),
+            "labels": ["cat"] if i % 2 else ["dog"],
+            "split": "train" if i < 8 else "val",
+            "flags": ["near_duplicate"] if i == 3 else [],
+            "width": 64,
+            "height": 48,
+            "source": None,
+            "licence": None,
+            "collected_at": None,
+            "updated_at": "2026-01-01",
+        }
+        for i in range(n)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -40,10 +51,17 @@ def test_frame_payloads_merge_tasks_sharing_an_image() -> None:
     assert merged["labels"] == ["cat", "lynx"] and merged["label"] is None
     assert merged["flags"] == ["x"] and merged["project"] == 7
     assert payloads[sha(0)] == {
-        "sha256": sha(0), "task_id": 100, "task_ids": [100], "labels": ["dog"], "label": "dog",
-        "split": "train", "flags": [], "url": "/data/upload/1/0.jpg", "project": 7,
+        "sha256": sha(0),
+        "task_id": 100,
+        "task_ids": [100],
+        "labels": ["dog"],
+        "label": "dog",
+        "split": "train",
+        "flags": [],
+        "url": "/data/upload/1/0.jpg",
+        "project": 7,
         "embedding": "m",
-    }  # fmt: skip
+    }
 
 
 def test_sync_is_incremental_and_removes_vanished(make_index: MakeIndex) -> None:
@@ -65,8 +83,12 @@ def test_sync_is_incremental_and_removes_vanished(make_index: MakeIndex) -> None
     assert index.retrieve([sha(2)])[0].payload["labels"] == ["cat"]
     assert index.count(SearchFilter(labels="cat")) == 5  # 1, 3, 7, 9 and 2 (5 gone, 11 unembedded)
 
-    other = sync_points(index, project_frame(2).assign(sha256=[sha("a"), sha("b")]),
-                        {sha("a"): vecs[0], sha("b"): vecs[1]}, project=2)  # fmt: skip
+    other = sync_points(
+        index,
+        project_frame(2).assign(sha256=[sha("a"), sha("b")]),
+        {sha("a"): vecs[0], sha("b"): vecs[1]},
+        project=2,
+    )
     assert other.upserted == 2 and other.deleted == 0  # project 1 untouched
     assert index.count(SearchFilter(project=1)) == 10
 
@@ -116,11 +138,19 @@ def test_server_collection_config_follows_settings() -> None:
 
     from winnow.index.server import _collection_config, _search_params
 
-    settings = IndexSettings(hnsw_m=32, hnsw_ef_construct=200, hnsw_ef=96, quantization="int8",
-                             on_disk=True, shards=4, replicas=2)  # fmt: skip
+    settings = IndexSettings(
+        hnsw_m=32,
+        hnsw_ef_construct=200,
+        hnsw_ef=96,
+        quantization="int8",
+        on_disk=True,
+        shards=4,
+        replicas=2,
+    )
     config = _collection_config(1280, settings)
-    assert config["vectors_config"] == qm.VectorParams(size=1280, distance=qm.Distance.COSINE,
-                                                       on_disk=True)  # fmt: skip
+    assert config["vectors_config"] == qm.VectorParams(
+        size=1280, distance=qm.Distance.COSINE, on_disk=True
+    )
     assert config["hnsw_config"] == qm.HnswConfigDiff(m=32, ef_construct=200)
     assert config["quantization_config"].scalar.type == qm.ScalarType.INT8
     assert (config["shard_number"], config["replication_factor"]) == (4, 2)

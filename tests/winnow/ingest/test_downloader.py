@@ -62,15 +62,19 @@ def test_same_content_is_kept_once_and_known_content_is_a_duplicate(web_server, 
 
 
 def test_bad_responses_are_reported_never_raised(web_server, photos) -> None:
-    html = web_server.serve("/page.jpg", b"<!DOCTYPE html><html>cookie wall</html>",
-                            content_type="text/html")  # fmt: skip
+    html = web_server.serve(
+        "/page.jpg", b"<!DOCTYPE html><html>cookie wall</html>", content_type="text/html"
+    )
     private = web_server.redirect("/to-private.jpg", "http://10.0.0.1/x.jpg")
     metadata = web_server.redirect("/to-metadata.jpg", "http://169.254.169.254/latest/")
     missing = f"{web_server.origin}/missing.jpg"
     empty = web_server.serve("/empty.jpg", b"")
     with Downloader(LOOPBACK, NO_LIMIT) as downloader:
-        got = _by_url(downloader.download_all([html, private, metadata, missing, empty,
-                                               "http://bad host/x.jpg"]))  # fmt: skip
+        got = _by_url(
+            downloader.download_all(
+                [html, private, metadata, missing, empty, "http://bad host/x.jpg"]
+            )
+        )
 
     assert got[html].error_kind == "not_an_image" and "HTML page" in got[html].reason
     assert got[private].error_kind == "blocked_source"
@@ -151,8 +155,9 @@ def test_requests_to_one_host_are_spaced_by_the_rate_limit(web_server, photos) -
     assert elapsed >= 0.4  # five starts at least 0.1 s apart, even with five threads
 
 
-@given(st.lists(st.tuples(st.sampled_from("abc"), st.floats(0, 0.5)), max_size=40),
-       st.floats(0.5, 50))  # fmt: skip
+@given(
+    st.lists(st.tuples(st.sampled_from("abc"), st.floats(0, 0.5)), max_size=40), st.floats(0.5, 50)
+)
 def test_rate_limiter_slots_are_spaced_and_an_idle_host_does_not_wait(calls, rate) -> None:
     now = [0.0]
     limiter = HostRateLimiter(rate, clock=lambda: now[0], sleep=lambda s: None)

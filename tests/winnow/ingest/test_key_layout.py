@@ -13,11 +13,15 @@ from winnow.ingest.layout import detect_key_layout, is_image_key, labels_from_ke
 
 def test_class_split_and_flat_layouts() -> None:
     keys = ["cat/a.jpg", "cat/sub/b.png", "dog/c.jpg", "d.jpg"]
-    assert labels_from_keys(keys) == ("class", [("cat", None), ("cat", None), ("dog", None),
-                                                 (None, None)])  # fmt: skip
+    assert labels_from_keys(keys) == (
+        "class",
+        [("cat", None), ("cat", None), ("dog", None), (None, None)],
+    )
     split = ["train/cat/a.jpg", "Validation/dog/b.jpg", "test/c.jpg"]
-    assert labels_from_keys(split) == ("split/class", [("cat", "train"), ("dog", "val"),
-                                                        (None, "test")])  # fmt: skip
+    assert labels_from_keys(split) == (
+        "split/class",
+        [("cat", "train"), ("dog", "val"), (None, "test")],
+    )
     assert labels_from_keys(["a.jpg", "b.jpg"]) == ("flat", [(None, None), (None, None)])
     assert labels_from_keys(["cat/a.jpg"], layout="flat") == ("flat", [(None, None)])
 
@@ -32,8 +36,14 @@ names = st.text(alphabet="abcdefgh", min_size=1, max_size=4)
 split_names = st.sampled_from(["train", "val", "test", "cats", "dogs"])
 
 
-@given(st.lists(st.tuples(split_names, st.one_of(st.none(), names), names), min_size=1,
-                max_size=8, unique_by=lambda t: (t[0], t[1], t[2])))  # fmt: skip
+@given(
+    st.lists(
+        st.tuples(split_names, st.one_of(st.none(), names), names),
+        min_size=1,
+        max_size=8,
+        unique_by=lambda t: (t[0], t[1], t[2]),
+    )
+)
 def test_same_answer_as_the_folder_walk(tmp_path_factory, entries) -> None:
     root = tmp_path_factory.mktemp("tree")
     keys = []

@@ -27,9 +27,15 @@ def test_csv_with_aliases_multi_labels_and_normalised_fields(tmp_path: Path) -> 
 
     assert got.errors == []
     a, b, c = got.rows
-    assert a == UrlRow(line=2, url="https://example.org/a.jpg", labels=("cat",),
-                       source_page="https://example.org/a", licence="CC-BY-4.0", author="Ann",
-                       date="2021-03-04")  # fmt: skip
+    assert a == UrlRow(
+        line=2,
+        url="https://example.org/a.jpg",
+        labels=("cat",),
+        source_page="https://example.org/a",
+        licence="CC-BY-4.0",
+        author="Ann",
+        date="2021-03-04",
+    )
     assert (b.labels, b.licence, b.author, b.date) == (("cat", "dog"), None, None, "2020")
     assert (c.line, c.labels, c.date) == (5, (), "2019-07-01T10:00:00+00:00")
     assert got.ignored_columns == ("notes",)

@@ -25,8 +25,11 @@ def test_single_choice_config_with_review_control() -> None:
     (image,) = root.iter("Image")
     assert image.get("value") == "$image"
     label, review = root.iter("Choices")
-    assert (label.get("name"), label.get("choice"), label.get("toName")) == ("label", "single",
-                                                                             "image")  # fmt: skip
+    assert (label.get("name"), label.get("choice"), label.get("toName")) == (
+        "label",
+        "single",
+        "image",
+    )
     assert [c.get("value") for c in label] == ["cat", "dog"]
     assert review.get("name") == REVIEW_CONTROL
     assert tuple(c.get("value") for c in review) == REVIEW_CHOICES
@@ -34,12 +37,15 @@ def test_single_choice_config_with_review_control() -> None:
 
     control = find_label_control(config)
     assert (control.tag, control.name, control.to_name, control.image_key) == (
-        "Choices", "label", "image", "image")  # fmt: skip
+        "Choices",
+        "label",
+        "image",
+        "image",
+    )
     assert control.labels == ("cat", "dog") and not control.multiple
     assert control.choices_result(["dog"]) == [
-        {"from_name": "label", "to_name": "image", "type": "choices",
-         "value": {"choices": ["dog"]}}
-    ]  # fmt: skip
+        {"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": ["dog"]}}
+    ]
 
 
 def test_multi_label_and_detection() -> None:
@@ -62,7 +68,11 @@ def test_hand_made_config_is_understood_and_gets_new_labels() -> None:
     </View>"""
     control = find_label_control(config)
     assert (control.name, control.to_name, control.image_key, control.multiple) == (
-        "species", "photo", "img", True)  # fmt: skip
+        "species",
+        "photo",
+        "img",
+        True,
+    )
     updated = add_labels(config, "species", ["cat", "bird & fish", 'say "hi"'])
     assert "made by hand" in updated
     assert find_label_control(updated).labels == ("cat", "bird & fish", 'say "hi"')
@@ -81,8 +91,10 @@ def test_configs_without_a_usable_control_explain_the_fix() -> None:
 label_text = st.text(min_size=1, max_size=12).filter(lambda s: s.strip() == s and s.isprintable())
 
 
-@given(st.lists(label_text, min_size=1, max_size=6, unique=True),
-       st.sampled_from(["classification", "detection"]))  # fmt: skip
+@given(
+    st.lists(label_text, min_size=1, max_size=6, unique=True),
+    st.sampled_from(["classification", "detection"]),
+)
 def test_any_label_text_round_trips(labels, task) -> None:
     config = build_label_config(labels, task=task)
     assert find_label_control(config, task=task).labels == tuple(labels)

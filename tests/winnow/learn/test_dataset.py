@@ -16,27 +16,53 @@ CLASSES = ["cat", "dog", "bird"]
 
 
 def task(task_id, *choices, cancelled=False, image="/data/upload/x.jpg", updated="2026-01-01"):
-    result = [{"from_name": "label", "to_name": "image", "type": "choices",
-               "value": {"choices": list(choices)}}] if choices else []  # fmt: skip
-    annotation = {"id": task_id, "result": result, "was_cancelled": cancelled,
-                  "updated_at": updated}  # fmt: skip
+    result = (
+        [
+            {
+                "from_name": "label",
+                "to_name": "image",
+                "type": "choices",
+                "value": {"choices": list(choices)},
+            }
+        ]
+        if choices
+        else []
+    )
+    annotation = {
+        "id": task_id,
+        "result": result,
+        "was_cancelled": cancelled,
+        "updated_at": updated,
+    }
     return {"id": task_id, "data": {"image": image}, "annotations": [annotation]}
 
 
 def rows(tasks, multi_label=False):
-    return labelled_tasks(tasks, from_name="label", data_key="image", classes=CLASSES,
-                          multi_label=multi_label)  # fmt: skip
+    return labelled_tasks(
+        tasks, from_name="label", data_key="image", classes=CLASSES, multi_label=multi_label
+    )
 
 
 def test_unusable_annotations_are_dropped_and_counted():
-    found = rows([
-        task(1, "cat"), task(2, "dog"), task(3, "lion"),  # not in the config
-        task(4), task(5, "cat", cancelled=True), task(6, "cat", "dog"),
-        task(7, "bird", image=""), {"id": 8, "data": {"image": "x"}, "annotations": []},
-    ])  # fmt: skip
+    found = rows(
+        [
+            task(1, "cat"),
+            task(2, "dog"),
+            task(3, "lion"),  # not in the config
+            task(4),
+            task(5, "cat", cancelled=True),
+            task(6, "cat", "dog"),
+            task(7, "bird", image=""),
+            {"id": 8, "data": {"image": "x"}, "annotations": []},
+        ]
+    )
     assert found.task_ids == [1, 2] and found.labels == [["cat"], ["dog"]]
-    assert found.dropped == {"unknown_label": 1, "no_choice": 1, "several_choices": 1,
-                             "no_image": 1}  # fmt: skip
+    assert found.dropped == {
+        "unknown_label": 1,
+        "no_choice": 1,
+        "several_choices": 1,
+        "no_image": 1,
+    }
     fewer = found.without([0], "unreadable")
     assert fewer.task_ids == [2] and fewer.dropped["unreadable"] == 1
     assert found.without([], "unreadable").dropped == found.dropped

@@ -26,8 +26,9 @@ def _clusters(n_per: int, k: int, d: int = 8, seed: int = 0) -> tuple[np.ndarray
 
 def test_single_label_head_learns_real_images(fashion) -> None:
     vectors, labels, names = fashion
-    head = fit_linear_head(vectors[:700], [[c] for c in labels[:700]], classes=list(names),
-                           multi_label=False)  # fmt: skip
+    head = fit_linear_head(
+        vectors[:700], [[c] for c in labels[:700]], classes=list(names), multi_label=False
+    )
     probs = head.predict_proba(vectors[700:])
     assert probs.shape == (300, 10)
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-9)
@@ -57,8 +58,9 @@ def test_a_single_class_predicts_it_with_certainty() -> None:
 def test_a_class_with_a_single_example_is_learned() -> None:
     x, y = _clusters(10, 3)
     keep = np.r_[0:10, 10, 20:30]  # one "dog"
-    head = fit_linear_head(x[keep], [[CLASSES[i]] for i in y[keep]], classes=CLASSES,
-                           multi_label=False)  # fmt: skip
+    head = fit_linear_head(
+        x[keep], [[CLASSES[i]] for i in y[keep]], classes=CLASSES, multi_label=False
+    )
     assert head.predict_proba(x[10:11]).argmax() == 1
 
 
@@ -79,8 +81,9 @@ def test_multi_label_rows_may_hold_several_labels_or_none(fashion) -> None:
     tops = {"T-shirt/top", "Pullover", "Coat", "Shirt"}
     shoes = {"Sandal", "Sneaker", "Ankle boot"}
     tags = [(["top"] if c in tops else []) + (["shoe"] if c in shoes else []) for c in labels]
-    head = fit_linear_head(vectors[:700], tags[:700], classes=["top", "shoe", "worn"],
-                           multi_label=True)  # fmt: skip
+    head = fit_linear_head(
+        vectors[:700], tags[:700], classes=["top", "shoe", "worn"], multi_label=True
+    )
     probs = head.predict_proba(vectors[700:])
     truth = np.array([[("top" in t), ("shoe" in t)] for t in tags[700:]])
     assert ((probs[:, :2] > 0.5) == truth).mean() > 0.9
@@ -89,14 +92,16 @@ def test_multi_label_rows_may_hold_several_labels_or_none(fashion) -> None:
 
 def test_save_and_load_round_trip(tmp_path, fashion) -> None:
     vectors, labels, names = fashion
-    head = fit_linear_head(vectors[:300], [[c] for c in labels[:300]], classes=list(names),
-                           multi_label=False, seed=3)  # fmt: skip
+    head = fit_linear_head(
+        vectors[:300], [[c] for c in labels[:300]], classes=list(names), multi_label=False, seed=3
+    )
     head.save(tmp_path / "head")
     assert sorted(p.name for p in (tmp_path / "head").iterdir()) == ["head.json", "head.npz"]
     loaded = LinearHead.load(tmp_path / "head")
     assert loaded.classes == tuple(names) and loaded.multi_label is False
-    np.testing.assert_array_equal(loaded.predict_proba(vectors[300:]),
-                                  head.predict_proba(vectors[300:]))  # fmt: skip
+    np.testing.assert_array_equal(
+        loaded.predict_proba(vectors[300:]), head.predict_proba(vectors[300:])
+    )
 
 
 def test_load_refuses_what_is_not_a_head(tmp_path) -> None:

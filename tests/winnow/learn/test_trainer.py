@@ -23,12 +23,19 @@ def photos():
 
 def test_single_label_learns_and_round_trips(photos, tmp_path):
     images, labels = photos
-    net = fine_tune(images[:70], labels[:70], classes=KEEP, multi_label=False,
-                    valid_idx=range(60, 70), options=FAST)  # fmt: skip
+    net = fine_tune(
+        images[:70],
+        labels[:70],
+        classes=KEEP,
+        multi_label=False,
+        valid_idx=range(60, 70),
+        options=FAST,
+    )
     probs = net.predict_proba(images[70:])
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    accuracy = np.mean([KEEP[k] == row[0] for k, row in zip(probs.argmax(1), labels[70:],
-                                                             strict=True)])  # fmt: skip
+    accuracy = np.mean(
+        [KEEP[k] == row[0] for k, row in zip(probs.argmax(1), labels[70:], strict=True)]
+    )
     assert accuracy > 0.5  # chance is 1/3; 60 photos and one epoch at 64 px
     net.save(tmp_path / "net")
     again = FineTunedNetwork.load(tmp_path / "net")
@@ -50,8 +57,18 @@ def test_multi_label_gives_independent_probabilities(photos):
 def test_bad_labels_and_unknown_architectures_are_refused(photos):
     images, labels = photos
     with pytest.raises(ValueError, match="does not fit classes"):
-        fine_tune(images[:4], [["Trouser"], ["Coat"], ["Bag"], ["Bag"]], classes=KEEP,
-                  multi_label=False, options=FAST)  # fmt: skip
+        fine_tune(
+            images[:4],
+            [["Trouser"], ["Coat"], ["Bag"], ["Bag"]],
+            classes=KEEP,
+            multi_label=False,
+            options=FAST,
+        )
     with pytest.raises(ModelError, match="no_such_arch"):
-        fine_tune(images[:4], labels[:4], classes=KEEP, multi_label=False,
-                  options=FitOptions(arch="no_such_arch", image_size=64))  # fmt: skip
+        fine_tune(
+            images[:4],
+            labels[:4],
+            classes=KEEP,
+            multi_label=False,
+            options=FitOptions(arch="no_such_arch", image_size=64),
+        )

@@ -8,8 +8,13 @@ import torch
 
 from winnow.models import prepare_image
 
-DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
-    not torch.cuda.is_available(), reason="no GPU on this machine"))]  # fmt: skip
+DEVICES = [
+    "cpu",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(not torch.cuda.is_available(), reason="no GPU on this machine"),
+    ),
+]
 
 
 @pytest.mark.parametrize("device", DEVICES)

@@ -9,17 +9,31 @@ from winnow.store import FeatureStore, ImageRecord, SourceRecord
 
 
 def _measurements(phash: int = -5) -> ImageMeasurements:
-    return ImageMeasurements(phash, 7, 0.5, 0.2, 0.01, 0.02, 6.5, 120.0, False,
-                             0.4, 0.5, 0.6, 0.1, 0.2, 0.3)  # fmt: skip
+    return ImageMeasurements(
+        phash, 7, 0.5, 0.2, 0.01, 0.02, 6.5, 120.0, False, 0.4, 0.5, 0.6, 0.1, 0.2, 0.3
+    )
 
 
 def test_round_trip_images_sources_embeddings(tmp_path: Path) -> None:
     with FeatureStore(tmp_path / "f.sqlite") as store:
-        store.put_images([
-            ImageRecord("a" * 64, 10, "JPEG", 4, 3, "RGB", False, None, False, 1,
-                        measurements=_measurements()),
-            ImageRecord("b" * 64, 0, error_kind="zero_byte", error="zero-byte file"),
-        ])  # fmt: skip
+        store.put_images(
+            [
+                ImageRecord(
+                    "a" * 64,
+                    10,
+                    "JPEG",
+                    4,
+                    3,
+                    "RGB",
+                    False,
+                    None,
+                    False,
+                    1,
+                    measurements=_measurements(),
+                ),
+                ImageRecord("b" * 64, 0, error_kind="zero_byte", error="zero-byte file"),
+            ]
+        )
         store.put_sources([SourceRecord("/x/a.jpg", "a" * 64, 10, 123, "cat", "train")])
         vecs = np.random.default_rng(0).normal(size=(1, 8)).astype(np.float32)
         store.put_embeddings("m1", ["a" * 64], vecs)

@@ -9,8 +9,9 @@ from winnow.store.import_log import ImportEntry, ImportLog
 
 
 def _entry(source: str, sha: str | None, status: str = "imported", **kw) -> ImportEntry:
-    return ImportEntry(project="http://ls#1", source=source, kind="url_list", status=status,
-                       sha256=sha, **kw)  # fmt: skip
+    return ImportEntry(
+        project="http://ls#1", source=source, kind="url_list", status=status, sha256=sha, **kw
+    )
 
 
 def test_round_trip_replace_and_provenance_by_content(tmp_path: Path) -> None:
@@ -18,12 +19,20 @@ def test_round_trip_replace_and_provenance_by_content(tmp_path: Path) -> None:
     with FeatureStore(path) as store:
         assert store.counts()["images"] == 0  # the store's own tables exist
     with ImportLog(path) as log:
-        log.record([
-            _entry("https://a.org/1.jpg", "s1", url="https://a.org/1.jpg", licence="CC0",
-                   retrieved_at=1.5, task_id=10),
-            _entry("https://b.org/1.jpg", "s1", status="duplicate", reason="duplicate: x"),
-            _entry("https://c.org/2.jpg", None, status="skipped", reason="fetch_failed: 404"),
-        ])  # fmt: skip
+        log.record(
+            [
+                _entry(
+                    "https://a.org/1.jpg",
+                    "s1",
+                    url="https://a.org/1.jpg",
+                    licence="CC0",
+                    retrieved_at=1.5,
+                    task_id=10,
+                ),
+                _entry("https://b.org/1.jpg", "s1", status="duplicate", reason="duplicate: x"),
+                _entry("https://c.org/2.jpg", None, status="skipped", reason="fetch_failed: 404"),
+            ]
+        )
         log.record([_entry("https://c.org/2.jpg", "s2", task_id=11)])  # fixed on a re-run
         entries = {e.source: e for e in log.entries("http://ls#1")}
         assert log.entries("http://other#1") == []

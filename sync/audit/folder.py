@@ -1,0 +1,71 @@
+"""Audit a local folder without any server: features, every check, files on disk."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analysis.audit import AuditOptions, AuditResult, audit
+from winnow.config import Settings
+from winnow.features.extract import ExtractionReport
+from winnow.features.folder import compute_folder
+from winnow.features.walk import Layout, ScanResult
+from winnow.models import make_embedder
+from winnow.models.embedder import Embedder
+from winnow.progress import ProgressFactory, no_progress
+from winnow.store import FeatureStore
+
+
+def audit_folder(
+    folder: Path,
+    settings: Settings,
+    *,
+    layout: Layout = "auto",
+    options: AuditOptions | None = None,
+    embed: bool = True,
+    embedder: Embedder | None = None,
+    progress: ProgressFactory = no_progress,
+) -> tuple[ScanResult, ExtractionReport, AuditResult]:
+    """Fill the feature store for ``folder`` (cache hits for known content), then audit it.
+    Pass ``embedder`` to reuse a loaded model."""
+    if embedder is None and embed and settings.features.embed:
+        embedder = make_embedder(settings.embedding)
+    scan, report = compute_folder(
+        folder, settings, layout=layout, embedder=embedder, embed=embed, progress=progress
+    )
+    uris = [item.uri for item in scan.items]
+    with FeatureStore(settings.store_path) as store:
+        sources = store.sources_frame().set_index("uri").loc[uris].reset_index()
+        images = store.images_frame()
+        table = sources.merge(images, on="sha256", how="left", suffixes=("", "_content"))
+        table["error_kind"] = table["error_kind"].fillna(table["error_kind_content"])
+        table["error"] = table["error"].fillna(table["error_content"])
+        vectors = aligned_embeddings(store, embedder.model_id, table) if embedder else None
+    return scan, report, audit(table, embeddings=vectors, options=options)
+
+
+def aligned_embeddings(
+    store: FeatureStore, model_id: str, table: pd.DataFrame
+) -> np.ndarray | None:
+    ok = table["error_kind"].isna()
+    shas, vectors = store.embeddings(model_id, list(dict.fromkeys(table["sha256"][ok])))
+    if not len(shas):
+        return None
+    row = {sha: i for i, sha in enumerate(shas)}
+    out = np.zeros((len(table), vectors.shape[1]), dtype=np.float32)
+    for i, (sha, good) in enumerate(zip(table["sha256"], ok, strict=True)):
+        if good:
+            out[i] = vectors[row[sha]]
+    return out
+
+
+def write_outputs(result: AuditResult, out: Path) -> dict[str, Path]:
+    """``issues.csv`` (one row per finding) and ``images.parquet`` (one row per file)."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"issues": out / "issues.csv", "images": out / "images.parquet"}
+    result.issues.to_csv(paths["issues"], index=False)
+    files = result.files.drop(columns=[c for c in result.files if c.endswith("_content")])
+    files.to_parquet(paths["images"], index=False)
+    return paths

@@ -1,0 +1,65 @@
+"""``winnow import``: a folder, URL list or S3 prefix into a Label Studio project."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from winnow.cli.console import console
+from winnow.config import get_settings
+
+
+def import_(
+    source: str = typer.Argument(..., help="a folder, a URL list or s3://bucket/prefix/"),
+    project: str = typer.Option(..., "--project", "-p", help="title (created if new) or id"),
+    layout: str = typer.Option("auto", help="folders, S3: auto | flat | class | split/class"),
+    task: str = typer.Option("classification", help="classification | detection"),
+    multi_label: bool = typer.Option(False, "--multi-label", help="several labels per image"),
+    licence: str | None = typer.Option(None, help="licence of images whose source names none"),
+    author: str | None = typer.Option(None, help="author of images whose source names none"),
+    embed: bool = typer.Option(False, "--embed/--no-embed", help="also compute embeddings"),
+    url_mode: str = typer.Option("copy", help="URL lists: copy (serve downloads) | link"),
+    download_dir: Path | None = typer.Option(None, help="URL lists: where downloads are kept"),
+    concurrency: int = typer.Option(8, min=1, max=256, help="URL lists: parallel downloads"),
+    rate_per_host: float = typer.Option(4.0, min=0, help="URL lists: requests/s per host, 0=off"),
+    max_bytes: int | None = typer.Option(None, min=1, help="size limit (default io.max_bytes)"),
+    s3_mode: str = typer.Option("storage", help="S3: storage (Label Studio reads S3) | presign"),
+    presign_ttl: int = typer.Option(7 * 24 * 3600, min=1, help="S3 presign: URL lifetime, s"),
+) -> None:
+    """Import a folder, URL list or S3 prefix into a Label Studio project."""
+    from sync.importing.job import ImportOptions, run_import
+    from sync.importing.summary import render_summary
+    from winnow.cli.console import progress_bar
+    from winnow.ingest.download import DownloadPolicy
+
+    _check_choice("--layout", layout, ("auto", "flat", "class", "split/class"))
+    _check_choice("--task", task, ("classification", "detection"))
+    _check_choice("--url-mode", url_mode, ("copy", "link"))
+    _check_choice("--s3-mode", s3_mode, ("storage", "presign"))
+    settings = get_settings()
+    if max_bytes is not None:
+        io = settings.io.model_copy(update={"max_bytes": max_bytes})
+        settings = settings.model_copy(update={"io": io})
+    opts = ImportOptions(
+        source=source,
+        project=project,
+        layout=layout,
+        task=task,  # type: ignore[arg-type]
+        multi_label=multi_label,
+        licence=licence,
+        author=author,
+        embed=embed,
+        url_mode=url_mode,
+        download_dir=download_dir,
+        s3_mode=s3_mode,  # type: ignore[arg-type]
+        presign_ttl_s=presign_ttl,
+        policy=DownloadPolicy(concurrency=concurrency, per_host_rate=rate_per_host or None),
+    )
+    summary = run_import(opts, settings=settings, progress=progress_bar)
+    render_summary(summary, console)
+
+
+def _check_choice(hint: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(allowed)}", param_hint=hint)
