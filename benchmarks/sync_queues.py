@@ -98,7 +98,7 @@ def main() -> None:
     for line in lines:
         print(line)
     if args.record:
-        record_result("winnow sync (issue 7)", [machine_line(), *lines])
+        record_result("winnow sync", [machine_line(), *lines])
 
 
 if __name__ == "__main__":

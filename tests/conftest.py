@@ -21,9 +21,19 @@ from typing import Any
 
 import numpy as np
 import pytest
+from model_fixtures import (  # noqa: F401 - fixtures shared by every test folder
+    cat_coffee,
+    imagenet_predictor,
+    make_config,
+    make_settings,
+    photo_dir,
+    tiny_clip_checkpoint,
+)
 from PIL import Image
+from pydantic import SecretStr
 from skimage import data
 
+from winnow.config import LabelStudioSettings
 from winnow.services.label_studio import LabelStudio, installed_version
 from winnow.services.postgres import PostgreSQL
 from winnow.services.seaweedfs import SeaweedFS
@@ -158,6 +168,12 @@ def label_studio(
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def ls_settings(label_studio: LabelStudio) -> LabelStudioSettings:
+    """Winnow's settings for the session's Label Studio: its URL and admin token."""
+    return LabelStudioSettings(url=label_studio.url, api_key=SecretStr(label_studio.api_key))
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ import io
 import shlex
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -30,9 +28,7 @@ from sync.export.targets import Target, check_version, next_version, open_target
 from winnow import __version__
 from winnow.config import Settings
 from winnow.errors import ConfigError, WinnowError
-
-Advance = Callable[[int], None]
-ProgressFactory = Callable[[str, int], AbstractContextManager[Advance]]
+from winnow.progress import ProgressFactory, no_progress
 
 
 @dataclass
@@ -80,7 +76,7 @@ def export_dataset(
     ``source`` is the CLI arguments that rebuild ``frame`` (``["--project", "3"]``);
     ``measurements`` (sha256 + blur, brightness, ...) feed the card's per-split statistics."""
     start = time.perf_counter()
-    progress = progress or _no_progress
+    progress = progress or no_progress
     options = replace(options or ExportOptions(), settings=settings.export)
     target = open_target(dest, settings)
     published = target.versions()
@@ -219,8 +215,3 @@ def read_manifest(target: Target, version: str | None) -> pd.DataFrame | None:
         return None
     data = target.read(version, "manifest.parquet")
     return None if data is None else pd.read_parquet(io.BytesIO(data))
-
-
-@contextmanager
-def _no_progress(description: str, total: int) -> Iterator[Advance]:
-    yield lambda n=1: None

@@ -8,8 +8,6 @@ a lookup. The index is then brought in line with the frame by ``sync_points``.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +19,8 @@ from winnow.features.extract import ExtractionReport, extract_features
 from winnow.features.walk import SourceItem
 from winnow.index import SyncReport, VectorIndex, sync_points
 from winnow.models.embedder import Embedder
+from winnow.progress import Advance, ProgressFactory, no_progress
 from winnow.store import FeatureStore
-
-ProgressFn = Callable[[int], None]
-Bars = Callable[[str, int], AbstractContextManager[ProgressFn]]
 
 
 @dataclass
@@ -49,7 +45,7 @@ def frame_vectors(
     settings: Settings,
     store: FeatureStore,
     embedder: Embedder,
-    progress: ProgressFn | None = None,
+    progress: Advance | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], ExtractionReport | None]:
     """``(frame with sha256 filled where it was read now, sha256 -> vector, extraction)``."""
     frame = frame.copy()
@@ -79,10 +75,6 @@ def _shas(frame: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(frame["sha256"].dropna()))
 
 
-def _no_bar(description: str, total: int) -> AbstractContextManager[ProgressFn]:
-    return nullcontext(lambda n=1: None)
-
-
 def index_frame(
     frame: pd.DataFrame,
     *,
@@ -90,7 +82,7 @@ def index_frame(
     index: VectorIndex,
     embedder: Embedder,
     project: int | None = None,
-    bars: Bars = _no_bar,
+    bars: ProgressFactory = no_progress,
 ) -> IndexRun:
     """Embed what is missing and sync ``frame`` into ``index`` (scoped to ``project``).
 

@@ -1,1 +1,1 @@
-"""Sync jobs: pull a Label Studio project, audit it, push review queues back (issue 7)."""
+"""Sync jobs: pull a Label Studio project, audit it, push review queues back."""

@@ -17,13 +17,11 @@ import numpy as np
 import pytest
 from label_studio_sdk import LabelStudio as LSClient
 from PIL import Image
-from pydantic import SecretStr
 from skimage import data
 
 from ml_backend.rank import VIEW_TITLE
 from ml_backend.server import BackendServer
 from winnow.config import LabelStudioSettings, Settings, get_settings
-from winnow.services import LabelStudio
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +39,12 @@ VARIANTS = 5  # crops and flips of each photo: 15 tasks
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, label_studio: LabelStudio) -> Settings:
+def settings(
+    tmp_path_factory: pytest.TempPathFactory, ls_settings: LabelStudioSettings
+) -> Settings:
     return get_settings(
         data_dir=tmp_path_factory.mktemp("active-learning"),
-        label_studio=LabelStudioSettings(
-            url=label_studio.url, api_key=SecretStr(label_studio.api_key)
-        ),
+        label_studio=ls_settings,
         training={"min_per_class": 2, "retrain_every": 3, "fine_tune": False},
     )
 

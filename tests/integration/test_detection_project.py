@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from label_studio_sdk import LabelStudio as LSClient
 from PIL import Image
-from pydantic import SecretStr
 from skimage import data
 
 from ml_backend.server import BackendServer
@@ -32,7 +31,7 @@ LABEL_CONFIG = """<View>
 
 
 def test_detection_project_gets_face_boxes(
-    label_studio: LabelStudio, ls_files_root: Path, tmp_path: Path
+    label_studio: LabelStudio, ls_settings: LabelStudioSettings, ls_files_root: Path, tmp_path: Path
 ):
     folder = ls_files_root / f"detect-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
@@ -41,9 +40,7 @@ def test_detection_project_gets_face_boxes(
     settings = get_settings(
         data_dir=tmp_path / "store",
         detection={"backend": "haar"},
-        label_studio=LabelStudioSettings(
-            url=label_studio.url, api_key=SecretStr(label_studio.api_key)
-        ),
+        label_studio=ls_settings,
     )
     client = LSClient(base_url=label_studio.url, api_key=label_studio.api_key)
     project = client.projects.create(title="faces", label_config=LABEL_CONFIG)

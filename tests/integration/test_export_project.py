@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from pydantic import SecretStr
 from typer.testing import CliRunner
 
 from sync.importing.job import ImportOptions, run_import
@@ -29,6 +28,7 @@ CLASSES = {
 def test_export_a_label_studio_project(
     tmp_path: Path,
     label_studio: LabelStudio,
+    ls_settings: LabelStudioSettings,
     ls_files_root: Path,
     real_images_dir: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -48,9 +48,7 @@ def test_export_a_label_studio_project(
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     settings = get_settings(
-        label_studio=LabelStudioSettings(
-            url=label_studio.url, api_key=SecretStr(label_studio.api_key)
-        ),
+        label_studio=ls_settings,
         io=ImageIOSettings(allowed_hosts=["127.0.0.1"]),
     )
     summary = run_import(

@@ -24,7 +24,7 @@ LABEL_CONFIG = """<View><Image name="image" value="$image"/>
 <Choices name="label" toName="image"><Choice value="cat"/></Choices></View>"""
 
 
-def _settings(tmp_path: Path, seaweedfs: SeaweedFS, label_studio: LabelStudio) -> Settings:
+def _settings(tmp_path: Path, seaweedfs: SeaweedFS, ls_settings: LabelStudioSettings) -> Settings:
     return get_settings(
         data_dir=tmp_path / "store",
         s3=S3Settings(
@@ -32,9 +32,7 @@ def _settings(tmp_path: Path, seaweedfs: SeaweedFS, label_studio: LabelStudio) -
             access_key_id=SecretStr(seaweedfs.access_key),
             secret_access_key=SecretStr(seaweedfs.secret_key),
         ),
-        label_studio=LabelStudioSettings(
-            url=label_studio.url, api_key=SecretStr(label_studio.api_key)
-        ),
+        label_studio=ls_settings,
         features={"workers": 2},
     )
 
@@ -65,10 +63,11 @@ def test_reads_s3_objects_and_reports_missing_keys(
     tmp_path: Path,
     seaweedfs: SeaweedFS,
     label_studio: LabelStudio,
+    ls_settings: LabelStudioSettings,
     bucket: str,
     real_images_dir: Path,
 ) -> None:
-    s = _settings(tmp_path, seaweedfs, label_studio)
+    s = _settings(tmp_path, seaweedfs, ls_settings)
     with ImageReader(s.io, s.label_studio, s.s3) as reader:
         got = reader.read(f"s3://{bucket}/photos/chelsea.png")
         assert got == (real_images_dir / "chelsea.png").read_bytes()
@@ -81,10 +80,11 @@ def test_reads_label_studio_urls_with_the_key_and_fails_clearly_without(
     tmp_path: Path,
     seaweedfs: SeaweedFS,
     label_studio: LabelStudio,
+    ls_settings: LabelStudioSettings,
     ls_urls: list[str],
     real_images_dir: Path,
 ) -> None:
-    s = _settings(tmp_path, seaweedfs, label_studio)
+    s = _settings(tmp_path, seaweedfs, ls_settings)
     chelsea = next(u for u in ls_urls if u.endswith("chelsea.png"))
     with ImageReader(s.io, s.label_studio, s.s3) as reader:
         assert reader.read(chelsea) == (real_images_dir / "chelsea.png").read_bytes()
@@ -98,10 +98,11 @@ def test_pipeline_reads_s3_and_label_studio_in_workers(
     tmp_path: Path,
     seaweedfs: SeaweedFS,
     label_studio: LabelStudio,
+    ls_settings: LabelStudioSettings,
     bucket: str,
     ls_urls: list[str],
 ) -> None:
-    s = _settings(tmp_path, seaweedfs, label_studio)
+    s = _settings(tmp_path, seaweedfs, ls_settings)
     keys = seaweedfs.client().list_objects_v2(Bucket=bucket, Prefix="photos/")["Contents"]
     items = [SourceItem(f"s3://{bucket}/{o['Key']}") for o in keys]
     items += [SourceItem(u) for u in ls_urls]

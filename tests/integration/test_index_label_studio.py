@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 from label_studio_sdk import LabelStudio as LSClient
-from pydantic import SecretStr
 
 from sync.importing.job import ImportOptions, run_import
 from sync.indexing.job import index_frame
@@ -30,7 +29,11 @@ CLASSES = {
 
 
 def test_index_follows_the_project(
-    tmp_path: Path, label_studio: LabelStudio, ls_files_root: Path, real_images_dir: Path
+    tmp_path: Path,
+    label_studio: LabelStudio,
+    ls_settings: LabelStudioSettings,
+    ls_files_root: Path,
+    real_images_dir: Path,
 ) -> None:
     folder = ls_files_root / f"index-{uuid.uuid4().hex[:6]}"
     for label, names in CLASSES.items():
@@ -39,9 +42,7 @@ def test_index_follows_the_project(
             shutil.copy(real_images_dir / name, folder / label / name)
     settings = get_settings(
         data_dir=tmp_path / "data",
-        label_studio=LabelStudioSettings(
-            url=label_studio.url, api_key=SecretStr(label_studio.api_key)
-        ),
+        label_studio=ls_settings,
         io=ImageIOSettings(allowed_hosts=["127.0.0.1"], http_retries=1, http_timeout_s=10),
         features={"workers": 0},
     )

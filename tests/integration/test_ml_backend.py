@@ -17,7 +17,6 @@ import httpx
 import pytest
 from label_studio_sdk import LabelStudio as LSClient
 from label_studio_sdk.core.api_error import ApiError
-from pydantic import SecretStr
 
 from ml_backend.connect import connect_backend
 from ml_backend.predict import predict_project
@@ -42,12 +41,12 @@ PRIVATE_URL = "http://10.255.255.1/cat.jpg"
 
 
 @pytest.fixture(scope="module")
-def settings(tmp_path_factory: pytest.TempPathFactory, label_studio: LabelStudio) -> Settings:
+def settings(
+    tmp_path_factory: pytest.TempPathFactory, ls_settings: LabelStudioSettings
+) -> Settings:
     return get_settings(
         data_dir=tmp_path_factory.mktemp("backend-store"),
-        label_studio=LabelStudioSettings(
-            url=label_studio.url, api_key=SecretStr(label_studio.api_key)
-        ),
+        label_studio=ls_settings,
     )
 
 

@@ -80,7 +80,7 @@ def test_bad_settings_fall_back_to_text(monkeypatch, tmp_path):
 def test_the_cli_logs_json_when_asked(tmp_path):
     """A real process through the CLI's main(): a command's warning comes out as JSON."""
     code = (
-        "import logging, sys, winnow.cli; a = sys.modules['winnow.cli.app']; "
+        "import logging, winnow.cli.app as a; "
         "a.build_app = lambda: None; "  # no adapters: only main()'s own wiring runs
         "a.run_guarded = lambda app: logging.getLogger('winnow.cli').warning("
         "'hello', extra={'n': 1}); a.main()"

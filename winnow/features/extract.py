@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
@@ -32,9 +32,9 @@ from winnow.features.worker import (
     process_chunk,
 )
 from winnow.models.embedder import Embedder
+from winnow.progress import Advance
 from winnow.store.feature_store import FeatureStore, SourceRecord
 
-ProgressFn = Callable[[int], None]
 _CHUNK = 16
 
 
@@ -68,7 +68,7 @@ def extract_features(
     settings: Settings,
     store: FeatureStore,
     embedder: Embedder | None = None,
-    progress: ProgressFn | None = None,
+    progress: Advance | None = None,
 ) -> ExtractionReport:
     """Compute and store features (and embeddings, if ``embedder`` is given) for ``items``."""
     started = time.perf_counter()
@@ -91,7 +91,7 @@ def prepare_run(
     settings: Settings,
     store: FeatureStore,
     embedder: Embedder | None,
-    progress: ProgressFn | None,
+    progress: Advance | None,
 ) -> tuple[ExtractionReport, list[SourceItem], WorkerConfig]:
     """What every engine does first: set aside unchanged items (counting the known-bad ones
     among them), and describe the per-image work. Returns (report, items to do, config)."""

@@ -26,10 +26,11 @@ import numpy as np
 
 from winnow.config import EmbeddingSettings, Settings
 from winnow.errors import ConfigError
-from winnow.features.extract import ExtractionReport, ProgressFn, Sink, prepare_run
+from winnow.features.extract import ExtractionReport, Sink, prepare_run
 from winnow.features.walk import SourceItem
 from winnow.features.worker import ItemProcessor, WorkerConfig, WorkResult
 from winnow.models.embedder import Embedder
+from winnow.progress import Advance
 from winnow.store.feature_store import FeatureStore
 
 # Rows per store transaction: one commit per 16 images wrote ~1,000 img/s, per 256 ~4,000.
@@ -54,7 +55,7 @@ def extract_features_ray(
     store: FeatureStore,
     embedder: Embedder | None = None,
     options: RayOptions = RayOptions(),
-    progress: ProgressFn | None = None,
+    progress: Advance | None = None,
 ) -> ExtractionReport:
     """Same contract as :func:`winnow.features.extract.extract_features`, run on Ray.
 

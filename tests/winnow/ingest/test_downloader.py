@@ -127,13 +127,13 @@ def test_concurrency_is_bounded(web_server, photos) -> None:
             state["active"] += 1
             state["peak"] = max(state["peak"], state["active"])
         time.sleep(0.15)
+        with lock:  # before answering: the client may start its next request once it reads
+            state["active"] -= 1
         body = photos["coffee.jpg"] + handler.path.encode()  # distinct content per URL
         handler.send_response(200)
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
-        with lock:
-            state["active"] -= 1
 
     for i in range(12):
         web_server.routes[f"/slow/{i}.jpg"] = slow

@@ -9,16 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from model_fixtures import TINY_CLIP, TINY_CLIP_CONFIG
 from PIL import Image
 from skimage import data
-
-TINY_CLIP = "winnow-test-tiny-clip"
-# A real open_clip architecture, just very small: ViT on 32-px images, 2-layer text tower.
-TINY_CLIP_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "head_width": 32, "patch_size": 8},
-    "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
-}
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ml_backend.versions import project_id
 from winnow.labelstudio.controls.parse import parse_label_config
 from winnow.zeroshot.version import model_version
 
@@ -38,10 +37,3 @@ def test_changes_with_classes_prompts_templates_model_and_threshold(make_config)
     }
     assert len(variants) == 8
     assert version(base, threshold=0.9) == version(base)  # single choice ignores it
-
-
-def test_project_ids_from_label_studio():
-    assert project_id("12.1700000000") == 12
-    assert project_id(7) == 7
-    assert project_id(None) is None
-    assert project_id("abc") is None
