@@ -20,6 +20,7 @@ PY := $(VENV)/bin/python
 APT_PACKAGES := tuxpaint-stamps-default dataset-fashion-mnist labelme-examples chromium postgresql-15
 SAMPLES := build/samples
 DEMO_DIR := build/demo
+CODE := winnow ml_backend sync analysis serve tests benchmarks
 
 .PHONY: demo test setup apt venv label-studio lint clean bench
 
@@ -28,8 +29,7 @@ demo: setup label-studio
 	WINNOW_DATA_DIR=$(DEMO_DIR) WINNOW_LS_VENV=$(abspath $(LS_VENV)) \
 	  $(VENV)/bin/winnow demo $(SAMPLES)/demo
 
-test: setup label-studio
-	$(PY) -m ruff check winnow ml_backend sync analysis serve tests benchmarks
+test: setup label-studio lint
 	WINNOW_LS_VENV=$(abspath $(LS_VENV)) $(PY) -m pytest -q
 
 setup: apt venv
@@ -76,7 +76,8 @@ bench: setup
 	$(PY) benchmarks/features.py --folder $(SAMPLES)/bench
 
 lint: venv
-	$(PY) -m ruff check winnow ml_backend sync analysis serve tests benchmarks
+	$(PY) -m ruff check $(CODE)
+	$(PY) -m ruff format --check $(CODE)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

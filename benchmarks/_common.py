@@ -25,9 +25,25 @@ def machine_line() -> str:
 
 
 def record_result(title: str, lines: list[str]) -> None:
-    """Append one dated section with the exact command to RESULTS.md."""
+    """Write one dated section with the exact command to RESULTS.md, replacing the sections of
+    an earlier run of the same benchmark (same title), so each benchmark has one current one."""
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
     date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join(f"    {line}" for line in lines)
-    with RESULTS.open("a") as fh:
-        fh.write(f"\n## {title} ({date})\n\nCommand: `{command}`\n\n{body}\n")
+    section = f"## {title} ({date})\n\nCommand: `{command}`\n\n{body}\n"
+    old = RESULTS.read_text() if RESULTS.exists() else ""
+    kept = [s for s in _sections(old) if not s.startswith(f"## {title} (")]
+    RESULTS.write_text("\n".join([*kept, section]).lstrip("\n"))
+
+
+def _sections(text: str) -> list[str]:
+    """The file split before each ``## `` heading (the preamble, if any, first)."""
+    parts, current = [], []
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## ") and current:
+            parts.append("".join(current))
+            current = []
+        current.append(line)
+    if current:
+        parts.append("".join(current))
+    return [p.rstrip("\n") + "\n" for p in parts if p.strip()]
