@@ -15,6 +15,7 @@ import pandas as pd
 
 from analysis.duplicates import hash_neighbors, near_duplicate_groups, split_leakage
 from analysis.embedding_pairs import embedding_neighbors
+from analysis.findings import ISSUE_COLUMNS
 from analysis.integrity import wrong_extension_mask
 from analysis.label_issues import find_label_issues, out_of_sample_probs
 from analysis.outliers import find_outliers
@@ -33,15 +34,6 @@ ISSUE_TYPES = (
     "outlier",
     *QUALITY_CHECKS,
 )
-ISSUE_COLUMNS = [
-    "path",
-    "issue_type",
-    "score",
-    "group",
-    "given_label",
-    "suggested_label",
-    "details",
-]
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from analysis.findings import ISSUE_COLUMNS
 from analysis.validation import require_columns
 
 BOX_ISSUE_TYPES = (
@@ -32,15 +33,6 @@ BOX_ISSUE_TYPES = (
     "box_wrong_label",
 )
 BOX_COLUMNS = ["path", "label", "x1", "y1", "x2", "y2", "img_width", "img_height"]
-ISSUE_COLUMNS = [
-    "path",
-    "issue_type",
-    "score",
-    "group",
-    "given_label",
-    "suggested_label",
-    "details",
-]  # same as analysis.audit.ISSUE_COLUMNS
 
 
 @dataclass(frozen=True)

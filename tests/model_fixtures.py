@@ -26,6 +26,16 @@ TINY_CLIP_CONFIG = {
     "text_cfg": {"context_length": 16, "vocab_size": 49408, "width": 64, "heads": 2, "layers": 2},
 }
 
+# Detection label configs: boxes only, and choices with polygons in one project.
+FACES = """<View><Image name="image" value="$image"/>
+  <RectangleLabels name="box" toName="image"><Label value="Face"/><Label value="car"/>
+  </RectangleLabels></View>"""
+MIXED = """<View><Image name="img" value="$photo"/>
+  <Choices name="kind" toName="img"><Choice value="cat"/><Choice value="space"/></Choices>
+  <PolygonLabels name="poly" toName="img">
+    <Label value="people" predicted_values="person"/><Label value="Dining tables"/>
+  </PolygonLabels></View>"""
+
 
 def _label_config(*choices: str, multiple: bool = False, name: str = "label") -> str:
     mode = "multiple" if multiple else "single"

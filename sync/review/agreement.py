@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.agreement import count_table, disagreements, fleiss_kappa
-from analysis.audit import ISSUE_COLUMNS
+from analysis.findings import ISSUE_COLUMNS
 from analysis.ontology import propose_merges
 from sync.review.state import TaskRow
 from sync.review.taskinfo import annotation_labels, label_key, who

@@ -13,8 +13,8 @@ import logging
 
 import pandas as pd
 
-from analysis.audit import ISSUE_COLUMNS
 from analysis.detection_audit import DetectionAuditOptions, detection_audit
+from analysis.findings import ISSUE_COLUMNS
 from sync.review.state import TaskRow
 from winnow.config import Settings
 from winnow.detection import make_detector, make_face_detector

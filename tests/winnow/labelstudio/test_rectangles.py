@@ -5,19 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from model_fixtures import FACES, MIXED
 
 from winnow.detection.base import Detection
 from winnow.labelstudio.controls.parse import LabelConfigError, parse_box_config, parse_label_config
 from winnow.labelstudio.controls.rectangles import BoxControl
-
-FACES = """<View><Image name="image" value="$image"/>
-  <RectangleLabels name="box" toName="image"><Label value="Face"/><Label value="car"/>
-  </RectangleLabels></View>"""
-MIXED = """<View><Image name="img" value="$photo"/>
-  <Choices name="kind" toName="img"><Choice value="cat"/><Choice value="space"/></Choices>
-  <PolygonLabels name="poly" toName="img">
-    <Label value="people" predicted_values="person"/><Label value="Dining tables"/>
-  </PolygonLabels></View>"""
 
 
 def test_box_controls_are_parsed_and_mapped():

@@ -4,18 +4,11 @@ polygons) answered together with detections cached per content."""
 
 from __future__ import annotations
 
+from model_fixtures import FACES, MIXED
+
 from ml_backend.service import PredictionService
 from winnow.detection.faces import HaarFaceDetector
 from winnow.store import FeatureStore
-
-FACES = """<View><Image name="image" value="$image"/>
-  <RectangleLabels name="box" toName="image"><Label value="Face"/><Label value="car"/>
-  </RectangleLabels></View>"""
-MIXED = """<View><Image name="img" value="$photo"/>
-  <Choices name="kind" toName="img"><Choice value="cat"/><Choice value="space"/></Choices>
-  <PolygonLabels name="poly" toName="img">
-    <Label value="people" predicted_values="person"/><Label value="Dining tables"/>
-  </PolygonLabels></View>"""
 
 
 def tasks_for(photo_dir, *names):
