@@ -17,8 +17,7 @@ from typing import Any
 
 from ml_backend.service import PredictionService
 from ml_backend.versions import SyncOutcome, sync_model_version
-
-ProgressFn = Callable[[int], None]
+from winnow.progress import Advance
 
 
 @dataclass
@@ -51,7 +50,7 @@ def predict_project(
     service: PredictionService,
     *,
     chunk_size: int = 256,
-    progress: Callable[[int], ProgressFn] | None = None,
+    progress: Callable[[int], Advance] | None = None,
     auth: tuple[str, str] | None = None,
 ) -> BatchReport:
     """Predict and upload every pending task of ``project``; ``progress(total)`` returns an

@@ -21,9 +21,9 @@ from typing import Any
 
 from ml_backend.service import Plan, PredictionService, TaskOutcome
 from ml_backend.versions import sync_model_version
+from winnow.progress import Advance
 
 VIEW_TITLE = "Active learning: most uncertain first"
-ProgressFn = Callable[[int], None]
 Scorer = Callable[[list[dict[str, Any]]], tuple[str, list[TaskOutcome]]]
 
 
@@ -100,7 +100,7 @@ def rank_project(
     checkpoint: Checkpoint,
     *,
     chunk_size: int = 256,
-    progress: Callable[[int], ProgressFn] | None = None,
+    progress: Callable[[int], Advance] | None = None,
     sync: Callable[[str], bool] | None = None,
 ) -> RankReport:
     """Score and upload every pending unlabeled task, then sync the version and the View.
