@@ -1,36 +1,59 @@
-"""A tiny Prometheus registry: counters, gauges and histograms in the text format 0.0.4.
+"""The backend's Prometheus series, declared in :data:`SERIES` so ``/metrics`` lists every
+one from the start.
 
-Small on purpose, with no process-global registry, so every app (and test) has its own: the
-backend exposes a handful of series, declared in :data:`SERIES` so ``/metrics`` shows every
-one from the start. prometheus_client's parser reads the output back in the tests.
+Callers name a series by its exposed name (``winnow_backend_tasks_total``) and pass its
+labels as keywords; a name that is not declared, or is declared as another kind, is refused.
+Every app (and test) gets its own registry through :class:`winnow.metrics.MetricSet`.
 """
 
 from __future__ import annotations
 
-import math
-import threading
-from collections import defaultdict
-from typing import Literal
+from typing import Any, Literal, NamedTuple
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from winnow.metrics import MetricSet
 
 Kind = Literal["counter", "gauge", "histogram"]
-LabelSet = tuple[tuple[str, str], ...]
+PREFIX = "winnow_backend"
 
-SERIES: dict[str, tuple[Kind, str]] = {
-    "winnow_backend_requests_total": ("counter", "HTTP requests by endpoint and status code."),
-    "winnow_backend_request_seconds": ("histogram", "HTTP request latency by endpoint."),
-    "winnow_backend_tasks_total": ("counter", "Tasks answered by /predict, by outcome."),
-    "winnow_backend_task_failures_total": ("counter", "Tasks left without a prediction, by kind."),
-    "winnow_backend_embedding_cache_total": (
+
+class Series(NamedTuple):
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+
+
+SERIES: dict[str, Series] = {
+    "winnow_backend_requests_total": Series(
+        "counter", "HTTP requests by endpoint and status code.", ("endpoint", "status")
+    ),
+    "winnow_backend_request_seconds": Series(
+        "histogram", "HTTP request latency by endpoint.", ("endpoint",)
+    ),
+    "winnow_backend_tasks_total": Series(
+        "counter", "Tasks answered by /predict, by outcome.", ("outcome",)
+    ),
+    "winnow_backend_task_failures_total": Series(
+        "counter", "Tasks left without a prediction, by kind.", ("kind",)
+    ),
+    "winnow_backend_embedding_cache_total": Series(
         "counter",
         "Images answered from the feature store (hit) or embedded now (computed).",
+        ("result",),
     ),
-    "winnow_backend_webhook_events_total": ("counter", "Webhook events received, by action."),
-    "winnow_backend_training_state": ("gauge", "1 for the current training state."),
-    "winnow_backend_model_ready": ("gauge", "1 when the predictor's model is loaded."),
-    "winnow_backend_training_runs": ("gauge", "Training runs finished (all) and failed."),
-    "winnow_backend_trained_model_active": (
-        "gauge",
-        "1 when a project is served by its trained model, 0 on zero-shot.",
+    "winnow_backend_webhook_events_total": Series(
+        "counter", "Webhook events received, by action.", ("action",)
+    ),
+    "winnow_backend_training_state": Series(
+        "gauge", "1 for the current training state.", ("state",)
+    ),
+    "winnow_backend_model_ready": Series("gauge", "1 when the predictor's model is loaded."),
+    "winnow_backend_training_runs": Series(
+        "gauge", "Training runs finished (all) and failed.", ("outcome",)
+    ),
+    "winnow_backend_trained_model_active": Series(
+        "gauge", "1 when a project is served by its trained model, 0 on zero-shot.", ("project",)
     ),
 }
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
@@ -40,21 +63,17 @@ class Metrics:
     """Thread-safe; label values are free text (escaped on output)."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._values: dict[str, dict[LabelSet, float]] = defaultdict(dict)
-        self._hist: dict[str, dict[LabelSet, list[float]]] = defaultdict(dict)
+        self._set = MetricSet(PREFIX)
+        self._series: dict[str, Counter | Gauge | Histogram] = {
+            name: self._declare(name.removeprefix(f"{PREFIX}_"), series)
+            for name, series in SERIES.items()
+        }
 
     def inc(self, name: str, value: float = 1.0, **labels: str) -> None:
-        self._check(name, "counter")
-        key = _key(labels)
-        with self._lock:
-            series = self._values[name]
-            series[key] = series.get(key, 0.0) + value
+        self._get(name, "counter", labels).inc(value)
 
     def set(self, name: str, value: float, **labels: str) -> None:
-        self._check(name, "gauge")
-        with self._lock:
-            self._values[name][_key(labels)] = value
+        self._get(name, "gauge", labels).set(value)
 
     def set_state(self, name: str, state: str, states: tuple[str, ...]) -> None:
         """A state-set gauge: 1 for ``state``, 0 for the other ``states``."""
@@ -62,62 +81,27 @@ class Metrics:
             self.set(name, 1.0 if other == state else 0.0, state=other)
 
     def observe(self, name: str, value: float, **labels: str) -> None:
-        self._check(name, "histogram")
-        with self._lock:
-            counts = self._hist[name].setdefault(_key(labels), [0.0] * (len(BUCKETS) + 2))
-            for i, bound in enumerate(BUCKETS):
-                if value <= bound:
-                    counts[i] += 1
-            counts[-2] += value  # sum
-            counts[-1] += 1  # count (the +Inf bucket)
+        self._get(name, "histogram", labels).observe(value)
 
     def value(self, name: str, **labels: str) -> float:
         """Current value of one counter/gauge series (0 when never set); for tests and logs."""
-        with self._lock:
-            return self._values[name].get(_key(labels), 0.0)
+        found = self._set.sample(name, {k: str(v) for k, v in labels.items()})
+        return 0.0 if found is None else found
 
     def render(self) -> str:
-        lines: list[str] = []
-        with self._lock:
-            for name, (kind, help_text) in SERIES.items():
-                lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-                if kind == "histogram":
-                    lines += _histogram_lines(name, self._hist[name])
-                else:
-                    lines += [f"{name}{_fmt(k)} {_num(v)}" for k, v in self._values[name].items()]
-        return "\n".join(lines) + "\n"
+        """The text exposition; serve it as :data:`winnow.metrics.CONTENT_TYPE`."""
+        return self._set.render().decode()
 
-    @staticmethod
-    def _check(name: str, kind: Kind) -> None:
-        if SERIES.get(name, (None,))[0] != kind:
+    def _declare(self, short: str, series: Series) -> Counter | Gauge | Histogram:
+        if series.kind == "counter":
+            return self._set.counter(short, series.help, series.labels)
+        if series.kind == "gauge":
+            return self._set.gauge(short, series.help, series.labels)
+        return self._set.histogram(short, series.help, series.labels, buckets=BUCKETS)
+
+    def _get(self, name: str, kind: Kind, labels: dict[str, str]) -> Any:
+        declared = SERIES.get(name)
+        if declared is None or declared.kind != kind:
             raise KeyError(f"{name} is not a declared {kind}")
-
-
-def _histogram_lines(name: str, series: dict[LabelSet, list[float]]) -> list[str]:
-    lines = []
-    for key, counts in series.items():
-        for bound, count in zip(
-            (*BUCKETS, math.inf), (*counts[: len(BUCKETS)], counts[-1]), strict=True
-        ):
-            le = "+Inf" if math.isinf(bound) else repr(bound)
-            lines.append(f"{name}_bucket{_fmt((*key, ('le', le)))} {_num(count)}")
-        lines += [
-            f"{name}_sum{_fmt(key)} {_num(counts[-2])}",
-            f"{name}_count{_fmt(key)} {_num(counts[-1])}",
-        ]
-    return lines
-
-
-def _key(labels: dict[str, str]) -> LabelSet:
-    return tuple(sorted((k, str(v)) for k, v in labels.items()))
-
-
-def _fmt(key: LabelSet) -> str:
-    if not key:
-        return ""
-    escaped = (v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for _, v in key)
-    return "{" + ",".join(f'{k}="{v}"' for (k, _), v in zip(key, escaped, strict=True)) + "}"
-
-
-def _num(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+        metric = self._series[name]
+        return metric.labels(**{k: str(v) for k, v in labels.items()}) if labels else metric

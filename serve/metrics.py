@@ -1,6 +1,6 @@
 """Prometheus metrics for the API: requests by route and status, and latency histograms.
 
-A registry per app (not the process-global one), so tests can build many apps. Routes are
+A registry per app (:class:`winnow.metrics.MetricSet`), so tests can build many apps. Routes are
 labelled by their template (``/v1/search/task/{task_id}``), never the raw path, so a client
 cannot create unbounded series. A plain ASGI middleware: Starlette's ``BaseHTTPMiddleware``
 costs a task and a stream per request, which showed in the search latency.
@@ -12,27 +12,20 @@ import time
 from typing import Any
 
 from fastapi import Response
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
-from prometheus_client.exposition import generate_latest
+
+from winnow.metrics import CONTENT_TYPE, MetricSet
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
 
 class ApiMetrics:
     def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "winnow_api_requests",
-            "HTTP requests by route and status.",
-            ["route", "status"],
-            registry=self.registry,
+        self.metrics = MetricSet("winnow_api")
+        self.requests = self.metrics.counter(
+            "requests_total", "HTTP requests by route and status.", ("route", "status")
         )
-        self.latency = Histogram(
-            "winnow_api_request_seconds",
-            "HTTP request latency by route.",
-            ["route"],
-            buckets=BUCKETS,
-            registry=self.registry,
+        self.latency = self.metrics.histogram(
+            "request_seconds", "HTTP request latency by route.", ("route",), buckets=BUCKETS
         )
 
     def record(self, route: str, status: int, seconds: float) -> None:
@@ -40,7 +33,7 @@ class ApiMetrics:
         self.latency.labels(route).observe(seconds)
 
     def response(self) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
 
 
 class MetricsMiddleware:

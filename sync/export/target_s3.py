@@ -20,6 +20,7 @@ from sync.export.s3errors import translate
 from sync.export.targets import Advance, version_dirs
 from winnow.config import Settings
 from winnow.errors import ConfigError
+from winnow.s3 import s3_client
 
 UPLOAD_THREADS = 8  # many small images: concurrency, not bandwidth, bounds the rate
 
@@ -33,7 +34,7 @@ class S3Target:
         self.settings = settings
         self.endpoint = settings.s3.endpoint_url or "AWS"
         self.attempts = settings.export.s3_attempts
-        self.client = _client(settings)
+        self.client = s3_client(settings.s3, attempts=self.attempts)
         self.transfer = _transfer_config(settings.export.multipart_mb)
 
     def _key(self, version: str, name: str = "") -> str:
@@ -186,31 +187,6 @@ class S3Target:
             ExtraArgs=extra,
             Config=self.transfer,
         )
-
-
-def _client(settings: Settings) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    s3 = settings.s3
-    if (s3.access_key_id is None) != (s3.secret_access_key is None):
-        raise ConfigError("set both s3.access_key_id and s3.secret_access_key, or neither")
-    credentials = {}
-    if s3.access_key_id is not None and s3.secret_access_key is not None:
-        credentials = {
-            "aws_access_key_id": s3.access_key_id.get_secret_value(),
-            "aws_secret_access_key": s3.secret_access_key.get_secret_value(),
-        }
-    config = Config(
-        connect_timeout=5,
-        read_timeout=60,
-        retries={"max_attempts": settings.export.s3_attempts, "mode": "standard"},
-        s3={"addressing_style": "path"} if s3.endpoint_url else {},
-    )
-    session = boto3.session.Session()
-    return session.client(
-        "s3", endpoint_url=s3.endpoint_url, region_name=s3.region, config=config, **credentials
-    )
 
 
 def _transfer_config(multipart_mb: int) -> Any:

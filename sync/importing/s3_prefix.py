@@ -15,11 +15,12 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from sync.importing.provenance import Candidate, Plan, Provenance
-from winnow.config import S3Settings, Settings
+from winnow.config import Settings
 from winnow.errors import ConfigError, FetchError
 from winnow.features.walk import Layout
 from winnow.imageio.s3fetch import S3Fetcher
 from winnow.ingest.layout import is_image_key, labels_from_keys
+from winnow.s3 import s3_client
 
 S3Mode = Literal["storage", "presign"]
 MAX_PRESIGN_TTL_S = 7 * 24 * 3600
@@ -54,7 +55,7 @@ def plan_s3(
     bucket, prefix = split_prefix(source)
     client = S3Fetcher(settings.s3, settings.io).client()
     keys = list_keys(client, bucket, prefix, source=source)
-    signer = presign_client(settings.s3) if mode == "presign" else None
+    signer = s3_client(settings.s3, presign=True) if mode == "presign" else None
     images = [k for k in keys if is_image_key(k)]
     chosen, labels = labels_from_keys([k[len(prefix) :] for k in images], layout=layout)
     plan = Plan("s3", layout=chosen, considered=len(keys), ignored_files=len(keys) - len(images))
@@ -81,28 +82,6 @@ def list_keys(client: Any, bucket: str, prefix: str, *, source: str) -> list[str
     except BotoCoreError as exc:
         raise FetchError(source, f"cannot list the prefix: {exc}") from exc
     return sorted(keys)
-
-
-def presign_client(s3: S3Settings) -> Any:
-    """A client that signs URLs with SigV4 (boto3 may pick SigV2 for presigned URLs, which
-    AWS regions opened since 2014 refuse); it makes no request itself."""
-    import boto3
-    from botocore.config import Config
-
-    key_id, secret = s3.access_key_id, s3.secret_access_key
-    if key_id is None or secret is None:
-        raise ConfigError("presigned URLs need s3.access_key_id and s3.secret_access_key")
-    config = Config(
-        signature_version="s3v4", s3={"addressing_style": "path"} if s3.endpoint_url else {}
-    )
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=s3.endpoint_url,
-        region_name=s3.region,
-        config=config,
-        aws_access_key_id=key_id.get_secret_value(),
-        aws_secret_access_key=secret.get_secret_value(),
-    )
 
 
 def presign(client: Any, bucket: str, key: str, ttl_s: int) -> str:

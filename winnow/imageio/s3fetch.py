@@ -1,8 +1,8 @@
 """``s3://bucket/key`` reads through boto3, against AWS or any S3 server (SeaweedFS, MinIO).
 
 The endpoint is operator configuration, so it is not put through the SSRF guard: a local
-S3 server on 127.0.0.1 is a normal deployment. boto3 is imported on first use because it is
-slow to import and most runs never touch S3.
+S3 server on 127.0.0.1 is a normal deployment. The client is built on first use, by
+:func:`winnow.s3.s3_client`, so a reader that never sees ``s3://`` never imports boto3.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from winnow import __version__
 from winnow.config import ImageIOSettings, S3Settings
-from winnow.errors import ConfigError, FetchError, TooLargeError
+from winnow.errors import FetchError, TooLargeError
+from winnow.s3 import s3_client
 
 
 def split_s3_url(url: str) -> tuple[str, str]:
@@ -64,35 +64,10 @@ class S3Fetcher:
     def client(self) -> Any:
         with self._lock:
             if self._client is None:
-                self._client = self._make_client()
+                self._client = s3_client(
+                    self._settings,
+                    attempts=self._io.http_retries + 1,
+                    connect_timeout_s=self._io.http_timeout_s,
+                    read_timeout_s=self._io.http_timeout_s,
+                )
             return self._client
-
-    def _make_client(self) -> Any:
-        import boto3
-        from botocore.config import Config
-
-        s3 = self._settings
-        key_id, secret = s3.access_key_id, s3.secret_access_key
-        if (key_id is None) != (secret is None):
-            raise ConfigError("set both s3.access_key_id and s3.secret_access_key, or neither")
-        credentials: dict[str, str] = {}
-        if key_id is not None and secret is not None:
-            credentials = {
-                "aws_access_key_id": key_id.get_secret_value(),
-                "aws_secret_access_key": secret.get_secret_value(),
-            }
-        config = Config(
-            connect_timeout=self._io.http_timeout_s,
-            read_timeout=self._io.http_timeout_s,
-            retries={"max_attempts": self._io.http_retries + 1, "mode": "standard"},
-            s3={"addressing_style": "path"} if s3.endpoint_url else {},
-            user_agent_extra=f"winnow/{__version__}",
-        )
-        session = boto3.session.Session()
-        return session.client(
-            "s3",
-            endpoint_url=s3.endpoint_url,
-            region_name=s3.region,
-            config=config,
-            **credentials,
-        )
