@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import typer
 
 from winnow.cli.console import console, fail
-from winnow.config import Settings, get_settings
+from winnow.config import Settings, child_env, get_settings
 from winnow.logging_setup import uvicorn_log_config
 from winnow.services.process import LOOPBACK
 
@@ -53,7 +52,9 @@ def serve(
 def ui(
     host: str = typer.Option(LOOPBACK, help="address to listen on"),
     port: int = typer.Option(None, help="port (default serve.ui_port)"),
-    api_url: str = typer.Option(None, help="the API's base URL (default serve.api_url)"),
+    api_url: str = typer.Option(
+        None, help="the API's base URL (default ui.api_url, else serve.api_url)"
+    ),
 ) -> None:
     """Run the web UI (Streamlit): browse the data set, classify an upload, search."""
     settings = get_settings()
@@ -87,18 +88,21 @@ def ui_command(
 
 
 def ui_env(settings: Settings, api_url: str | None = None) -> dict[str, str]:
-    """The UI reads its API address and key from the environment, never from argv."""
-    env = dict(
-        os.environ,
-        WINNOW_UI_API_URL=api_url or settings.serve.api_url,
-        WINNOW_UI_LABEL_STUDIO_URL=settings.label_studio.url,
-    )
+    """The UI gets its settings (``WINNOW_UI__*``) through the environment, never from argv,
+    so the API key stays out of the process list."""
+    ui = settings.ui
+    overrides = {
+        "WINNOW_UI__API_URL": api_url or ui.api_url or settings.serve.api_url,
+        "WINNOW_UI__LABEL_STUDIO_URL": ui.label_studio_url or settings.label_studio.url,
+    }
     from serve.auth import configured_keys
 
     keys = configured_keys(settings.serve)
-    if keys and "WINNOW_UI_API_KEY" not in env:
-        env["WINNOW_UI_API_KEY"] = keys[0].decode()
-    return env
+    if ui.api_key is not None:
+        overrides["WINNOW_UI__API_KEY"] = ui.api_key.get_secret_value()
+    elif keys:
+        overrides["WINNOW_UI__API_KEY"] = keys[0].decode()
+    return child_env(**overrides)
 
 
 def _with_serve(settings: Settings, **overrides: object) -> Settings:

@@ -3,7 +3,11 @@
 Precedence, highest first: arguments passed to :func:`get_settings`, environment variables
 (``WINNOW_LABEL_STUDIO__URL`` sets ``label_studio.url``), the YAML file, the defaults below.
 Secrets (API keys, S3 credentials) are accepted only from the environment: a secret in the
-YAML file is refused, because config files get committed. Nothing is read at import time.
+YAML file is refused, because config files get committed. Older variable names
+(:data:`LEGACY_ENV`) still work, below the YAML file. Nothing is read at import time.
+
+This is the only module that reads the environment: code elsewhere receives a
+:class:`Settings`, and a child process gets its copy from :func:`child_env`.
 """
 
 from __future__ import annotations
@@ -32,7 +36,16 @@ SECRET_FIELDS = (
     "backend.basic_auth_password",
     "index.api_key",
     "serve.api_keys",
+    "ui.api_key",
 )
+# Older variable names, still honoured when the setting is given neither by its WINNOW_ name
+# nor in the YAML file; of several names, the first one set wins.
+LEGACY_ENV: dict[str, tuple[str, ...]] = {
+    "index.url": ("WINNOW_QDRANT_URL", "QDRANT_URL"),
+    "ui.api_url": ("WINNOW_UI_API_URL",),
+    "ui.api_key": ("WINNOW_UI_API_KEY",),
+    "ui.label_studio_url": ("WINNOW_UI_LABEL_STUDIO_URL",),
+}
 # CLIP's prompt-ensemble idea: averaging a few phrasings beats any single one.
 DEFAULT_PROMPT_TEMPLATES = (
     "a photo of a {}.",
@@ -56,6 +69,9 @@ def _normalise_url(value: str | None) -> str | None:
 class LabelStudioSettings(BaseModel):
     url: str = "http://127.0.0.1:8080"
     api_key: SecretStr | None = None
+    retries: int = Field(
+        4, ge=0, le=20, description="attempts after the first for a transient failure"
+    )
     files_root: Path | None = Field(
         None,
         description="Label Studio's LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, as a path on this "
@@ -151,7 +167,7 @@ class BackendSettings(BaseModel):
 
 
 class TrainingSettings(BaseModel):
-    """Active learning: when the backend trains, what, and how it ranks tasks (issue 5)."""
+    """Active learning: when the backend trains, what, and how it ranks tasks."""
 
     arch: str = Field("efficientnet_lite0", description="timm/torchvision architecture name")
     min_per_class: int = Field(3, ge=1, description="switch from zero-shot at k labels per class")
@@ -168,7 +184,7 @@ class TrainingSettings(BaseModel):
 
 
 class SyncSettings(BaseModel):
-    """Sync jobs: which task fields hold what, and how hard to retry Label Studio (issue 7)."""
+    """Sync jobs: which task fields hold what, and how hard the sync retries Label Studio."""
 
     split_field: str = Field("split", description="task data field that holds the split")
     page_size: int = Field(100, ge=1, le=1000)
@@ -178,7 +194,7 @@ class SyncSettings(BaseModel):
 
 
 class ExportSettings(BaseModel):
-    """Versioned data set export (issue 8)."""
+    """Versioned data set export."""
 
     seed: int = 0
     split_fractions: dict[str, float] = Field(
@@ -211,7 +227,7 @@ class IndexSettings(BaseModel):
 
 
 class ServeSettings(BaseModel):
-    """The similarity and classify API (issue 9)."""
+    """The similarity and classify API."""
 
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
@@ -224,8 +240,22 @@ class ServeSettings(BaseModel):
     ui_port: int = Field(8501, ge=1, le=65535)
 
 
+class UiSettings(BaseModel):
+    """The web UI: it reaches the data only through the API, so it needs the API's address."""
+
+    api_url: str | None = Field(None, description="the API the UI calls; unset = serve.api_url")
+    api_key: SecretStr | None = Field(
+        None, description="sent as X-API-Key; `winnow ui` defaults it to a serve.api_keys key"
+    )
+    label_studio_url: str | None = Field(
+        None, description="sidebar link; `winnow ui` defaults it to label_studio.url"
+    )
+
+    _urls = field_validator("api_url", "label_studio_url")(_normalise_url)
+
+
 class DetectionSettings(BaseModel):
-    """Object and face detection (issue 11)."""
+    """Object and face detection."""
 
     backend: Literal["torchvision", "detectron2", "haar"] = "torchvision"  # haar: faces only
     model: str = "fasterrcnn_resnet50_fpn_v2"
@@ -243,7 +273,7 @@ class DetectionSettings(BaseModel):
 
 
 class LoggingSettings(BaseModel):
-    """Operations: log format (issue 12)."""
+    """Operations: log format."""
 
     json_format: bool = Field(False, alias="json", description="one JSON object per line")
 
@@ -273,6 +303,7 @@ class Settings(BaseSettings):
     export: ExportSettings = Field(default_factory=ExportSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
     serve: ServeSettings = Field(default_factory=ServeSettings)
+    ui: UiSettings = Field(default_factory=UiSettings)
     detection: DetectionSettings = Field(default_factory=DetectionSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
 
@@ -297,7 +328,12 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _YamlSource(settings_cls))
+        return (
+            init_settings,
+            env_settings,
+            _YamlSource(settings_cls),
+            _LegacyEnvSource(settings_cls),
+        )
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -332,6 +368,22 @@ class _YamlSource(PydanticBaseSettingsSource):
         return dict(self.data)
 
 
+class _LegacyEnvSource(PydanticBaseSettingsSource):
+    """The :data:`LEGACY_ENV` names, as the nested values they stand for."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return self().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for dotted, names in LEGACY_ENV.items():
+            value = _first_set(names)
+            if value:
+                section, field = dotted.split(".")
+                data.setdefault(section, {})[field] = value
+        return data
+
+
 def _get_dotted(obj: Any, dotted: str) -> Any:
     for part in dotted.split("."):
         obj = obj.get(part) if isinstance(obj, dict) else getattr(obj, part, None)
@@ -348,6 +400,30 @@ def get_settings(**overrides: Any) -> Settings:
         raise
     except ValueError as exc:  # pydantic.ValidationError is a ValueError
         raise ConfigError(f"invalid settings:\n{exc}") from exc
+
+
+def child_env(*, drop: tuple[str, ...] = (), **overrides: str) -> dict[str, str]:
+    """A copy of this process's environment for a child process: without the variables whose
+    names start with one of ``drop``, with ``overrides`` set.
+
+    Children (Label Studio, PostgreSQL, the backend, the UI) need PATH, HOME and proxies as
+    they are, and read their own configuration from the environment; this is the one place
+    that hands it on, so what a child inherits is decided here.
+    """
+    env = {key: value for key, value in os.environ.items() if not key.startswith(drop)}
+    env.update(overrides)
+    return env
+
+
+def library_env(*names: str) -> str:
+    """The first non-empty of ``names``, or "": for variables a third-party library reads itself
+    (``HF_HUB_OFFLINE``), so Winnow agrees with the library instead of keeping its own setting.
+    """
+    return _first_set(names)
+
+
+def _first_set(names: tuple[str, ...]) -> str:
+    return next((os.environ[name] for name in names if os.environ.get(name)), "")
 
 
 def masked_dump(settings: Settings) -> dict[str, Any]:

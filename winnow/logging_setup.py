@@ -15,8 +15,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from winnow.config import Settings, get_settings
-from winnow.errors import ConfigError
+from winnow.config import Settings
 
 TEXT_FORMAT = "%(levelname)s %(name)s: %(message)s"
 # Libraries that log every HTTP request at INFO: kept at WARNING so services log what matters.
@@ -61,15 +60,6 @@ def configure_logging(settings: Settings | None = None) -> None:
     root.setLevel(settings.log_level if json_format and settings else logging.WARNING)
     for name in _CHATTY:
         logging.getLogger(name).setLevel(logging.WARNING)
-
-
-def configure_logging_from_settings() -> None:
-    """:func:`configure_logging` from the environment and YAML; the CLI calls it first."""
-    try:
-        settings = get_settings()
-    except ConfigError:
-        settings = None  # the command itself reports the bad configuration
-    configure_logging(settings)
 
 
 def uvicorn_log_config(settings: Settings) -> dict[str, Any] | None:

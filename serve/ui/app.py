@@ -1,19 +1,18 @@
 """Winnow's web UI: the data set at a glance, classify an upload, search by image or text.
 
-Run with ``winnow ui``. Every number and image comes from the API (``WINNOW_UI_API_URL``),
-so the UI shows exactly what services see.
+Run with ``winnow ui``. Every number and image comes from the API (``ui.api_url``, set by
+``winnow ui`` as ``WINNOW_UI__API_URL``), so the UI shows exactly what services see.
 """
 
 from __future__ import annotations
-
-import os
 
 import pandas as pd
 import streamlit as st
 
 from serve.ui.client import ApiClient, ApiProblem
+from winnow.config import get_settings
+from winnow.errors import ConfigError
 
-LABEL_STUDIO = os.environ.get("WINNOW_UI_LABEL_STUDIO_URL", "")
 GRID_COLUMNS = 6
 
 
@@ -86,7 +85,12 @@ def search(api: ApiClient) -> None:
 def main() -> None:
     st.set_page_config(page_title="Winnow", layout="wide")
     st.title("Winnow")
-    api = ApiClient.from_env()
+    try:
+        settings = get_settings()  # per run: Streamlit re-runs this script on every interaction
+    except ConfigError as exc:
+        st.error(str(exc))
+        return
+    api = ApiClient.from_settings(settings)
     tabs = st.tabs(["Data set", "Classify", "Search"])
     for tab, page in zip(tabs, (overview, classify, search), strict=True):
         with tab:
@@ -94,8 +98,8 @@ def main() -> None:
                 page(api)
             except ApiProblem as exc:
                 st.error(str(exc))
-    if LABEL_STUDIO:
-        st.sidebar.markdown(f"[Open Label Studio]({LABEL_STUDIO})")
+    if settings.ui.label_studio_url:
+        st.sidebar.markdown(f"[Open Label Studio]({settings.ui.label_studio_url})")
 
 
 main()

@@ -1,12 +1,13 @@
-"""The UI's only way to the data: the API over HTTP, with the key from the environment."""
+"""The UI's only way to the data: the API over HTTP, with the key from the UI's settings."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from winnow.config import Settings
 
 
 class ApiProblem(Exception):
@@ -20,10 +21,12 @@ class ApiClient:
     timeout_s: float = 30.0
 
     @classmethod
-    def from_env(cls) -> ApiClient:
+    def from_settings(cls, settings: Settings) -> ApiClient:
+        """The client for ``ui.api_url`` (default ``serve.api_url``) with ``ui.api_key``."""
+        key = settings.ui.api_key
         return cls(
-            os.environ.get("WINNOW_UI_API_URL", "http://127.0.0.1:8000"),
-            os.environ.get("WINNOW_UI_API_KEY"),
+            settings.ui.api_url or settings.serve.api_url,
+            key.get_secret_value() if key is not None else None,
         )
 
     def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -8,7 +8,6 @@ them exactly as a user would and imports no other adapter.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from analysis.audit import AuditResult
 from sync.audit.folder import audit_folder, write_outputs
 from sync.importing.job import ImportOptions, run_import
 from sync.importing.summary import ImportSummary
-from winnow.config import Settings
+from winnow.config import Settings, child_env
 from winnow.errors import ServiceError
 from winnow.progress import ProgressFactory, no_progress
 from winnow.services import LabelStudio
@@ -81,13 +80,12 @@ def start_stack(settings: Settings, *, ls_venv: Path, files_root: Path, workdir:
 def cli_env(settings: Settings) -> dict[str, str]:
     """The environment a subprocess needs to see this stack (secrets only by environment)."""
     ls = settings.label_studio
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WINNOW_LABEL_STUDIO__")}
-    env.update(
+    return child_env(
+        drop=("WINNOW_LABEL_STUDIO__",),
         WINNOW_LABEL_STUDIO__URL=ls.url,
         WINNOW_DATA_DIR=str(settings.data_dir.resolve()),
         WINNOW_LABEL_STUDIO__API_KEY=ls.api_key.get_secret_value(),
     )
-    return env
 
 
 def import_and_predict(stack: DemoStack, folder: Path) -> tuple[ImportSummary, int]:

@@ -9,11 +9,11 @@ import sys
 
 import pytest
 
+from winnow.cli.app import configure_logging_from_settings
 from winnow.config import get_settings
 from winnow.logging_setup import (
     JsonFormatter,
     configure_logging,
-    configure_logging_from_settings,
     uvicorn_log_config,
 )
 

@@ -15,7 +15,9 @@ import typer
 
 from winnow.cli import config, doctor, features, samples
 from winnow.cli.console import run_guarded
-from winnow.logging_setup import configure_logging_from_settings
+from winnow.config import get_settings
+from winnow.errors import ConfigError
+from winnow.logging_setup import configure_logging
 
 ENTRY_POINT_GROUP = "winnow.commands"
 log = logging.getLogger(__name__)
@@ -44,6 +46,15 @@ def build_app() -> typer.Typer:
         else:
             app.command(ep.name)(command)
     return app
+
+
+def configure_logging_from_settings() -> None:
+    """Logging as the settings ask (text or JSON), before any command logs."""
+    try:
+        settings = get_settings()
+    except ConfigError:
+        settings = None  # the command itself reports the bad configuration
+    configure_logging(settings)
 
 
 def main() -> None:

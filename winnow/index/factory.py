@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import os
-
 from winnow.config import Settings
 from winnow.index.base import VectorIndex
 
-# Environment names the deployment docs use, read only when index.url is unset.
-URL_ENV = ("WINNOW_QDRANT_URL", "QDRANT_URL")
-
 
 def server_url(settings: Settings) -> str | None:
-    """The Qdrant server URL from settings (``index.url``) or the environment, if any."""
-    if settings.index.url:
-        return settings.index.url.rstrip("/")
-    for name in URL_ENV:
-        if os.environ.get(name):
-            return os.environ[name].rstrip("/")
-    return None
+    """The Qdrant server URL (``index.url``; also ``WINNOW_QDRANT_URL`` or ``QDRANT_URL``)."""
+    return settings.index.url.rstrip("/") if settings.index.url else None
 
 
 def open_index(settings: Settings) -> VectorIndex:

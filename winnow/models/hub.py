@@ -1,8 +1,9 @@
 """Finding pretrained weights in the Hugging Face cache without touching the network.
 
-huggingface_hub reads ``HF_HUB_OFFLINE`` once, at import; we read it at call time too, so an
-offline setting made later (a test, a CLI flag) still makes a missing file fail at once
-instead of after about a minute of retries against an unreachable host.
+huggingface_hub reads ``HF_HUB_OFFLINE`` once, at import; we read it at call time too
+(through :func:`winnow.config.library_env`), so an offline setting made later (a test, a CLI
+flag) still makes a missing file fail at once instead of after about a minute of retries
+against an unreachable host.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from pathlib import Path
 
 from huggingface_hub import constants, try_to_load_from_cache
 
+from winnow.config import library_env
+
 _TRUE = {"1", "on", "yes", "true"}
 
 
 def hub_offline() -> bool:
     """Whether downloads from the Hugging Face hub are switched off right now."""
-    env = os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or ""
+    env = library_env("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
     return bool(constants.HF_HUB_OFFLINE) or env.strip().lower() in _TRUE
 
 

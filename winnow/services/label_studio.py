@@ -20,6 +20,7 @@ import sqlite3
 import tempfile
 from pathlib import Path
 
+from winnow.config import child_env
 from winnow.errors import ServiceError
 from winnow.services.postgres import PostgresDatabase
 from winnow.services.process import LOOPBACK, Service, free_port, http_status
@@ -140,7 +141,7 @@ class LabelStudio(Service):
         ]
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(_INHERITED_PREFIXES)}
+        env = child_env(drop=_INHERITED_PREFIXES)
         env.update(self.postgres.label_studio_env() if self.postgres else {"DJANGO_DB": "sqlite"})
         env.update(
             LABEL_STUDIO_BASE_DATA_DIR=str(self.data_dir),

@@ -18,6 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from winnow.config import child_env
 from winnow.errors import ServiceError
 from winnow.services.process import LOOPBACK, Service, free_port
 
@@ -139,7 +140,7 @@ class PostgreSQL(Service):
 
     def _is_ready(self) -> bool:
         """Ready when the server accepts a login and the database exists (created once)."""
-        env = {**os.environ, "PGPASSWORD": self.database.password}
+        env = child_env(PGPASSWORD=self.database.password)
         base = ["-h", LOOPBACK, "-p", str(self.port), "-U", "postgres"]
         probe = [
             str(self.bin_dir / "psql"),
@@ -159,7 +160,7 @@ class PostgreSQL(Service):
 
     def query(self, sql: str) -> str:
         """Run ``sql`` in the database with psql and return its unaligned output."""
-        env = {**os.environ, "PGPASSWORD": self.database.password}
+        env = child_env(PGPASSWORD=self.database.password)
         cmd = [
             str(self.bin_dir / "psql"),
             "-h",

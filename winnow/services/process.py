@@ -20,6 +20,7 @@ from typing import Self
 
 import httpx
 
+from winnow.config import child_env
 from winnow.errors import ServiceError
 
 LOOPBACK = "127.0.0.1"
@@ -130,7 +131,7 @@ class Service:
         raise NotImplementedError
 
     def _env(self) -> dict[str, str]:
-        return dict(os.environ)
+        return child_env()
 
     def _prepare(self) -> None:
         """Runs before the process starts (create directories, copy a template, ...)."""
