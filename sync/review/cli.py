@@ -21,21 +21,20 @@ def sync(
     ),
 ) -> None:
     """Pull annotations, audit the project, push review queues back into Label Studio."""
-    from sync.review.calls import Caller
     from sync.review.job import run_sync
     from sync.review.pull import label_control
     from sync.review.review_control import ensure_review_control
     from sync.review.watch import parse_period
     from sync.review.watch import watch as watch_loop
     from winnow.labelstudio import connect
+    from winnow.labelstudio.calls import ls_call
 
     settings = get_settings()
     period = parse_period(every or settings.sync.every)
-    ls = connect(settings.label_studio)
+    ls = connect(settings.label_studio, retries=settings.sync.retries)
     if add_review_control:
-        caller = Caller(settings.sync.retries)
-        config = caller(f"read project {project}", ls.projects.get, id=project).label_config
-        if ensure_review_control(ls, project, to_name=label_control(config).to_name, caller=caller):
+        config = ls_call(f"read project {project}", ls.projects.get, id=project).label_config
+        if ensure_review_control(ls, project, to_name=label_control(config).to_name):
             console.print("added the [bold]winnow_review[/] choices to the label config")
 
     def one_round() -> None:

@@ -17,7 +17,6 @@ from label_studio_sdk import LabelStudio
 
 from sync.review.agreement import disagreement_issues, ontology_warnings, project_kappa
 from sync.review.audit_project import audit_table, audit_tasks
-from sync.review.calls import Caller
 from sync.review.content import read_errors, resolve_content
 from sync.review.decisions import DecisionReport, record_decisions
 from sync.review.pii import pii_issues
@@ -77,12 +76,9 @@ def _pull(
 ) -> tuple[PullReport, str | None]:
     """Pull, then resolve content; returns the report and the embedding model id."""
     progress = progress or _no_progress
-    ls = ls or connect(settings.label_studio)
-    caller = Caller(settings.sync.retries)
+    ls = ls or connect(settings.label_studio, retries=settings.sync.retries)
     with progress("pull tasks", None) as advance:
-        report = pull(
-            ls, project, state, page_size=settings.sync.page_size, caller=caller, advance=advance
-        )
+        report = pull(ls, project, state, page_size=settings.sync.page_size, advance=advance)
     return report, _resolve(settings, state, project, embed=embed, progress=progress)
 
 
@@ -131,8 +127,7 @@ def run_sync(
     """One full sync of ``project``; see the module docstring."""
     started = time.perf_counter()
     progress = progress or _no_progress
-    ls = ls or connect(settings.label_studio)
-    caller = Caller(settings.sync.retries)
+    ls = ls or connect(settings.label_studio, retries=settings.sync.retries)
     with SyncState(state_path(settings.data_dir)) as state:
         pulled, model_id = _pull(settings, project, state, ls=ls, embed=embed, progress=progress)
         summary = SyncSummary(project=project, pulled=pulled)
@@ -170,14 +165,11 @@ def run_sync(
                 tasks,
                 findings,
                 control=control,
-                caller=caller,
                 state=state,
                 pace_s=settings.sync.pace_s,
                 advance=advance,
             )
-        views = ensure_views(
-            ls, project, detection=control.tag == "RectangleLabels", caller=caller, state=state
-        )
+        views = ensure_views(ls, project, detection=control.tag == "RectangleLabels", state=state)
         state.update_project(project, last_sync_at=time.time())
     summary.views = {t: queue_url(settings.label_studio.url, project, v) for t, v in views.items()}
     summary.findings = _counts(findings, views)

@@ -19,9 +19,9 @@ from typing import Any
 from label_studio_sdk import LabelStudio
 from label_studio_sdk.core.api_error import ApiError
 
-from sync.review.calls import Caller
 from sync.review.state import SyncState, TaskRow
 from winnow.errors import ConfigError, LabelStudioError
+from winnow.labelstudio.calls import ls_call
 from winnow.labelstudio.label_config import LabelControl, find_label_control
 
 MARGIN = dt.timedelta(seconds=2)
@@ -50,22 +50,21 @@ def pull(
     state: SyncState,
     *,
     page_size: int,
-    caller: Caller,
     advance: Advance | None = None,
 ) -> PullReport:
     """Bring the state's copy of ``project`` up to date with Label Studio."""
     info = state.project_info(project)
-    config = caller(f"read project {project}", ls.projects.get, id=project).label_config
+    config = ls_call(f"read project {project}", ls.projects.get, id=project).label_config
     state.update_project(project, label_config=config)
     report = PullReport(full=info["watermark"] is None)
-    live = {t["id"] for t in _pages(ls, project, caller, page_size, include="id")}
+    live = {t["id"] for t in _pages(ls, project, page_size, include="id")}
     gone = state.task_ids(project) - live
     state.delete_tasks(project, gone)
     report.deleted, report.total = len(gone), len(live)
     query = None if report.full else _since(info["watermark"])
     newest = info["watermark"]
     image_key = _image_key(config)
-    for page in _page_batches(ls, project, caller, page_size, query=query):
+    for page in _page_batches(ls, project, page_size, query=query):
         rows = [_row(t, image_key) for t in page]
         state.put_tasks(project, rows)
         newest = max([newest or "", *(r.updated_at for r in rows)])
@@ -112,14 +111,14 @@ def _row(task: dict[str, Any], image_key: str | None) -> TaskRow:
 
 
 def _pages(
-    ls: LabelStudio, project: int, caller: Caller, page_size: int, **params: Any
+    ls: LabelStudio, project: int, page_size: int, **params: Any
 ) -> Iterator[dict[str, Any]]:
-    for page in _page_batches(ls, project, caller, page_size, **params):
+    for page in _page_batches(ls, project, page_size, **params):
         yield from page
 
 
 def _page_batches(
-    ls: LabelStudio, project: int, caller: Caller, page_size: int, **params: Any
+    ls: LabelStudio, project: int, page_size: int, **params: Any
 ) -> Iterator[list[dict[str, Any]]]:
     """Pages of tasks as JSON dicts; ends on a short page or Label Studio's 'Invalid page'."""
     if "include" not in params:
@@ -128,7 +127,7 @@ def _page_batches(
     number = 1
     while True:
         try:
-            pager = caller(
+            pager = ls_call(
                 f"list tasks of project {project} (page {number})",
                 ls.tasks.list,
                 project=project,

@@ -16,7 +16,6 @@ from typing import Any
 
 from label_studio_sdk import LabelStudio
 
-from sync.review.calls import Caller
 from sync.review.queues import (
     DUPLICATE_TYPES,
     FIELDS,
@@ -25,6 +24,7 @@ from sync.review.queues import (
     queue_of,
 )
 from sync.review.state import Finding, SyncState, TaskRow
+from winnow.labelstudio.calls import ls_call
 from winnow.labelstudio.label_config import LabelControl
 
 META_KEY = "winnow_review"
@@ -77,7 +77,6 @@ def push_task(
     findings: list[Finding],
     *,
     control: LabelControl,
-    caller: Caller,
     state: SyncState,
     report: PushReport,
 ) -> bool:
@@ -85,7 +84,7 @@ def push_task(
     data, meta = wanted_data(task, findings)
     wrote = False
     if data != task.data or meta != task.meta:
-        caller(
+        ls_call(
             f"update task {task.task_id}",
             ls.tasks.update,
             id=str(task.task_id),
@@ -96,9 +95,7 @@ def push_task(
         report.tasks_updated += 1
         wrote = True
     return (
-        _push_prediction(
-            ls, project, task, wanted_prediction(findings, control), caller=caller, report=report
-        )
+        _push_prediction(ls, project, task, wanted_prediction(findings, control), report=report)
         or wrote
     )
 
@@ -109,14 +106,13 @@ def _push_prediction(
     task: TaskRow,
     result: list[dict] | None,
     *,
-    caller: Caller,
     report: PushReport,
 ) -> bool:
     ours = [p for p in task.predictions if p.get("model_version") == PREDICTION_VERSION]
     if result is not None and not ours:  # the pulled copy may be stale after a crash
         ours = [
             p.model_dump(mode="json")
-            for p in caller(
+            for p in ls_call(
                 f"list predictions of task {task.task_id}", ls.predictions.list, task=task.task_id
             )
             if p.model_version == PREDICTION_VERSION
@@ -124,13 +120,13 @@ def _push_prediction(
     keep, extra = (ours[0], ours[1:]) if ours and result is not None else (None, ours)
     wrote = False
     for p in extra:
-        caller(f"delete prediction {p['id']}", ls.predictions.delete, id=int(p["id"]))
+        ls_call(f"delete prediction {p['id']}", ls.predictions.delete, id=int(p["id"]))
         report.predictions_deleted += 1
         wrote = True
     if result is None:
         return wrote
     if keep is None:
-        caller(
+        ls_call(
             f"add a prediction to task {task.task_id}",
             ls.predictions.create,
             task=task.task_id,
@@ -141,7 +137,7 @@ def _push_prediction(
         report.predictions_created += 1
         return True
     if _strip(keep.get("result")) != _strip(result):
-        caller(
+        ls_call(
             f"update prediction {keep['id']}",
             ls.predictions.update,
             id=int(keep["id"]),
@@ -159,7 +155,6 @@ def push_all(
     findings: list[Finding],
     *,
     control: LabelControl,
-    caller: Caller,
     state: SyncState,
     pace_s: float = 0.0,
     advance: Callable[[int], None] | None = None,
@@ -176,7 +171,6 @@ def push_all(
             task,
             by_task.get(task.task_id, []),
             control=control,
-            caller=caller,
             state=state,
             report=report,
         )

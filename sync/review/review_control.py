@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 from label_studio_sdk import LabelStudio
 
-from sync.review.calls import Caller
+from winnow.labelstudio.calls import ls_call
 from winnow.labelstudio.label_config import REVIEW_CHOICES, REVIEW_CONTROL, has_review_control
 
 
@@ -27,12 +27,12 @@ def with_review_control(config: str, to_name: str) -> str:
     return ET.tostring(root, encoding="unicode")
 
 
-def ensure_review_control(ls: LabelStudio, project: int, *, to_name: str, caller: Caller) -> bool:
+def ensure_review_control(ls: LabelStudio, project: int, *, to_name: str) -> bool:
     """Add the control to the project's config unless present; True when it was added."""
-    config = caller(f"read project {project}", ls.projects.get, id=project).label_config
+    config = ls_call(f"read project {project}", ls.projects.get, id=project).label_config
     if has_review_control(config or ""):
         return False
-    caller(
+    ls_call(
         f"add the {REVIEW_CONTROL} control to project {project}",
         ls.projects.update,
         id=project,

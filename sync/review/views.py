@@ -11,9 +11,9 @@ from typing import Any
 
 from label_studio_sdk import LabelStudio
 
-from sync.review.calls import Caller
 from sync.review.queues import ALL_FLAGGED, QUEUES, Queue
 from sync.review.state import SyncState
+from winnow.labelstudio.calls import ls_call
 
 # Columns a reviewer does not need in a queue, so the image and Winnow's fields fit the screen.
 _NOISE = [
@@ -69,13 +69,13 @@ def view_data(queue: Queue | None) -> dict[str, Any]:
 
 
 def ensure_views(
-    ls: LabelStudio, project: int, *, detection: bool, caller: Caller, state: SyncState
+    ls: LabelStudio, project: int, *, detection: bool, state: SyncState
 ) -> dict[str, int]:
     """Create or update the review Views; returns title -> view id."""
     queues: list[Queue | None] = [q for q in QUEUES if detection or q.key != "boxes"]
     queues.append(None)
     existing: dict[str, list[Any]] = {}
-    for view in caller(f"list views of project {project}", ls.views.list, project=project):
+    for view in ls_call(f"list views of project {project}", ls.views.list, project=project):
         existing.setdefault((view.data or {}).get("title", ""), []).append(view)
     out = {}
     for queue in queues:
@@ -83,11 +83,11 @@ def ensure_views(
         title = wanted["title"]
         found = sorted(existing.get(title, []), key=lambda v: v.id)
         for extra in found[1:]:
-            caller(f"delete duplicate view {title!r}", ls.views.delete, id=str(extra.id))
+            ls_call(f"delete duplicate view {title!r}", ls.views.delete, id=str(extra.id))
         if not found:
-            view = caller(f"create view {title!r}", ls.views.create, project=project, data=wanted)
+            view = ls_call(f"create view {title!r}", ls.views.create, project=project, data=wanted)
         elif _differs(found[0].data or {}, wanted):
-            view = caller(
+            view = ls_call(
                 f"update view {title!r}",
                 ls.views.update,
                 id=str(found[0].id),

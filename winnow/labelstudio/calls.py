@@ -13,6 +13,7 @@ import httpx
 from label_studio_sdk.core.api_error import ApiError
 
 from winnow.errors import LabelStudioError
+from winnow.labelstudio.retry import ATTEMPTS_HEADER
 
 T = TypeVar("T")
 
@@ -39,7 +40,15 @@ def ls_call(action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         return fn(*args, **kwargs)
     except ApiError as exc:
         raise LabelStudioError(
-            f"Label Studio refused to {action} (HTTP {exc.status_code}): {api_error_detail(exc)}"
+            f"Label Studio refused to {action} (HTTP {exc.status_code}): "
+            f"{api_error_detail(exc)}{_attempts(exc)}"
         ) from exc
     except httpx.HTTPError as exc:
         raise LabelStudioError(f"Label Studio call failed ({action}): {exc}") from exc
+
+
+def _attempts(exc: ApiError) -> str:
+    """" (gave up after N attempts)" when the retry policy tried more than once."""
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    count = headers.get(ATTEMPTS_HEADER.lower(), "1")
+    return f" (gave up after {count} attempts)" if count.isdigit() and int(count) > 1 else ""

@@ -7,12 +7,20 @@ from label_studio_sdk import LabelStudio
 
 from winnow.config import LabelStudioSettings
 from winnow.errors import ConfigError, LabelStudioError
+from winnow.labelstudio.retry import RetryTransport
 
 
 def connect(
-    settings: LabelStudioSettings, *, check: bool = True, timeout_s: float = 60.0
+    settings: LabelStudioSettings,
+    *,
+    check: bool = True,
+    timeout_s: float = 60.0,
+    retries: int | None = None,
 ) -> LabelStudio:
-    """A ``LabelStudio`` SDK client for ``settings.url``; with ``check``, prove the key works."""
+    """A ``LabelStudio`` SDK client for ``settings.url``; with ``check``, prove the key works.
+
+    Every call goes through :class:`RetryTransport` (``retries`` defaults to
+    ``settings.retries``); the SDK's own retries are off so the two never multiply."""
     if settings.api_key is None:
         raise ConfigError(
             "no Label Studio API key: set WINNOW_LABEL_STUDIO__API_KEY "
@@ -21,7 +29,9 @@ def connect(
     key = settings.api_key.get_secret_value()
     if check:
         _check(settings.url, key)
-    return LabelStudio(base_url=settings.url, api_key=key, timeout=timeout_s)
+    transport = RetryTransport(settings.retries if retries is None else retries)
+    http = httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=True)
+    return LabelStudio(base_url=settings.url, api_key=key, max_retries=0, httpx_client=http)
 
 
 def _check(url: str, key: str) -> None:
