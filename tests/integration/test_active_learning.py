@@ -174,7 +174,7 @@ def test_annotations_train_a_model_that_ranks_tasks(
         assert "0 tasks scored" in again.output and "(9 already," in " ".join(again.output.split())
 
         # Deleting annotations below min_per_class falls back to zero-shot, and says why.
-        with caplog.at_level(logging.WARNING, logger="ml_backend.training.serving"):
+        with caplog.at_level(logging.WARNING, logger="ml_backend.training.registry"):
             client.annotations.delete(annotation_ids[labelled["person"][0]])
             wait_for(
                 lambda: (
