@@ -32,7 +32,7 @@ from ml_backend.protocol import (
     WebhookResponse,
 )
 from ml_backend.service import PredictionService
-from ml_backend.training.serving import attach as attach_learning
+from ml_backend.training.startup import attach as attach_learning
 from ml_backend.versions import VersionSyncer, project_id
 from winnow.config import LabelStudioSettings, Settings
 from winnow.errors import ConfigError, ModelError, WinnowError
@@ -59,7 +59,7 @@ class BackendState:
     # per Label Studio project: the last label config and Label Studio address from /setup
     configs: dict[int, str] = field(default_factory=dict)
     label_studio: dict[int, LabelStudioSettings] = field(default_factory=dict)
-    learning: Any = None  # ml_backend.training.serving.ActiveLearning once started
+    learning: Any = None  # ml_backend.training.active_learning.ActiveLearning once started
 
 
 def create_app(settings: Settings, *, predictor: ZeroShotPredictor | None = None) -> FastAPI:

@@ -107,7 +107,7 @@ def rank(
     """
     from ml_backend.auth import basic_auth
     from ml_backend.rank import Checkpoint, make_scorer, rank_project, sync_version
-    from ml_backend.training.serving import ActiveLearning
+    from ml_backend.training.active_learning import ActiveLearning
     from winnow.labelstudio.client import connect
 
     settings = get_settings()

@@ -13,19 +13,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
+from ml_backend.training.holdout import HoldoutEvaluator
+from ml_backend.training.images import ReadFn
 from ml_backend.training.worker import TrainRequest
 from winnow.config import Settings
-from winnow.errors import ImageError
 from winnow.features.embed_cache import EmbeddingCache
-from winnow.imageio import decode_image
 from winnow.labelstudio.controls.choices import ChoicesControl
 from winnow.labelstudio.controls.parse import parse_label_config
 from winnow.learn.dataset import (
@@ -35,13 +34,11 @@ from winnow.learn.dataset import (
     holdout_mask,
     labelled_tasks,
 )
-from winnow.learn.evaluate import holdout_score
 from winnow.learn.linear_head import fit_linear_head
 from winnow.learn.registry import Decision, ModelRegistry, TrainedModel, make_version
 from winnow.learn.trainer import FitOptions, fine_tune
 
 log = logging.getLogger(__name__)
-ReadFn = Callable[[str], bytes]
 
 
 @dataclass
@@ -77,20 +74,6 @@ def task_dicts(client: Any, project: int) -> list[dict[str, Any]]:
     return tasks
 
 
-def load_images(
-    sources: Sequence[str], read: ReadFn, *, max_pixels: int, min_side: int
-) -> tuple[dict[int, Image.Image], dict[int, str]]:
-    """Decoded RGB images by position, and ``"kind: reason"`` for the ones that failed."""
-    images, errors = {}, {}
-    for i, source in enumerate(sources):
-        try:
-            decoded = decode_image(read(source), source, max_pixels=max_pixels, min_side=min_side)
-            images[i] = decoded.image.convert("RGB")
-        except ImageError as exc:
-            errors[i] = f"{exc.kind}: {exc.reason}"
-    return images, errors
-
-
 class TrainingRun:
     """``run(project, request)`` for :class:`~ml_backend.training.worker.TrainingWorker`."""
 
@@ -109,7 +92,7 @@ class TrainingRun:
         self.cache = cache
         self.read_for = read_for
         self.client_for = client_for
-        self.on_outcome = on_outcome  # (outcome, label_config): the serving side decides
+        self.on_outcome = on_outcome  # (outcome, label_config): the caller decides what serves
 
     def __call__(self, project: int, request: TrainRequest) -> None:
         started = time.monotonic()
@@ -162,7 +145,7 @@ class TrainingRun:
             multi_label=control.multiple,
             seed=t.seed,
         )
-        evaluate = _Evaluator(data, vectors, held, control, read, self.settings)
+        evaluate = HoldoutEvaluator(data, vectors, held, control, read, self.settings)
         linear = TrainedModel(
             self._version(project, "linear", self.cache.embedder.model_id, len(data)),
             "linear",
@@ -195,7 +178,7 @@ class TrainingRun:
         self._offer(project, tuned, evaluate, outcome)
 
     def _offer(
-        self, project: int, model: TrainedModel, evaluate: _Evaluator, outcome: RunOutcome
+        self, project: int, model: TrainedModel, evaluate: HoldoutEvaluator, outcome: RunOutcome
     ) -> None:
         decision = self.registry.consider(
             project,
@@ -219,52 +202,6 @@ class TrainingRun:
         while (version := make_version(kind, name, n, now)) in existing:
             now += timedelta(seconds=1)
         return version
-
-
-class _Evaluator:
-    """Scores any model on this run's held-out tasks (vectors for heads, images for nets)."""
-
-    def __init__(
-        self,
-        data: LabelledTasks,
-        vectors: np.ndarray,
-        held: np.ndarray,
-        control: ChoicesControl,
-        read: ReadFn,
-        settings: Settings,
-    ) -> None:
-        self.data, self.vectors, self.control, self.read = data, vectors, control, read
-        self.rows = np.flatnonzero(held)
-        self.settings = settings
-        self._images: dict[int, Image.Image] = {}
-
-    def __call__(self, model: TrainedModel) -> float | None:
-        if tuple(model.classes) != tuple(self.control.labels) or (
-            model.multi_label != self.control.multiple
-        ):
-            return None  # a model of another labeling config: not comparable
-        rows = self.rows
-        if model.network is None:
-            probs = model.predict_proba_vectors(self.vectors[rows])
-        else:
-            images, _ = self.images(rows)
-            rows = np.array([i for i in rows if i in images], dtype=int)
-            probs = model.predict_proba_images([images[i] for i in rows])
-        labels = [self.data.labels[i] for i in rows]
-        return holdout_score(probs, labels, self.control.labels, multi_label=model.multi_label)
-
-    def images(self, rows: Sequence[int]) -> tuple[dict[int, Image.Image], dict[int, str]]:
-        todo = [int(i) for i in rows if int(i) not in self._images]
-        loaded, errors = load_images(
-            [self.data.sources[i] for i in todo],
-            self.read,
-            max_pixels=self.settings.io.max_pixels,
-            min_side=self.settings.training.image_size,
-        )
-        self._images.update({todo[j]: image for j, image in loaded.items()})
-        return {int(i): self._images[int(i)] for i in rows if int(i) in self._images}, {
-            todo[j]: e for j, e in errors.items()
-        }
 
 
 def _metrics(train_size: int, holdout_size: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Active learning in-process: bad input, the serving switch, and a crashing run.
+"""Active learning in-process: bad input, the switch to a trained model, and a crashing run.
 
 Label Studio is replaced by a small stand-in at the network boundary (its SDK client);
 images are real photos read from disk and embedded by the real offline backbone.
@@ -16,8 +16,8 @@ from skimage import data
 
 from analysis.uncertainty import uncertainty_score
 from ml_backend.service import PredictionService
-from ml_backend.training.runner import load_images
-from ml_backend.training.serving import ActiveLearning
+from ml_backend.training.active_learning import ActiveLearning
+from ml_backend.training.images import load_images
 from winnow.config import get_settings
 from winnow.store import FeatureStore
 
@@ -166,7 +166,7 @@ def test_too_few_annotations_fall_back_to_zero_shot_with_the_reason(learning, ca
     plan = learning.service.plan(CONFIG)
     assert learning.version(1, plan) != plan.version
     learning.fake.task_rows[:] = [t for t in learning.fake.task_rows if t["id"] != 20]
-    with caplog.at_level(logging.WARNING, logger="ml_backend.training.serving"):
+    with caplog.at_level(logging.WARNING, logger="ml_backend.training.registry"):
         learning.on_webhook("ANNOTATIONS_DELETED", {"project": {"id": 1}, "annotations": [{}]})
         assert learning.worker.wait_idle(60)
     assert learning.version(1, plan) == plan.version
