@@ -10,8 +10,10 @@ input size, which is most of the per-upload cost saved.
 from __future__ import annotations
 
 from fastapi import UploadFile
+from fastapi.concurrency import run_in_threadpool
 
 from serve.errors import ApiError
+from winnow.config import Settings
 from winnow.errors import DecodeError, TooLargeError
 from winnow.imageio import decode_image
 from winnow.imageio.decode import DecodedImage
@@ -41,3 +43,16 @@ def decode_upload(data: bytes, name: str, *, max_pixels: int, min_side: int) -> 
         raise ApiError(413, "too_many_pixels", exc.reason) from exc
     except DecodeError as exc:
         raise ApiError(400, exc.kind, f"cannot decode the image: {exc.reason}") from exc
+
+
+async def upload_image(file: UploadFile, settings: Settings) -> DecodedImage:
+    """An uploaded image read within the byte limit and decoded within the API's pixel limit,
+    off the event loop."""
+    data = await read_upload(file, max_bytes=settings.serve.max_upload_bytes)
+    return await run_in_threadpool(
+        decode_upload,
+        data,
+        file.filename or "upload",
+        max_pixels=settings.io.max_pixels,
+        min_side=settings.features.thumb_size,
+    )

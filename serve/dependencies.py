@@ -1,0 +1,61 @@
+"""What the routes share, as FastAPI dependencies: the engine, the settings, the thumbnail
+cache, the API-key check and the query-string search filters.
+
+Routes declare what they use (``engine: EngineDep``) instead of digging it out of
+``request.app.state``, so a route reads as its inputs and a test can override any of them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from serve.auth import require_api_key
+from serve.engine import Engine
+from serve.errors import unavailable
+from serve.schemas import SearchFilters
+from serve.thumbnails import Thumbnails
+from winnow.config import Settings
+
+
+def get_engine(request: Request) -> Engine:
+    """The app's engine; 503 (retry later) if the app was built without one."""
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None:
+        raise unavailable("the search engine")
+    return engine
+
+
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def engine_settings(engine: EngineDep) -> Settings:
+    """The settings the engine was built with: one source for every route."""
+    return engine.settings
+
+
+SettingsDep = Annotated[Settings, Depends(engine_settings)]
+
+
+def get_thumbnails(request: Request) -> Thumbnails:
+    return request.app.state.thumbnails
+
+
+ThumbnailsDep = Annotated[Thumbnails, Depends(get_thumbnails)]
+
+
+def query_filters(
+    labels: Annotated[list[str] | None, Query()] = None,
+    splits: Annotated[list[str] | None, Query()] = None,
+    flags: Annotated[list[str] | None, Query()] = None,
+    exclude_flagged: bool = False,
+) -> SearchFilters:
+    """The filters of a GET or multipart search, from repeated query parameters."""
+    return SearchFilters(labels=labels, splits=splits, flags=flags, exclude_flagged=exclude_flagged)
+
+
+QueryFiltersDep = Annotated[SearchFilters, Depends(query_filters)]
+
+# For ``APIRouter(dependencies=[RequireApiKey])``: every route of the router needs a key.
+RequireApiKey = Depends(require_api_key)

@@ -1,0 +1,34 @@
+"""Probes and metrics: ``/healthz`` answers at once, ``/readyz`` when searches can."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from serve.dependencies import EngineDep
+from serve.schemas import Health
+
+router = APIRouter(tags=["ops"])
+
+
+@router.get("/healthz", response_model=Health)
+def healthz() -> Health:
+    return Health(status="ok")
+
+
+@router.get(
+    "/readyz", response_model=Health, responses={503: {"description": "index or model not loaded"}}
+)
+def readyz(engine: EngineDep) -> JSONResponse:
+    missing = engine.missing()
+    body = Health(
+        status="ready" if not missing else "not_ready",
+        detail={"missing": missing, "errors": engine.parts.errors},
+    )
+    headers = {"Retry-After": "5"} if missing else None
+    return JSONResponse(body.model_dump(), status_code=503 if missing else 200, headers=headers)
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(request: Request):
+    return request.app.state.metrics.response()
