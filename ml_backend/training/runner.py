@@ -4,9 +4,8 @@ Steps: pull the project's tasks from Label Studio, keep the usable annotations
 (:func:`winnow.learn.dataset.labelled_tasks`), embed their images through the feature store
 (unreadable ones are dropped and counted), count examples per class. Below
 ``min_per_class`` for some class the project stays on zero-shot and the run stops there.
-Otherwise the fast path fits a linear head on the cached embeddings and offers it to the
-registry; then, if ``fine_tune`` is on, a fastai network is fine-tuned and offered too. The
-registry promotes a model only if it is not worse on the same held-out tasks.
+Otherwise the candidate models are trained and offered to the registry
+(:mod:`ml_backend.training.candidates`).
 """
 
 from __future__ import annotations
@@ -15,28 +14,17 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import numpy as np
-
-from ml_backend.training.holdout import HoldoutEvaluator
+from ml_backend.training.candidates import Candidates
 from ml_backend.training.images import ReadFn
 from ml_backend.training.worker import TrainRequest
 from winnow.config import Settings
 from winnow.features.embed_cache import EmbeddingCache
 from winnow.labelstudio.controls.choices import ChoicesControl
 from winnow.labelstudio.controls.parse import parse_label_config
-from winnow.learn.dataset import (
-    LabelledTasks,
-    below_minimum,
-    class_counts,
-    holdout_mask,
-    labelled_tasks,
-)
-from winnow.learn.linear_head import fit_linear_head
-from winnow.learn.registry import Decision, ModelRegistry, TrainedModel, make_version
-from winnow.learn.trainer import FitOptions, fine_tune
+from winnow.learn.dataset import below_minimum, class_counts, labelled_tasks
+from winnow.learn.registry import Decision, ModelRegistry
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +81,7 @@ class TrainingRun:
         self.read_for = read_for
         self.client_for = client_for
         self.on_outcome = on_outcome  # (outcome, label_config): the caller decides what serves
+        self.candidates = Candidates(settings, registry, cache.embedder.model_id)
 
     def __call__(self, project: int, request: TrainRequest) -> None:
         started = time.monotonic()
@@ -121,88 +110,10 @@ class TrainingRun:
                 "project %s: annotations not used for training: %s", project, dict(data.dropped)
             )
         if not outcome.short:
-            self._train(project, control, data, vectors, request, outcome, read)
+            outcome.decisions.update(
+                self.candidates.train(
+                    project, control, data, vectors, fine_tune_asked=request.fine_tune, read=read
+                )
+            )
         outcome.seconds = time.monotonic() - started
         self.on_outcome(outcome, config)
-
-    def _train(
-        self,
-        project: int,
-        control: ChoicesControl,
-        data: LabelledTasks,
-        vectors: np.ndarray,
-        request: TrainRequest,
-        outcome: RunOutcome,
-        read: ReadFn,
-    ) -> None:
-        t = self.settings.training
-        held = holdout_mask(data.task_ids, data.labels, fraction=t.holdout_fraction, seed=t.seed)
-        train = np.flatnonzero(~held)
-        head = fit_linear_head(
-            vectors[train],
-            [data.labels[i] for i in train],
-            classes=control.labels,
-            multi_label=control.multiple,
-            seed=t.seed,
-        )
-        evaluate = HoldoutEvaluator(data, vectors, held, control, read, self.settings)
-        linear = TrainedModel(
-            self._version(project, "linear", self.cache.embedder.model_id, len(data)),
-            "linear",
-            head,
-            self.cache.embedder.model_id,
-            len(data),
-            metrics=_metrics(len(train), int(held.sum())),
-        )
-        self._offer(project, linear, evaluate, outcome)
-        if not (request.fine_tune and t.fine_tune):
-            return
-        images, errors = evaluate.images(train)
-        keep = [i for i in train if i in images]
-        network = fine_tune(
-            [images[i] for i in keep],
-            [data.labels[i] for i in keep],
-            classes=control.labels,
-            multi_label=control.multiple,
-            options=FitOptions(t.arch, t.epochs, t.image_size, seed=t.seed),
-        )
-        tuned = TrainedModel(
-            self._version(project, "fastai", t.arch, len(data)),
-            "fastai",
-            head,
-            self.cache.embedder.model_id,
-            len(data),
-            metrics=_metrics(len(keep), int(held.sum())),
-            network=network,
-        )
-        self._offer(project, tuned, evaluate, outcome)
-
-    def _offer(
-        self, project: int, model: TrainedModel, evaluate: HoldoutEvaluator, outcome: RunOutcome
-    ) -> None:
-        decision = self.registry.consider(
-            project,
-            model,
-            evaluate,
-            only_if_not_worse=self.settings.training.replace_only_if_not_worse,
-        )
-        outcome.decisions[model.version] = decision
-        log.info(
-            "project %s: model %s %s (%s)",
-            project,
-            model.version,
-            "promoted" if decision.promoted else "kept aside",
-            decision.reason,
-        )
-
-    def _version(self, project: int, kind: str, name: str, n: int) -> str:
-        """A fresh version; a second run within the same second moves the stamp along."""
-        existing = set(self.registry.versions(project))
-        now = datetime.now(UTC)
-        while (version := make_version(kind, name, n, now)) in existing:
-            now += timedelta(seconds=1)
-        return version
-
-
-def _metrics(train_size: int, holdout_size: int) -> dict[str, Any]:
-    return {"train_size": train_size, "holdout_size": holdout_size}

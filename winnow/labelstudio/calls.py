@@ -48,7 +48,7 @@ def ls_call(action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def _attempts(exc: ApiError) -> str:
-    """" (gave up after N attempts)" when the retry policy tried more than once."""
+    """The "gave up after N attempts" suffix, when the retry policy tried more than once."""
     headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
     count = headers.get(ATTEMPTS_HEADER.lower(), "1")
     return f" (gave up after {count} attempts)" if count.isdigit() and int(count) > 1 else ""
