@@ -3,14 +3,14 @@
 ``create_app(settings, parts=...)`` builds it; the models and the index load in a background
 thread at startup, so ``/healthz`` answers at once and ``/readyz`` says when searches can.
 Every input is bounded (upload bytes, pixels, k, example counts) and every failure is a JSON
-4xx/5xx without a stack trace (:mod:`serve.errors`).
+4xx/5xx without a stack trace (:mod:`serve.errors`). The routes live in :mod:`serve.routers`.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -23,21 +23,17 @@ from serve.routers import classify, health, media, search, stats
 from serve.thumbnails import Thumbnails
 from winnow.config import Settings
 
+ROUTERS = (health.router, search.router, stats.router, media.router, classify.router)
+
 
 def create_app(settings: Settings, *, parts: Parts | None = None, load: bool = True) -> FastAPI:
+    """The API over ``parts`` (loaded in the background when ``load``; injected ones kept)."""
     engine = Engine(settings, parts)
-    injected_index = engine.parts.index is not None  # the caller owns it and closes it
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if load:
-            threading.Thread(target=engine.load, name="winnow-serve-load", daemon=True).start()
-        yield
-        app.state.thumbnails.close()
-        if engine.parts.index is not None and not injected_index:
-            engine.parts.index.close()
-
-    app = FastAPI(title="Winnow similarity and classify API", version="1", lifespan=lifespan)
+    app = FastAPI(
+        title="Winnow similarity and classify API",
+        version="1",
+        lifespan=_lifespan(engine, load=load),
+    )
     app.state.engine = engine
     app.state.api_keys = configured_keys(settings.serve)
     app.state.metrics = ApiMetrics()
@@ -51,6 +47,24 @@ def create_app(settings: Settings, *, parts: Parts | None = None, load: bool = T
             allow_headers=["X-API-Key"],
         )
     install_error_handlers(app)
-    for router in (health.router, search.router, stats.router, media.router, classify.router):
+    for router in ROUTERS:
         app.include_router(router)
     return app
+
+
+def _lifespan(
+    engine: Engine, *, load: bool
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """Start loading at startup; at shutdown close what this app opened, not the caller's."""
+    injected_index = engine.parts.index is not None  # the caller owns it and closes it
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if load:
+            threading.Thread(target=engine.load, name="winnow-serve-load", daemon=True).start()
+        yield
+        app.state.thumbnails.close()
+        if engine.parts.index is not None and not injected_index:
+            engine.parts.index.close()
+
+    return lifespan

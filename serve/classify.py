@@ -19,12 +19,14 @@ from serve.errors import unavailable
 from serve.schemas import ClassProbabilities
 from winnow.labelstudio.controls.choices import ChoiceClass, ChoicesControl
 from winnow.labelstudio.controls.parse import LabelConfigError
+from winnow.zeroshot import ZeroShotPredictor
 from winnow.zeroshot.version import model_version
 
 log = logging.getLogger(__name__)
 
 
 def trained_probabilities(engine: Engine, vector: np.ndarray) -> ClassProbabilities | None:
+    """The current trained model's answer for one embedded image; None until one exists."""
     model = engine.trained_model()
     if model is None:
         return None
@@ -35,7 +37,8 @@ def trained_probabilities(engine: Engine, vector: np.ndarray) -> ClassProbabilit
 def zero_shot_probabilities(
     engine: Engine, image: Image.Image, classes: list[str]
 ) -> ClassProbabilities | None:
-    predictor = engine.parts.zero_shot
+    """Zero-shot over ``classes``; None when there are none or the model cannot name them."""
+    predictor: ZeroShotPredictor | None = engine.parts.zero_shot
     if predictor is None:
         raise unavailable("the zero-shot model")
     if not classes:
@@ -73,7 +76,7 @@ def _control(classes: tuple[str, ...]) -> ChoicesControl:
 _HEADS: dict[tuple[int, tuple[str, ...]], Any] = {}
 
 
-def _head(predictor: Any, control: ChoicesControl) -> Any:
+def _head(predictor: ZeroShotPredictor, control: ChoicesControl) -> Any:
     key = (id(predictor), tuple(control.labels))
     if key not in _HEADS:
         _HEADS[key] = predictor.class_head(control)

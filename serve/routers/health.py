@@ -1,9 +1,9 @@
-"""Probes and metrics: ``/healthz`` answers at once, ``/readyz`` when searches can."""
+"""Probes and metrics: open without an API key, so orchestrators and scrapers need none."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from serve.dependencies import EngineDep
 from serve.schemas import Health
@@ -17,7 +17,9 @@ def healthz() -> Health:
 
 
 @router.get(
-    "/readyz", response_model=Health, responses={503: {"description": "index or model not loaded"}}
+    "/readyz",
+    response_model=Health,
+    responses={503: {"description": "index or model not loaded"}},
 )
 def readyz(engine: EngineDep) -> JSONResponse:
     missing = engine.missing()
@@ -30,5 +32,5 @@ def readyz(engine: EngineDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request):
+def metrics(request: Request) -> Response:
     return request.app.state.metrics.response()

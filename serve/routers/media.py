@@ -1,6 +1,8 @@
-"""Task thumbnails, for the web UI and any client that shows hits."""
+"""Image bytes for the web UI: small JPEG previews of indexed tasks."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 from fastapi.responses import Response
@@ -17,7 +19,9 @@ router = APIRouter(tags=["data"], dependencies=[RequireApiKey])
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def thumbnail(
-    engine: EngineDep, thumbnails: ThumbnailsDep, task_id: int = Path(ge=1, le=TASK_ID_MAX)
+    engine: EngineDep,
+    thumbnails: ThumbnailsDep,
+    task_id: Annotated[int, Path(ge=1, le=TASK_ID_MAX)],
 ) -> Response:
     payload = engine.payload(task_id)
     body = thumbnails.get(payload.get("url"), payload.get("sha256", ""))

@@ -1,8 +1,9 @@
-"""Search by uploaded image, by task, by text (CLIP) and by examples."""
+"""Similarity search: by uploaded image, by indexed task, by text, and by examples."""
 
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -21,9 +22,9 @@ router = APIRouter(tags=["search"], dependencies=[RequireApiKey])
 @router.post("/v1/search/image", response_model=SearchResponse)
 async def search_image(
     engine: EngineDep,
+    file: Annotated[UploadFile, File()],
     filters: QueryFiltersDep,
-    file: UploadFile = File(...),
-    k: int = Query(10, ge=1),
+    k: Annotated[int, Query(ge=1)] = 10,
 ) -> Response:
     started, settings = time.perf_counter(), engine.settings
     k, flt = check_k(k, settings), search_filter(filters, settings)
@@ -36,9 +37,9 @@ async def search_image(
 @router.get("/v1/search/task/{task_id}", response_model=SearchResponse)
 async def search_task(  # async: a stored-vector query takes ms; a thread hop costs more
     engine: EngineDep,
+    task_id: Annotated[int, Path(ge=1, le=TASK_ID_MAX)],
     filters: QueryFiltersDep,
-    task_id: int = Path(ge=1, le=TASK_ID_MAX),
-    k: int = Query(10, ge=1),
+    k: Annotated[int, Query(ge=1)] = 10,
 ) -> Response:
     started, settings = time.perf_counter(), engine.settings
     k = check_k(k, settings)

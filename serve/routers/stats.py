@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -24,11 +25,11 @@ def stats(engine: EngineDep) -> StatsResponse:
 def samples(
     engine: EngineDep,
     label: str | None = None,
-    n: int = Query(12, ge=1),
-    seed: int = Query(0, ge=0, le=2**32 - 1),
+    n: Annotated[int, Query(ge=1)] = 12,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
 ) -> Response:
-    started = time.perf_counter()
-    n = check_k(n, engine.settings)
+    started, settings = time.perf_counter(), engine.settings
+    n = check_k(n, settings)
     payloads = engine.samples(label, n, seed)
     hits = [Hit(id=p.get("sha256", ""), score=0.0, payload=p) for p in payloads]
-    return hits_response(hits, engine.settings, started)
+    return hits_response(hits, settings, started)
