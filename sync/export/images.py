@@ -17,9 +17,9 @@ from sync.export.formats.webdataset import ShardWriter
 from sync.export.plan import ExportPlan
 from winnow.errors import ImageError
 from winnow.imageio import sniff_format
+from winnow.progress import Advance
 
 Resolver = Callable[[pd.Series], bytes]  # a records row -> the image's bytes
-Advance = Callable[[int], None]
 EXTENSIONS = {
     "JPEG": ".jpg",
     "PNG": ".png",

@@ -10,15 +10,15 @@ never see a half version.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
 from winnow.config import Settings
 from winnow.errors import ConfigError
+from winnow.progress import Advance
 
 VERSION = re.compile(r"^(\d+)\.(\d+)$")
-Advance = Callable[[int], None]
 
 
 class Target(Protocol):

@@ -4,7 +4,6 @@ and content already in the project, or earlier in this batch, is a duplicate."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import replace
 
@@ -13,9 +12,8 @@ from winnow.config import Settings
 from winnow.features.extract import extract_features
 from winnow.features.walk import SourceItem
 from winnow.models.embedder import Embedder
+from winnow.progress import Advance
 from winnow.store import FeatureStore
-
-Advance = Callable[[int], None]
 
 
 def check_content(

@@ -12,8 +12,6 @@ the same source finds everything in the index and changes nothing.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -44,10 +42,8 @@ from winnow.ingest.download import DownloadPolicy
 from winnow.labelstudio import connect
 from winnow.labelstudio.label_config import LabelControl, TaskKind
 from winnow.models.embedder import Embedder
+from winnow.progress import ProgressFactory, no_progress
 from winnow.store.import_log import ImportLog
-
-Advance = Callable[[int], None]
-ProgressFactory = Callable[[str, int], AbstractContextManager[Advance]]
 
 
 @dataclass(frozen=True)
@@ -87,7 +83,7 @@ def run_import(
     progress: ProgressFactory | None = None,
 ) -> ImportSummary:
     """Import ``opts.source`` into ``opts.project``; see the module docstring for the steps."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     started = time.perf_counter()
     plan = _plan(opts, settings)
     ls = ls or connect(settings.label_studio)
@@ -260,8 +256,3 @@ def _push(
     summary.annotations = sum(len(t.get("annotations", [])) for t in tasks)
     for task in tasks:
         summary.flags.update(task["data"].get("winnow_flags", []))
-
-
-@contextmanager
-def _no_progress(description: str, total: int) -> Iterator[Advance]:
-    yield lambda n=1: None

@@ -8,8 +8,6 @@ same inputs, and writes only the differences: the end state equals one clean run
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -27,10 +25,8 @@ from sync.review.state import SyncState, state_path
 from sync.review.views import ensure_views, queue_url
 from winnow.config import Settings
 from winnow.labelstudio import connect
+from winnow.progress import ProgressFactory, no_progress
 from winnow.store import FeatureStore
-
-Advance = Callable[[int], None]
-ProgressFactory = Callable[[str, int | None], AbstractContextManager[Advance]]
 
 
 @dataclass
@@ -45,11 +41,6 @@ class SyncSummary:
     kappa: float | None = None  # Fleiss' kappa over tasks with 2+ annotations
     ontology: list[str] = field(default_factory=list)  # class names that look like one
     seconds: float = 0.0
-
-
-@contextmanager
-def _no_progress(description: str, total: int | None) -> Iterator[Advance]:
-    yield lambda n=1: None
 
 
 def pull_project(
@@ -75,7 +66,7 @@ def _pull(
     progress: ProgressFactory | None,
 ) -> tuple[PullReport, str | None]:
     """Pull, then resolve content; returns the report and the embedding model id."""
-    progress = progress or _no_progress
+    progress = progress or no_progress
     ls = ls or connect(settings.label_studio, retries=settings.sync.retries)
     with progress("pull tasks", None) as advance:
         report = pull(ls, project, state, page_size=settings.sync.page_size, advance=advance)
@@ -126,7 +117,7 @@ def run_sync(
 ) -> SyncSummary:
     """One full sync of ``project``; see the module docstring."""
     started = time.perf_counter()
-    progress = progress or _no_progress
+    progress = progress or no_progress
     ls = ls or connect(settings.label_studio, retries=settings.sync.retries)
     with SyncState(state_path(settings.data_dir)) as state:
         pulled, model_id = _pull(settings, project, state, ls=ls, embed=embed, progress=progress)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,9 +23,9 @@ from sync.review.state import SyncState, TaskRow
 from winnow.errors import ConfigError, LabelStudioError
 from winnow.labelstudio.calls import ls_call
 from winnow.labelstudio.label_config import LabelControl, find_label_control
+from winnow.progress import Advance
 
 MARGIN = dt.timedelta(seconds=2)
-Advance = Callable[[int], None]
 
 
 @dataclass
