@@ -1,5 +1,5 @@
 """What the routes share, as FastAPI dependencies: the engine, the settings, the thumbnail
-cache, the API-key check and the query-string search filters.
+cache, the metrics, the API-key check and the query-string search filters.
 
 Routes declare what they use (``engine: EngineDep``) instead of digging it out of
 ``request.app.state``, so a route reads as its inputs and a test can override any of them.
@@ -14,6 +14,7 @@ from fastapi import Depends, Query, Request
 from serve.auth import require_api_key
 from serve.engine import Engine
 from serve.errors import unavailable
+from serve.metrics import ApiMetrics
 from serve.schemas import SearchFilters
 from serve.thumbnails import Thumbnails
 from winnow.config import Settings
@@ -43,6 +44,13 @@ def get_thumbnails(request: Request) -> Thumbnails:
 
 
 ThumbnailsDep = Annotated[Thumbnails, Depends(get_thumbnails)]
+
+
+def get_metrics(request: Request) -> ApiMetrics:
+    return request.app.state.metrics
+
+
+MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 
 
 def query_filters(

@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from serve.classify import trained_probabilities, zero_shot_probabilities
-from serve.dependencies import EngineDep, RequireApiKey
+from serve.dependencies import EngineDep, RequireApiKey, SettingsDep
 from serve.engine import Engine
 from serve.errors import ApiError
 from serve.schemas import ClassifyResponse
@@ -20,8 +20,10 @@ router = APIRouter(tags=["classify"], dependencies=[RequireApiKey])
 
 
 @router.post("/v1/classify", response_model=ClassifyResponse)
-async def classify(engine: EngineDep, file: Annotated[UploadFile, File()]) -> ClassifyResponse:
-    decoded = await upload_image(file, engine.settings)
+async def classify(
+    engine: EngineDep, settings: SettingsDep, file: Annotated[UploadFile, File()]
+) -> ClassifyResponse:
+    decoded = await upload_image(file, settings)
     try:
         return await run_in_threadpool(_classify, engine, decoded)
     except ConfigError as exc:  # e.g. the index holds vectors of another model

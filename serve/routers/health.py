@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 
-from serve.dependencies import EngineDep
+from serve.dependencies import EngineDep, MetricsDep
 from serve.schemas import Health
 
 router = APIRouter(tags=["ops"])
@@ -32,5 +32,5 @@ def readyz(engine: EngineDep) -> JSONResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(request: Request) -> Response:
-    return request.app.state.metrics.response()
+def metrics(metrics: MetricsDep) -> Response:
+    return metrics.response()

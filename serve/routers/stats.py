@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from serve.dependencies import EngineDep, RequireApiKey
+from serve.dependencies import EngineDep, RequireApiKey, SettingsDep
 from serve.routers.results import check_k, hits_response
 from serve.schemas import SearchResponse, StatsResponse
 from winnow.index import Hit
@@ -24,11 +24,12 @@ def stats(engine: EngineDep) -> StatsResponse:
 @router.get("/v1/samples", response_model=SearchResponse)
 def samples(
     engine: EngineDep,
+    settings: SettingsDep,
     label: str | None = None,
     n: Annotated[int, Query(ge=1)] = 12,
     seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
 ) -> Response:
-    started, settings = time.perf_counter(), engine.settings
+    started = time.perf_counter()
     n = check_k(n, settings)
     payloads = engine.samples(label, n, seed)
     hits = [Hit(id=p.get("sha256", ""), score=0.0, payload=p) for p in payloads]

@@ -17,6 +17,7 @@ import jsonschema
 import pytest
 import typer.main
 import yaml
+from fastapi.testclient import TestClient
 
 from winnow.cli.app import build_app
 from winnow.config import get_settings
@@ -227,5 +228,5 @@ def test_http_healthchecks_hit_real_routes(compose, service, tmp_path):
     port, path = re.search(r"http://127\.0\.0\.1:(\d+)(/[\w/]*)", test[-1]).groups()
     assert f'"{port}"' in json.dumps(compose["services"][service]["command"])
     app = _app_for(service, get_settings(data_dir=tmp_path))
-    routes = {(r.path, m) for r in app.routes for m in getattr(r, "methods", ())}
-    assert (path, "GET") in routes
+    client = TestClient(app, raise_server_exceptions=False)  # no `with`: no lifespan
+    assert client.get(path).status_code not in (404, 405)  # routers may be included lazily

@@ -84,3 +84,12 @@ def test_k_and_filters_are_checked_against_the_settings() -> None:
     assert (too_large.value.status, too_large.value.kind) == (422, "k_too_large")
     scoped = search_filter(SearchFilters(labels=["cat"], exclude_flagged=True), settings)
     assert (scoped.labels, scoped.project, scoped.exclude_flagged) == (("cat",), 5, True)
+
+
+def test_metrics_come_from_the_app_that_served_the_request() -> None:
+    first, second = create_app(Settings(), load=False), create_app(Settings(), load=False)
+    with TestClient(first) as one, TestClient(second) as other:
+        one.get("/healthz")
+        counted = 'winnow_api_requests_total{route="/healthz",status="200"}'
+        assert counted in one.get("/metrics").text
+        assert counted not in other.get("/metrics").text
