@@ -9,10 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from label_studio_sdk import LabelStudio
-from label_studio_sdk.core.api_error import ApiError
 
 from winnow.errors import ConfigError, LabelStudioError
-from winnow.labelstudio.calls import ls_call
+from winnow.labelstudio.calls import ls_call, ls_items, refusal_status
 from winnow.labelstudio.label_config import (
     LabelControl,
     TaskKind,
@@ -79,12 +78,12 @@ def ensure_project(
 def _find(ls: LabelStudio, ref: str) -> Any | None:
     if ref.isdigit():
         try:
-            return ls.projects.get(id=int(ref))
-        except ApiError as exc:
-            if exc.status_code == 404:
+            return ls_call(f"read project {ref}", ls.projects.get, id=int(ref))
+        except LabelStudioError as exc:
+            if refusal_status(exc) == 404:
                 raise LabelStudioError(f"Label Studio has no project with id {ref}") from exc
-            raise LabelStudioError(f"cannot read project {ref}: HTTP {exc.status_code}") from exc
-    pager = ls_call("list projects", ls.projects.list, title=ref, page_size=100)
+            raise
+    pager = ls_items("list projects", ls.projects.list, title=ref, page_size=100)
     matches = [p for p in pager if p.title == ref]
     if len(matches) > 1:
         ids = ", ".join(str(p.id) for p in matches)
@@ -113,7 +112,7 @@ def load_index(ls: LabelStudio, project_id: int, *, page_size: int = 1000) -> Pr
     index = ProjectIndex()
     # resolve_uri=False: with an S3 storage, Label Studio rewrites every s3:// value in the
     # data (winnow_source too) into a proxy URL unless told not to
-    pager = ls_call(
+    pager = ls_items(
         f"list tasks of project {project_id}",
         ls.tasks.list,
         project=project_id,

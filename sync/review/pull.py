@@ -17,11 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from label_studio_sdk import LabelStudio
-from label_studio_sdk.core.api_error import ApiError
 
 from sync.review.state import SyncState, TaskRow
 from winnow.errors import ConfigError, LabelStudioError
-from winnow.labelstudio.calls import ls_call
+from winnow.labelstudio.calls import ls_call, refusal_status
 from winnow.labelstudio.label_config import LabelControl, find_label_control
 from winnow.progress import Advance
 
@@ -137,7 +136,7 @@ def _page_batches(
                 **params,
             )
         except LabelStudioError as exc:
-            if isinstance(exc.__cause__, ApiError) and exc.__cause__.status_code == 404:
+            if refusal_status(exc) == 404:
                 return
             raise
         items = [t.model_dump(mode="json") for t in pager.items]

@@ -109,9 +109,14 @@ def test_clients_from_the_factory_work_against_a_real_s3_server(seaweedfs: Seawe
         access_key_id=SecretStr(seaweedfs.access_key),
         secret_access_key=SecretStr(seaweedfs.secret_key),
     )
-    bucket = seaweedfs.create_bucket(f"factory-{uuid.uuid4().hex[:8]}")
+    client = s3_client(settings)
+    bucket = f"factory-{uuid.uuid4().hex[:8]}"
+    client.create_bucket(Bucket=bucket)
+    assert bucket in [b["Name"] for b in client.list_buckets()["Buckets"]]
 
-    s3_client(settings).put_object(Bucket=bucket, Key="a/b.txt", Body=b"payload")
+    client.put_object(Bucket=bucket, Key="a/b.txt", Body=b"payload")
+    listed = client.list_objects_v2(Bucket=bucket)["Contents"]
+    assert [(o["Key"], o["Size"]) for o in listed] == [("a/b.txt", 7)]
     url = s3_client(settings, presign=True).generate_presigned_url(
         "get_object", Params={"Bucket": bucket, "Key": "a/b.txt"}, ExpiresIn=60
     )

@@ -6,7 +6,7 @@ action, the status and Label Studio's own validation message, nothing else.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -45,6 +45,21 @@ def ls_call(action: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         ) from exc
     except httpx.HTTPError as exc:
         raise LabelStudioError(f"Label Studio call failed ({action}): {exc}") from exc
+
+
+def ls_items(action: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Iterator[Any]:
+    """The items of a paged listing; a failure on any page, not only the first, is worded
+    as :func:`ls_call` words it."""
+    items = iter(ls_call(action, fn, *args, **kwargs))
+    end = object()
+    while (item := ls_call(action, next, items, end)) is not end:
+        yield item
+
+
+def refusal_status(exc: LabelStudioError) -> int | None:
+    """The HTTP status of the answer behind ``exc``; None when no answer came."""
+    cause = exc.__cause__
+    return cause.status_code if isinstance(cause, ApiError) else None
 
 
 def _attempts(exc: ApiError) -> str:

@@ -19,29 +19,33 @@ def connect(
 ) -> LabelStudio:
     """A ``LabelStudio`` SDK client for ``settings.url``; with ``check``, prove the key works.
 
-    Every call goes through :class:`RetryTransport` (``retries`` defaults to
-    ``settings.retries``); the SDK's own retries are off so the two never multiply."""
+    Every call, the check included, goes through :class:`RetryTransport` (``retries``
+    defaults to ``settings.retries``); the SDK's own retries are off so the two never
+    multiply."""
     if settings.api_key is None:
         raise ConfigError(
             "no Label Studio API key: set WINNOW_LABEL_STUDIO__API_KEY "
             "(Account & Settings > Access Token in Label Studio)"
         )
     key = settings.api_key.get_secret_value()
-    if check:
-        _check(settings.url, key)
     transport = RetryTransport(settings.retries if retries is None else retries)
     http = httpx.Client(transport=transport, timeout=timeout_s, follow_redirects=True)
+    if check:
+        try:
+            _check(http, settings.url, key)
+        except LabelStudioError:
+            http.close()
+            raise
     return LabelStudio(base_url=settings.url, api_key=key, max_retries=0, httpx_client=http)
 
 
-def _check(url: str, key: str) -> None:
+def _check(http: httpx.Client, url: str, key: str) -> None:
     try:
-        response = httpx.get(
+        response = http.get(
             f"{url}/api/projects",
             params={"page_size": 1},
             headers={"Authorization": f"Token {key}"},
             timeout=10.0,
-            trust_env=False,
         )
     except httpx.HTTPError as exc:
         raise LabelStudioError(f"Label Studio at {url} is unreachable: {exc}") from exc
