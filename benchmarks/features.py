@@ -45,10 +45,10 @@ class StockBackbone:
     def __init__(self, settings) -> None:
         import torch  # here, not at the top: spawned workers re-import this module
 
-        from winnow.models.backbone import _build
+        from winnow.models.backbone import build_backbone
 
         self.torch = torch
-        self.model, _, mean, std = _build(settings.embedding)
+        self.model, _, mean, std = build_backbone(settings.embedding)
         self.model.eval()
         self.mean = torch.tensor(mean).view(1, 3, 1, 1)
         self.std = torch.tensor(std).view(1, 3, 1, 1)

@@ -85,28 +85,28 @@ def start_api_and_ui(stack: DemoStack, project: int | None, workdir: Path) -> tu
     api_url, ui_url = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}"
     env = cli_env(stack.settings)
     scope = ["--project", str(project)] if project is not None else []
-    api = spawn(
-        [sys.executable, "-m", "winnow", "serve", *scope, "--port", str(api_port)],
-        env=env,
-        log_path=workdir / "api.log",
-    )
-    stack.extra.append(api)
-    if not wait_until(
-        lambda: http_status(f"{api_url}/readyz") == 200,
-        timeout_s=180,
-        alive=lambda: api.poll() is None,
-    ):
-        raise ServiceError(f"the API did not become ready; see {workdir / 'api.log'}")
-    ui = spawn(
-        [sys.executable, "-m", "winnow", "ui", "--port", str(ui_port), "--api-url", api_url],
-        env=env,
-        log_path=workdir / "ui.log",
-    )
-    stack.extra.append(ui)
-    if not wait_until(
-        lambda: http_status(f"{ui_url}/_stcore/health") == 200,
-        timeout_s=120,
-        alive=lambda: ui.poll() is None,
-    ):
-        raise ServiceError(f"the web UI did not start; see {workdir / 'ui.log'}")
+    serve = ["serve", *scope, "--port", str(api_port)]
+    _start_cli(stack, serve, env, workdir / "api.log", f"{api_url}/readyz", 180, "the API")
+    ui = ["ui", "--port", str(ui_port), "--api-url", api_url]
+    _start_cli(stack, ui, env, workdir / "ui.log", f"{ui_url}/_stcore/health", 120, "the web UI")
     return api_url, ui_url
+
+
+def _start_cli(
+    stack: DemoStack,
+    args: list[str],
+    env: dict[str, str],
+    log: Path,
+    health_url: str,
+    timeout_s: float,
+    what: str,
+) -> None:
+    """Start ``winnow <args>`` as a process of the stack and wait until ``health_url`` is 200."""
+    process = spawn([sys.executable, "-m", "winnow", *args], env=env, log_path=log)
+    stack.extra.append(process)
+    if not wait_until(
+        lambda: http_status(health_url) == 200,
+        timeout_s=timeout_s,
+        alive=lambda: process.poll() is None,
+    ):
+        raise ServiceError(f"{what} did not become ready; see {log}")

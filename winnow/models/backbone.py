@@ -38,7 +38,7 @@ class BackboneEmbedder(TorchImageEmbedder):
     """ImageNet CNN features as embeddings, plus ImageNet class probabilities."""
 
     def __init__(self, settings: EmbeddingSettings) -> None:
-        model, model_id, mean_px, std_px = _build(settings)
+        model, model_id, mean_px, std_px = build_backbone(settings)
         cfg = model.pretrained_cfg
         size = int(cfg.get("input_size", (3, 224, 224))[-1])
         probe = size if cfg.get("fixed_input_size") else min(size, 64)  # cheap test forwards
@@ -67,7 +67,7 @@ class BackboneEmbedder(TorchImageEmbedder):
         )
 
 
-def _build(settings: EmbeddingSettings) -> tuple[torch.nn.Module, str, tuple, tuple]:
+def build_backbone(settings: EmbeddingSettings) -> tuple[torch.nn.Module, str, tuple, tuple]:
     """(model, model_id, mean_px, std_px) for the configured architecture and weights."""
     arch = settings.backbone_arch
     if arch == SHIPPED_ARCH:
