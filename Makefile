@@ -22,7 +22,7 @@ SAMPLES := build/samples
 DEMO_DIR := build/demo
 CODE := winnow ml_backend sync analysis serve tests benchmarks
 
-.PHONY: demo test setup apt venv label-studio lint clean bench
+.PHONY: demo test setup apt venv label-studio lint clean bench stack-test
 
 demo: setup label-studio
 	$(VENV)/bin/winnow samples $(SAMPLES) --which demo
@@ -74,6 +74,17 @@ bench: setup
 	@dpkg -s opencv-doc >/dev/null 2>&1 || $(MAKE) APT_PACKAGES="opencv-doc" apt
 	$(VENV)/bin/winnow samples $(SAMPLES) --which bench
 	$(PY) benchmarks/features.py --folder $(SAMPLES)/bench
+
+# The compose stack, built and run for real under Podman (long: not part of `make test`).
+STACK_APT := podman runc uidmap fuse-overlayfs slirp4netns debootstrap
+PODMAN_COMPOSE := podman-compose==1.6.0
+COMPOSE_VENV := $(CACHE_DIR)/venv-podman-compose-$(shell echo $(PODMAN_COMPOSE) | sha256sum | cut -c1-8)
+
+stack-test: setup
+	@dpkg -s $(STACK_APT) >/dev/null 2>&1 || $(MAKE) APT_PACKAGES="$(STACK_APT)" apt
+	@test -x $(COMPOSE_VENV)/bin/podman-compose || { $(PYTHON) -m venv $(COMPOSE_VENV) && \
+	  $(COMPOSE_VENV)/bin/pip install -q $(PODMAN_COMPOSE); }
+	$(PY) deploy/stack_test.py --compose $(COMPOSE_VENV)/bin/podman-compose
 
 lint: venv
 	$(PY) -m ruff check $(CODE)

@@ -17,7 +17,8 @@ from analysis.duplicates import hash_neighbors, near_duplicate_groups, split_lea
 from analysis.embedding_pairs import embedding_neighbors
 from analysis.findings import ISSUE_COLUMNS
 from analysis.integrity import wrong_extension_mask
-from analysis.label_issues import find_label_issues, out_of_sample_probs
+from analysis.label_issue_cut import PRECISION_DEFAULT
+from analysis.label_issue_estimate import SEEDS, QueueEstimate, estimate_queues, run_queues
 from analysis.outliers import find_outliers
 from analysis.quality import CHECKS as QUALITY_CHECKS
 from analysis.quality import QualityThresholds, quality_scores
@@ -29,7 +30,8 @@ ISSUE_TYPES = (
     "wrong_extension",
     "exact_duplicate",
     "split_leak",
-    "label_issue",
+    "label_issue",  # the "likely" queue: the prefix cut at label_issue_precision
+    "possible_label_issue",  # the rest of Cleanlab's flags
     "near_duplicate",
     "outlier",
     *QUALITY_CHECKS,
@@ -44,6 +46,10 @@ class AuditOptions:
     # pair (0.95: 49%); on drawings such as letter stamps it also joins look-alikes (b~d).
     cosine_threshold: float = 0.90
     n_folds: int = 5
+    # Label issues: the "likely" queue's estimated precision, and how many planting seeds
+    # estimate each queue's precision and recall (0: no estimate; each seed is one more fit).
+    label_issue_precision: float = PRECISION_DEFAULT
+    label_estimate_seeds: int = SEEDS
     quality: QualityThresholds = field(default_factory=QualityThresholds)
 
     def __post_init__(self) -> None:
@@ -56,6 +62,7 @@ class AuditOptions:
 class AuditResult:
     issues: pd.DataFrame  # ISSUE_COLUMNS, most severe first
     files: pd.DataFrame  # one row per file, every score
+    label_estimate: QueueEstimate | None = None  # how far to trust the label-issue queues
 
 
 def audit(
@@ -74,6 +81,7 @@ def audit(
     require_columns(table, ["uri", "sha256", "label", "split", "error_kind", "format"])
     files = table.reset_index(drop=True).copy()
     rows: list[dict] = []
+    estimate = None
     ok = files["error_kind"].isna().to_numpy()
     if "unreadable" in opts.checks:
         rows += _unreadable(files[~ok])
@@ -85,7 +93,8 @@ def audit(
         rows += _duplicates(files, good, vectors, opts)
         rows += _quality(files, good, opts)
         if vectors is not None:
-            rows += _labels(files, good, vectors, opts)
+            label_rows, estimate = _labels(files, good, vectors, opts)
+            rows += label_rows
             rows += _outliers(files, good, vectors, opts)
     issues = pd.DataFrame(rows, columns=ISSUE_COLUMNS)
     order = {name: i for i, name in enumerate(ISSUE_TYPES)}
@@ -94,7 +103,7 @@ def audit(
         key=lambda c: c.map(order) if c.name == "issue_type" else -c,
         kind="stable",
     ).reset_index(drop=True)
-    return AuditResult(issues=issues, files=files)
+    return AuditResult(issues=issues, files=files, label_estimate=estimate)
 
 
 def _row(file: pd.Series, issue: str, score: float, details: str, **extra: object) -> dict:
@@ -243,32 +252,54 @@ def _quality_evidence(check: str, f: pd.Series) -> str:
 
 def _labels(
     files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray, opts: AuditOptions
-) -> list[dict]:
+) -> tuple[list[dict], QueueEstimate | None]:
+    """Cleanlab's flags split at the precision cut (analysis.label_issue_cut): the likely
+    prefix as ``label_issue``, the rest as ``possible_label_issue``; severity is the posterior
+    probability that the label is wrong."""
     labelled = good["label"].notna().to_numpy()
     names = sorted(good["label"][labelled].unique())
     if "label_issue" not in opts.checks or len(names) < 2 or labelled.sum() < 2 * opts.n_folds:
-        return []
+        return [], None
     y = good["label"][labelled].map({n: i for i, n in enumerate(names)}).to_numpy()
-    probs = out_of_sample_probs(vectors[labelled], y, n_classes=len(names), n_folds=opts.n_folds)
-    found = find_label_issues(y, probs)
+    x = vectors[labelled]
+    run = run_queues(
+        x,
+        y,
+        n_classes=len(names),
+        n_folds=opts.n_folds,
+        target_precision=opts.label_issue_precision,
+    )
+    found, probs, point = run.issues, run.probs, run.point
     subset = good[labelled]
     files.loc[subset.index, "label_quality"] = found.quality
+    files.loc[subset.index, "label_wrong_probability"] = point.wrong
     files.loc[subset.index, "suggested_label"] = [names[s] for s in found.suggested]
     rows = []
-    for i in found.ranked:
+    for rank, i in enumerate(point.ranked):
         f = subset.iloc[i]
         suggested = names[found.suggested[i]]
         rows.append(
             _row(
                 f,
-                "label_issue",
-                1.0 - found.quality[i],
-                f"out-of-sample p({suggested})={probs[i, found.suggested[i]]:.2f}, "
-                f"p(given)={probs[i, y[i]]:.2f}",
+                "label_issue" if rank < point.n_likely else "possible_label_issue",
+                point.wrong[i],
+                f"P(label wrong)={point.wrong[i]:.2f}; out-of-sample "
+                f"p({suggested})={probs[i, found.suggested[i]]:.2f}, p(given)={probs[i, y[i]]:.2f}",
                 suggested=suggested,
             )
         )
-    return rows
+    estimate = None
+    if opts.label_estimate_seeds > 0:
+        estimate = estimate_queues(
+            x,
+            y,
+            run,
+            n_classes=len(names),
+            n_folds=opts.n_folds,
+            target_precision=opts.label_issue_precision,
+            seeds=opts.label_estimate_seeds,
+        )
+    return rows, estimate
 
 
 def _outliers(

@@ -13,7 +13,13 @@ each round the head is refitted and scored on the test set. Reported: the labels
 needs to reach 90% and 95% of the full-pool accuracy (linear interpolation between rounds) and
 the saving against random. Plots go to docs/images/active_learning_<dataset>.png.
 
+``--fastai LABELS`` runs only the fine-tune case instead: the backend's fastai path
+(:func:`winnow.learn.trainer.fine_tune`, scheduled by optimiser steps) against the linear head
+on the same ``LABELS`` random Tux Paint labels (one seed), both scored on the test third, so
+the docs can say from how many labels fine-tuning pays on the CPU.
+
     python benchmarks/active_learning.py [--seeds 3] [--pool 4000] [--test 2000] [--record]
+    python benchmarks/active_learning.py --fastai 120 [--seed 0] [--record]
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ IMAGES = ROOT / "docs" / "images"
 STRATEGIES = ("random", "margin", "least_confidence", "entropy")
 FRACTIONS = (0.90, 0.95)
 TARGET_SAVING = 0.30
+FASTAI_TITLE = "Active learning: fastai fine-tune vs linear head"
 
 
 @dataclass(frozen=True)
@@ -262,6 +269,75 @@ def plot(task: Task, curves: dict[str, np.ndarray], full: float) -> Path:
     return path
 
 
+def _tuxpaint_images(labels: np.ndarray, image_size: int) -> list:
+    """The Tux Paint stamps in :func:`_label_data.tuxpaint`'s order, decoded as the backend
+    decodes task images for its networks."""
+    from _label_data import MIN_CLASS
+
+    from winnow.imageio import decode_image
+    from winnow.samples import TUXPAINT_ROOT
+
+    by_class: dict[str, list[Path]] = {}
+    for path in sorted(TUXPAINT_ROOT.rglob("*.png")):
+        if "_mirror" not in path.stem and "_thumb" not in path.stem:
+            by_class.setdefault(path.relative_to(TUXPAINT_ROOT).parts[0], []).append(path)
+    names = sorted(c for c, paths in by_class.items() if len(paths) >= MIN_CLASS)
+    paths = [p for c in names for p in by_class[c]]
+    if len(paths) != len(labels):
+        raise RuntimeError(f"{len(paths)} stamps on disk, {len(labels)} embedded")
+    return [
+        decode_image(p.read_bytes(), str(p), max_pixels=10**8, min_side=image_size).image.convert(
+            "RGB"
+        )
+        for p in paths
+    ]
+
+
+def fastai_case(n_labels: int, seed: int, image_size: int = 128) -> list[str]:
+    """The fine-tune against the linear head on the same random labels of the Tux Paint pool."""
+    from winnow.learn.trainer import FitOptions, fine_tune
+
+    [task] = load_tasks(0, 0, ["tuxpaint"])
+    _, y, _ = _tuxpaint_raw()
+    images = _tuxpaint_images(y, image_size)
+    test_mask = _stratified_mask(y, 1 / 3, seed=0)  # the split load_tasks made
+    pool = [im for im, t in zip(images, test_mask, strict=True) if not t]
+    test = [im for im, t in zip(images, test_mask, strict=True) if t]
+    picked = np.random.default_rng(seed).permutation(len(task.y_pool))[:n_labels]
+    start = time.perf_counter()
+    linear = accuracy(task, _fit(task, picked))
+    linear_s = time.perf_counter() - start
+    start = time.perf_counter()
+    net = fine_tune(
+        [pool[i] for i in picked],
+        [[task.classes[c]] for c in task.y_pool[picked]],
+        classes=list(task.classes),
+        multi_label=False,
+        options=FitOptions(epochs=3, image_size=image_size, seed=seed),
+    )
+    fit_s = time.perf_counter() - start
+    tuned = float(np.mean(net.predict_proba(test).argmax(axis=1) == task.y_test))
+    plan = net.schedule
+    return [
+        f"tuxpaint: {n_labels} random labels of the pool (seed {seed}), {len(task.classes)} "
+        f"classes, test {len(task.y_test)}",
+        f"  linear head on cached embeddings: accuracy {linear:.3f} (fit {linear_s:.2f} s)",
+        f"  fastai {net.arch} fine-tune at {image_size} px: accuracy {tuned:.3f} "
+        f"(fit {fit_s:.0f} s; {net.steps_taken} optimiser steps of batch {plan.batch_size}, "
+        f"{plan.freeze_epochs} frozen + {plan.epochs} unfrozen epochs)",
+        f"  fine-tune minus linear head: {tuned - linear:+.3f}",
+    ]
+
+
+def _tuxpaint_raw():
+    from _label_data import tuxpaint
+
+    from winnow.config import get_settings
+    from winnow.models import make_embedder
+
+    return tuxpaint(make_embedder(get_settings().embedding))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -270,9 +346,21 @@ def main() -> None:
     parser.add_argument("--datasets", nargs="+", default=["fashion-mnist", "tuxpaint"])
     parser.add_argument("--workers", type=int, default=min(4, os.cpu_count() or 1))
     parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
+    parser.add_argument("--fastai", type=int, metavar="LABELS", help="only the fine-tune case")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the --fastai case")
     args = parser.parse_args()
 
     start = time.perf_counter()
+    if args.fastai:
+        lines = fastai_case(args.fastai, args.seed)
+        lines += [
+            f"total {time.perf_counter() - start:.0f} s, load average {os.getloadavg()[0]:.1f}",
+            machine_line(),
+        ]
+        print("\n".join(lines))
+        if args.record:
+            record_result(FASTAI_TITLE, lines)
+        return
     _one_blas_thread()
     lines = []
     for task in load_tasks(args.pool, args.test, args.datasets):

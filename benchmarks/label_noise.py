@@ -30,11 +30,13 @@ import numpy as np
 from _common import machine_line, record_result
 from _label_data import fashion_mnist, tuxpaint
 
+from analysis.label_issue_estimate import estimate_queues, run_queues
 from analysis.label_issues import find_label_issues, out_of_sample_probs
 from winnow.config import get_settings
 from winnow.models import make_embedder
 
 TARGET_PRECISION, TARGET_RECALL = 0.9, 0.8  # at 10% noise (issue target)
+TOLERANCE = 0.1  # the estimate beside each queue must be this close to the truth
 
 
 def inject(labels: np.ndarray, rate: float, kind: str, k: int, seed: int) -> np.ndarray:
@@ -114,6 +116,70 @@ def evaluate(
     return lines + notes
 
 
+def evaluate_queues(
+    name: str,
+    data: tuple[np.ndarray, np.ndarray, tuple[str, ...]],
+    rates: list[float],
+    seed: int,
+    *,
+    seeds: int,
+    precision: float,
+) -> list[str]:
+    """The two queues at the default cut: true precision/recall beside the estimate."""
+    x, y, names = data
+    k = len(names)
+    lines = [
+        f"{name}: queues at the precision cut {precision} ({seeds} planting seeds)",
+        "  noise                 likely: n  P true/est  R true/est"
+        "   | possible: n  P true/est  R(both) true/est  | estimate within 0.1  time",
+    ]
+    for kind in ("uniform", "class-conditional"):
+        for rate in rates:
+            noisy = inject(y, rate, kind, k, seed)
+            truth = noisy != y
+            t0 = time.perf_counter()
+            base = run_queues(x, noisy, n_classes=k, seed=seed, target_precision=precision)
+            est = estimate_queues(
+                x, noisy, base, n_classes=k, target_precision=precision, seeds=seeds
+            )
+            seconds = time.perf_counter() - t0
+            likely, both = base.point.likely, base.point.ranked
+            possible = base.point.possible
+            true = {
+                "pl": _share(truth[likely]),
+                "rl": truth[likely].sum() / max(truth.sum(), 1),
+                "pp": _share(truth[possible]),
+                "rp": truth[both].sum() / max(truth.sum(), 1),
+            }
+            guess = {
+                "pl": est.precision_likely,
+                "rl": est.recall_likely,
+                "pp": est.precision_possible,
+                "rp": est.recall_possible,
+            }
+            close = all(
+                true[c] is None or guess[c] is None or abs(true[c] - guess[c]) <= TOLERANCE
+                for c in true
+            )
+            lines.append(
+                f"  {kind:<17} {rate:4.0%}  {len(likely):5d}  {_pair(true, guess, 'pl')}  "
+                f"{_pair(true, guess, 'rl')}   | {len(possible):5d}  {_pair(true, guess, 'pp')}  "
+                f"{_pair(true, guess, 'rp')}      | {'yes' if close else 'NO'}  {seconds:6.1f}s"
+            )
+    return lines
+
+
+def _share(hits: np.ndarray) -> float | None:
+    return float(hits.mean()) if len(hits) else None
+
+
+def _pair(true: dict, guess: dict, key: str) -> str:
+    def show(v: float | None) -> str:
+        return " n/a" if v is None else f"{v:.2f}"
+
+    return f"{show(true[key])}/{show(guess[key])}"
+
+
 def false_positive_pairs(result, noisy: np.ndarray, truth: np.ndarray, names) -> list[str]:
     """Where the flags on unchanged labels go (given -> suggested), at 10% uniform noise."""
     wrong = result.is_issue & ~truth
@@ -159,13 +225,22 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-tuxpaint", action="store_true")
     parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
+    parser.add_argument("--seeds", type=int, default=3, help="planting seeds of the estimate")
+    parser.add_argument("--precision", type=float, default=0.9, help="the likely queue's cut")
+    parser.add_argument("--skip-filters", action="store_true", help="only the queues")
     args = parser.parse_args()
 
     embedder = make_embedder(get_settings().embedding)
-    lines = []
-    lines += evaluate("Fashion-MNIST train", fashion_mnist(args.n, embedder), args.rates, args.seed)
+    sets = [("Fashion-MNIST train", fashion_mnist(args.n, embedder))] if args.n else []
     if not args.skip_tuxpaint:
-        lines += evaluate("Tux Paint stamps", tuxpaint(embedder), args.rates, args.seed)
+        sets.append(("Tux Paint stamps", tuxpaint(embedder)))
+    lines = []
+    for name, data in sets:
+        if not args.skip_filters:
+            lines += evaluate(name, data, args.rates, args.seed)
+        lines += evaluate_queues(
+            name, data, args.rates, args.seed, seeds=args.seeds, precision=args.precision
+        )
     if args.speed_n:
         lines += speed(args.speed_n, args.seed)
     lines += [f"load average {os.getloadavg()[0]:.1f}", machine_line()]

@@ -37,6 +37,7 @@ from ml_backend.versions import VersionSyncer, project_id
 from winnow.config import LabelStudioSettings, Settings
 from winnow.errors import ConfigError, ModelError, WinnowError
 from winnow.http_errors import error_response, install_validation_handler
+from winnow.imageio.httpfetch import origin_of
 from winnow.labelstudio.controls.parse import LabelConfigError
 from winnow.store import FeatureStore
 from winnow.zeroshot import ZeroShotPredictor, make_predictor
@@ -161,6 +162,10 @@ class _ModelUnavailable(WinnowError):
     pass
 
 
+class _TooManyTasks(WinnowError):
+    """More tasks in one /predict than backend.max_tasks_per_request (answered 413)."""
+
+
 def _add_routes(app: FastAPI) -> None:
     state: BackendState = app.state.backend
 
@@ -168,15 +173,25 @@ def _add_routes(app: FastAPI) -> None:
     async def model_unavailable(request: Request, exc: _ModelUnavailable) -> JSONResponse:
         return _error(400, "model_unavailable", f"the model is not available: {exc}")
 
+    @app.exception_handler(_TooManyTasks)
+    async def too_many_tasks(request: Request, exc: _TooManyTasks) -> JSONResponse:
+        return _error(413, "too_many_tasks", str(exc))
+
     @app.get("/", response_model_exclude_none=True)
     @app.get("/health", response_model_exclude_none=True)
     def health() -> HealthResponse:
-        model = "ready" if state.service else f"unavailable: {state.model_error or 'loading'}"
+        # Callers may be unauthenticated: reasons stay generic, exception text stays in the log.
+        model = "ready" if state.service else "loading"
+        if state.service is None and state.model_error:
+            model = "unavailable: the model could not be loaded; see the backend log"
         name = state.service.predictor.name if state.service else state.settings.embedding.kind
-        extra = state.learning.health() if state.learning else {"training": state.training}
-        return HealthResponse(
-            status="UP", model_class=f"winnow-zero-shot-{name}", model=model, **extra
+        zero_shot = f"winnow-zero-shot-{name}"
+        extra = (
+            state.learning.health(zero_shot)
+            if state.learning
+            else {"training": state.training, "model_class": zero_shot}
         )
+        return HealthResponse(status="UP", model=model, **extra)
 
     @app.post("/setup")
     def setup(payload: SetupRequest) -> SetupResponse:
@@ -185,15 +200,22 @@ def _add_routes(app: FastAPI) -> None:
         version = state.learning.version(project, plan) if state.learning else plan.version
         if project is not None:
             state.configs[project] = payload.label_config
-            _remember_label_studio(state, project, payload)
+            hostname = _accepted_hostname(state.settings, payload.hostname)
+            _remember_label_studio(state, project, hostname, payload.access_token)
             if state.syncer is not None:
                 state.syncer.request(
-                    project, version, hostname=payload.hostname, token=payload.access_token
+                    project, version, hostname=hostname, token=payload.access_token
                 )
         return SetupResponse(model_version=version, warnings=list(plan.warnings))
 
     @app.post("/predict", response_model_exclude_none=True)
     def predict(payload: PredictRequest) -> PredictResponse:
+        cap = state.settings.backend.max_tasks_per_request
+        if len(payload.tasks) > cap:
+            raise _TooManyTasks(
+                f"{len(payload.tasks)} tasks in one request; at most {cap} "
+                "(backend.max_tasks_per_request): select fewer tasks, or run `winnow predict`"
+            )
         service = _service(state)
         project = project_id(payload.project)
         config = payload.label_config or state.configs.get(project or -1)
@@ -233,16 +255,32 @@ def _add_routes(app: FastAPI) -> None:
         return PlainTextResponse(state.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
-def _remember_label_studio(state: BackendState, project: int, payload: SetupRequest) -> None:
-    """Without a configured API key, read this project's images with the token /setup gave."""
-    if state.settings.label_studio.api_key is not None or not payload.access_token:
+def _accepted_hostname(settings: Settings, hostname: str | None) -> str | None:
+    """The operator's URL for ``hostname`` if it names the configured Label Studio or one
+    listed in ``backend.setup_hostnames``; else None. Anyone who can reach /setup can send
+    one, so an unknown one never becomes a place that images, annotations or tokens go to."""
+    if not hostname:
+        return None
+    origin = origin_of(hostname.strip())
+    for url in (settings.label_studio.url, *settings.backend.setup_hostnames):
+        if origin is not None and origin_of(url) == origin:
+            return url
+    log.warning(
+        "/setup named Label Studio at %r, which is neither label_studio.url nor in "
+        "backend.setup_hostnames; ignored",
+        hostname,
+    )
+    return None
+
+
+def _remember_label_studio(
+    state: BackendState, project: int, hostname: str | None, token: str | None
+) -> None:
+    """Without a configured API key, read this project's images with the token /setup gave,
+    from an accepted hostname (:func:`_accepted_hostname`)."""
+    if state.settings.label_studio.api_key is not None or not token or not hostname:
         return
-    if payload.hostname:
-        try:
-            state.label_studio[project] = LabelStudioSettings(
-                url=payload.hostname, api_key=payload.access_token
-            )
-        except ValueError:
-            log.warning(
-                "project %s: ignoring bad Label Studio hostname %r", project, payload.hostname
-            )
+    try:
+        state.label_studio[project] = LabelStudioSettings(url=hostname, api_key=token)
+    except ValueError:
+        log.warning("project %s: ignoring bad Label Studio hostname %r", project, hostname)

@@ -1,18 +1,25 @@
-"""Optional HTTP basic auth, which Label Studio can send to an ML backend.
+"""HTTP basic auth, which Label Studio can send to an ML backend.
 
 On when ``backend.basic_auth_user`` and ``WINNOW_BACKEND__BASIC_AUTH_PASSWORD`` are set
 (the password only from the environment). In Label Studio: Model > Connect model >
 Authentication method "Basic Authentication" with the same user and password.
+
+Optional only on loopback: whoever reaches the backend can start training, overwrite a
+project's label config through ``/setup`` and make ``/predict`` fetch images, so
+:func:`check_exposure` refuses any other address without credentials, as ``winnow serve``
+refuses one without API keys.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from winnow.config import Settings
+from winnow.errors import ConfigError
 
 _basic = HTTPBasic(auto_error=False)
 
@@ -38,6 +45,29 @@ def require_auth(
     )
     if not (user_ok and pass_ok):
         raise AuthError()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (an address to listen on) is reachable from this machine only."""
+    if host.strip("[]").lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name: it may resolve to any interface
+
+
+def check_exposure(settings: Settings, host: str) -> None:
+    """Raise :class:`ConfigError` when listening on ``host`` would expose the backend
+    without basic auth."""
+    if is_loopback(host) or basic_auth(settings) is not None:
+        return
+    raise ConfigError(
+        f"refusing to run the ML backend on {host} without basic auth: set "
+        "WINNOW_BACKEND__BASIC_AUTH_USER and WINNOW_BACKEND__BASIC_AUTH_PASSWORD (and give "
+        "Label Studio the same under Model > Connect model > Basic Authentication), or "
+        "listen on 127.0.0.1"
+    )
 
 
 def basic_auth(settings: Settings) -> tuple[str, str] | None:

@@ -27,10 +27,15 @@ def backend(
     host: str = typer.Option(LOOPBACK, help="address to listen on"),
     port: int = typer.Option(9090, help="port to listen on"),
 ) -> None:
-    """Run the Label Studio ML backend (CLIP or ImageNet zero-shot pre-annotation)."""
-    from ml_backend.server import run
+    """Run the Label Studio ML backend (CLIP or ImageNet zero-shot pre-annotation).
+
+    Off loopback it needs basic auth (backend.basic_auth_user and the password)."""
+    from ml_backend.auth import check_exposure
 
     settings = get_settings()
+    check_exposure(settings, host)  # before loading anything: a clear one-line refusal
+    from ml_backend.server import run
+
     logging.getLogger().setLevel(settings.log_level)
     console.print(
         f"Winnow ML backend on http://{host}:{port} "

@@ -45,6 +45,9 @@ SERIES: dict[str, Series] = {
     "winnow_backend_webhook_events_total": Series(
         "counter", "Webhook events received, by action.", ("action",)
     ),
+    "winnow_backend_webhook_duplicates_total": Series(
+        "counter", "Annotation events ignored: the same (id, updated_at) was counted before."
+    ),
     "winnow_backend_training_state": Series(
         "gauge", "1 for the current training state.", ("state",)
     ),

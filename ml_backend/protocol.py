@@ -54,8 +54,8 @@ class PredictResponse(BaseModel):
 class WebhookEvent(_Request):
     action: str = "UNKNOWN"
     project: dict[str, Any] | None = None
-    task: dict[str, Any] | None = None
-    annotation: dict[str, Any] | None = None
+    task: dict[str, Any] | list[dict[str, Any]] | None = None
+    annotation: dict[str, Any] | list[dict[str, Any]] | None = None  # a list: ANNOTATIONS_*
 
 
 class WebhookResponse(BaseModel):
@@ -66,11 +66,12 @@ class WebhookResponse(BaseModel):
 
 class HealthResponse(BaseModel):
     status: str  # "UP" whenever the server answers; Label Studio checks only that
-    model_class: str
-    model: str  # "ready", or why the model is unavailable
+    model_class: str  # of the model(s) serving: zero-shot, or the trained ones
+    model: str  # "ready", "loading", or a generic reason it is unavailable
     training: str
-    training_error: str | None = None  # why the last training run failed
+    training_error: str | None = None  # which project's last run failed (details: the log)
     models: dict[str, str | None] | None = None  # project -> the version serving it
+    projects: dict[str, dict[str, Any]] | None = None  # project -> scores, skips, class
 
 
 class ErrorResponse(BaseModel):

@@ -13,7 +13,6 @@ View :data:`VIEW_TITLE`: unlabeled tasks, lowest score (most informative) first.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from ml_backend.service import Plan, PredictionService, TaskOutcome
 from ml_backend.versions import sync_model_version
+from winnow.atomic import write_atomic
 from winnow.progress import Advance
 
 VIEW_TITLE = "Active learning: most uncertain first"
@@ -86,10 +86,7 @@ class Checkpoint:
 
     def mark(self, version: str, task_id: int) -> None:
         done = {version: task_id}  # older versions are never resumed
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(done))
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(done))
 
 
 def rank_project(

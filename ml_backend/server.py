@@ -10,6 +10,7 @@ from __future__ import annotations
 import uvicorn
 
 from ml_backend.app import create_app
+from ml_backend.auth import check_exposure
 from winnow.config import Settings
 from winnow.logging_setup import uvicorn_log_config
 from winnow.services.asgi_thread import AsgiThread
@@ -18,7 +19,8 @@ from winnow.zeroshot import ZeroShotPredictor
 
 
 def run(settings: Settings, *, host: str = LOOPBACK, port: int = 9090) -> None:
-    """Serve until interrupted (Ctrl-C)."""
+    """Serve until interrupted (Ctrl-C); off loopback only with basic auth."""
+    check_exposure(settings, host)
     uvicorn.run(
         create_app(settings),
         host=host,
@@ -41,6 +43,7 @@ class BackendServer(AsgiThread):
         predictor: ZeroShotPredictor | None = None,
         startup_timeout_s: float = 120.0,
     ) -> None:
+        check_exposure(settings, host)
         super().__init__(
             create_app(settings, predictor=predictor),
             name="the ML backend",

@@ -5,13 +5,16 @@ Shared by the HTTP app and ``winnow predict``. A label config becomes a :class:`
 by its text. Images go through :class:`~winnow.features.embed_cache.EmbeddingCache`, so an
 image seen before costs a store lookup. A task whose image cannot be used gets no
 prediction; the reason is logged and counted, and the other tasks are answered.
+
+Task data is data: its local paths are read only under ``io.local_roots``, by the image
+reader's one policy, and a Label Studio address from ``/setup`` that is not the configured
+one passes the SSRF guard like any URL.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -23,10 +26,9 @@ from ml_backend.boxes import BoxPredictor
 from ml_backend.metrics import Metrics
 from winnow.config import LabelStudioSettings, Settings
 from winnow.detection import Detector
-from winnow.errors import BlockedSourceError
 from winnow.features.embed_cache import EmbeddingCache
 from winnow.imageio import ImageReader
-from winnow.imageio.sources import LABEL_STUDIO_PREFIXES
+from winnow.imageio.httpfetch import origin_of
 from winnow.labelstudio.controls.choices import ChoicesControl
 from winnow.labelstudio.controls.parse import parse_box_config, parse_label_config
 from winnow.labelstudio.controls.rectangles import BoxControl
@@ -36,7 +38,6 @@ from winnow.zeroshot.version import model_version
 
 log = logging.getLogger(__name__)
 _PLAN_CACHE_SIZE = 32
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]+:")
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class PredictionService:
             max_pixels=settings.io.max_pixels,
             threads=settings.backend.fetch_threads,
             batch_size=settings.embedding.batch_size,
+            local_roots=settings.io.local_roots,
         )
         self._plans: OrderedDict[str, Plan] = OrderedDict()
         self._plan_lock = threading.Lock()
@@ -143,9 +145,7 @@ class PredictionService:
             rows = [i for i, src in enumerate(sources) if src is not None]
             for i in set(range(len(tasks))) - set(rows):
                 errors.setdefault(i, f"missing_data: task data has no image field {key!r}")
-            embedded = self.cache.embed_sources(
-                [sources[i] for i in rows], lambda src: self._read(reader, src)
-            )
+            embedded = self.cache.embed_sources([sources[i] for i in rows], reader.read)
             self.metrics.inc(
                 "winnow_backend_embedding_cache_total", embedded.cache_hits, result="hit"
             )
@@ -162,7 +162,7 @@ class PredictionService:
                         _Column(control, head, [rows[j] for j in good], embedded.vectors[good])
                     )
         if plan.boxes:  # detection: regions join the task's result, their score the mean
-            found = self.boxes.predict(tasks, plan.boxes, lambda src: self._read(reader, src))
+            found = self.boxes.predict(tasks, plan.boxes, reader.read)
             for i, box in enumerate(found):
                 if box.error is not None:
                     errors.setdefault(i, box.error)
@@ -215,24 +215,15 @@ class PredictionService:
         with self._reader_lock:
             if key not in self._readers:
                 s = self.settings
-                self._readers[key] = ImageReader(s.io, label_studio, s.s3)
+                configured = origin_of(label_studio.url) == origin_of(s.label_studio.url)
+                self._readers[key] = ImageReader(
+                    s.io, label_studio, s.s3, exempt_label_studio=configured
+                )
             return self._readers[key]
-
-    def _read(self, reader: ImageReader, source: str) -> bytes:
-        """Read with the backend's extra rule: task data may name local paths only when
-        ``io.local_roots`` confines them (a project member must not read the server's disk)."""
-        is_local = source.startswith("file:") or not (
-            source.startswith(LABEL_STUDIO_PREFIXES) or _SCHEME.match(source)
-        )
-        if is_local and not self.settings.io.local_roots:
-            raise BlockedSourceError(
-                source, "local paths in task data are refused; set io.local_roots to allow some"
-            )
-        return reader.read(source)
 
     def read_source(self, source: str, label_studio: LabelStudioSettings | None = None) -> bytes:
         """One task image's bytes under the backend's rules (for training and ranking)."""
-        return self._read(self._reader(label_studio or self.settings.label_studio), source)
+        return self._reader(label_studio or self.settings.label_studio).read(source)
 
 
 def _source(task: dict[str, Any], key: str) -> str | None:

@@ -58,6 +58,9 @@ def ui(
 ) -> None:
     """Run the web UI (Streamlit): browse the data set, classify an upload, search."""
     settings = get_settings()
+    from serve.ui.login import check_exposure
+
+    check_exposure(settings, host)
     command = ui_command(settings, port=port, address=host)
     console.print(f"Winnow UI on http://{host}:{port or settings.serve.ui_port}")
     raise typer.Exit(subprocess.call(command, env=ui_env(settings, api_url)))
@@ -102,6 +105,8 @@ def ui_env(settings: Settings, api_url: str | None = None) -> dict[str, str]:
         overrides["WINNOW_UI__API_KEY"] = ui.api_key.get_secret_value()
     elif keys:
         overrides["WINNOW_UI__API_KEY"] = keys[0].decode()
+    if ui.password is not None:
+        overrides["WINNOW_UI__PASSWORD"] = ui.password.get_secret_value()
     return child_env(**overrides)
 
 

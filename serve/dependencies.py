@@ -1,8 +1,10 @@
 """What the routes share, as FastAPI dependencies: the engine, the settings, the thumbnail
-cache, the metrics, the API-key check and the query-string search filters.
+cache, the decode slots, the metrics, the API-key check and the query-string search filters.
 
 Routes declare what they use (``engine: EngineDep``) instead of digging it out of
 ``request.app.state``, so a route reads as its inputs and a test can override any of them.
+The lookups are ``async`` (they never block): FastAPI would run a plain ``def`` dependency in a
+worker thread, so a probe or an upload would wait for a thread that slow searches hold.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from serve.engine import Engine
 from serve.errors import unavailable
 from serve.metrics import ApiMetrics
 from serve.schemas import SearchFilters
+from serve.slots import WorkSlots
 from serve.thumbnails import Thumbnails
 from winnow.config import Settings
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """The app's engine; 503 (retry later) if the app was built without one."""
     engine = getattr(request.app.state, "engine", None)
     if engine is None:
@@ -31,7 +34,7 @@ def get_engine(request: Request) -> Engine:
 EngineDep = Annotated[Engine, Depends(get_engine)]
 
 
-def engine_settings(engine: EngineDep) -> Settings:
+async def engine_settings(engine: EngineDep) -> Settings:
     """The settings the engine was built with: one source for every route."""
     return engine.settings
 
@@ -39,21 +42,28 @@ def engine_settings(engine: EngineDep) -> Settings:
 SettingsDep = Annotated[Settings, Depends(engine_settings)]
 
 
-def get_thumbnails(request: Request) -> Thumbnails:
+async def get_thumbnails(request: Request) -> Thumbnails:
     return request.app.state.thumbnails
 
 
 ThumbnailsDep = Annotated[Thumbnails, Depends(get_thumbnails)]
 
 
-def get_metrics(request: Request) -> ApiMetrics:
+async def get_work_slots(request: Request) -> WorkSlots:
+    return request.app.state.work_slots
+
+
+WorkSlotsDep = Annotated[WorkSlots, Depends(get_work_slots)]
+
+
+async def get_metrics(request: Request) -> ApiMetrics:
     return request.app.state.metrics
 
 
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 
 
-def query_filters(
+async def query_filters(
     labels: Annotated[list[str] | None, Query()] = None,
     splits: Annotated[list[str] | None, Query()] = None,
     flags: Annotated[list[str] | None, Query()] = None,

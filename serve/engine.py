@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -50,8 +51,9 @@ class Engine:
         for name, loader in (("index", self._load_index), ("model", self._load_models)):
             try:
                 loader()
-            except Exception as exc:  # noqa: BLE001 - reported by /readyz, answered with 503
-                log.warning("%s unavailable: %s", name, exc)
+            except Exception as exc:  # reported by /readyz and answered with 503
+                # the reason goes to the log only: /readyz is public and says just "failed"
+                log.error("the %s failed to load", name, exc_info=True)
                 self.parts.errors[name] = str(exc)
 
     def _load_index(self) -> None:
@@ -147,13 +149,22 @@ class Engine:
             return counts
 
     def samples(self, label: str | None, n: int, seed: int = 0) -> list[dict[str, Any]]:
-        """Up to ``n`` payloads with this label, a stable random pick per seed."""
+        """Up to ``n`` payloads with this label, a stable random pick per seed.
+
+        Reads at most ``serve.samples_scan_limit`` points and keeps ``n`` (reservoir
+        sampling), so memory and time do not grow with the index. The engines list points
+        in id order, and ids are hashes of the image bytes, so the points read are an
+        unbiased subset of the label even when the scan stops early.
+        """
         scope = self._scope(labels=(label,) if label else ())
-        payloads = [p.payload for p in self.index().points(scope)]
-        payloads.sort(key=lambda p: p.get("sha256", ""))
-        rng = np.random.default_rng(seed)
-        picked = rng.permutation(len(payloads))[:n]
-        return [payloads[i] for i in sorted(picked)]
+        limit = self.settings.serve.samples_scan_limit
+        rng, kept = np.random.default_rng(seed), []
+        for seen, point in enumerate(islice(self.index().points(scope), limit)):
+            if seen < n:
+                kept.append(point.payload)
+            elif (slot := int(rng.integers(0, seen + 1))) < n:
+                kept[slot] = point.payload
+        return sorted(kept, key=lambda p: p.get("sha256", ""))
 
     def payload(self, task_id: int) -> dict[str, Any]:
         found = next(self.index().points(self._scope(task_ids=(task_id,))), None)

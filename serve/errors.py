@@ -47,8 +47,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return error_response(exc.status_code, kind, str(exc.detail))
+        kinds = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+        kind = kinds.get(exc.status_code, "http_error")
+        # Starlette's body limit says "Content Too Large"; say which limit
+        message = "the request body exceeds the upload limit" if kind == "too_large" else None
+        return error_response(exc.status_code, kind, message or str(exc.detail))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

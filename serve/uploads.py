@@ -1,16 +1,21 @@
 """An uploaded image, read within limits and decoded by its bytes, never its name.
 
-The body is read in chunks and refused as soon as it passes ``max_upload_bytes`` (413), so
-a 50 MB upload costs at most the limit in memory. The format is sniffed from the magic
-bytes (415 for anything that is not an image) and the pixel limit is checked before any
-pixel is decoded (413 for decompression bombs). JPEGs decode in draft mode at the model's
-input size, which is most of the per-upload cost saved.
+The request body never exceeds ``max_upload_bytes`` plus the multipart framing: the guard
+refuses a larger ``Content-Length`` before reading, and a chunked body is cut at that size
+(:mod:`serve.guard`). Here the file part is read back from its spool file, at most one byte
+over the limit (413). The format is sniffed from the magic bytes (415 for anything that is
+not an image) and ``serve.max_pixels``, well below the batch jobs' ``io.max_pixels``, is
+checked before any pixel is decoded (413 for decompression bombs). JPEGs decode in draft
+mode at the model's input size, which is most of the per-upload cost saved.
+
+Everything here blocks: callers run it through :class:`serve.slots.WorkSlots`.
 """
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from fastapi import UploadFile
-from fastapi.concurrency import run_in_threadpool
 
 from serve.errors import ApiError
 from winnow.config import Settings
@@ -19,19 +24,14 @@ from winnow.imageio import decode_image
 from winnow.imageio.decode import DecodedImage
 from winnow.imageio.sniff import sniff_format
 
-_CHUNK = 1 << 20
 
-
-async def read_upload(upload: UploadFile, *, max_bytes: int) -> bytes:
-    chunks, total = [], 0
-    while chunk := await upload.read(_CHUNK):
-        total += len(chunk)
-        if total > max_bytes:
-            raise ApiError(413, "too_large", f"upload exceeds the {max_bytes}-byte limit")
-        chunks.append(chunk)
-    if total == 0:
+def read_upload(stream: BinaryIO, *, max_bytes: int) -> bytes:
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ApiError(413, "too_large", f"upload exceeds the {max_bytes}-byte limit")
+    if not data:
         raise ApiError(400, "empty_file", "the uploaded file is empty")
-    return b"".join(chunks)
+    return data
 
 
 def decode_upload(data: bytes, name: str, *, max_pixels: int, min_side: int) -> DecodedImage:
@@ -45,14 +45,17 @@ def decode_upload(data: bytes, name: str, *, max_pixels: int, min_side: int) -> 
         raise ApiError(400, exc.kind, f"cannot decode the image: {exc.reason}") from exc
 
 
-async def upload_image(file: UploadFile, settings: Settings) -> DecodedImage:
-    """An uploaded image read within the byte limit and decoded within the API's pixel limit,
-    off the event loop."""
-    data = await read_upload(file, max_bytes=settings.serve.max_upload_bytes)
-    return await run_in_threadpool(
-        decode_upload,
+def upload_pixel_limit(settings: Settings) -> int:
+    """The API's pixel limit: ``serve.max_pixels``, never above the batch ``io.max_pixels``."""
+    return min(settings.serve.max_pixels, settings.io.max_pixels)
+
+
+def upload_image(file: UploadFile, settings: Settings) -> DecodedImage:
+    """An uploaded image read within the byte limit and decoded within the API's pixel limit."""
+    data = read_upload(file.file, max_bytes=settings.serve.max_upload_bytes)
+    return decode_upload(
         data,
         file.filename or "upload",
-        max_pixels=settings.io.max_pixels,
+        max_pixels=upload_pixel_limit(settings),
         min_side=settings.features.thumb_size,
     )

@@ -13,6 +13,7 @@ This is the only module that reads the environment: code elsewhere receives a
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,6 +38,7 @@ SECRET_FIELDS = (
     "index.api_key",
     "serve.api_keys",
     "ui.api_key",
+    "ui.password",
 )
 # Older variable names, still honoured when the setting is given neither by its WINNOW_ name
 # nor in the YAML file; of several names, the first one set wins.
@@ -55,6 +57,20 @@ DEFAULT_PROMPT_TEMPLATES = (
     "a photo of the large {}.",
     "a photo of the small {}.",
 )
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether a secret is a stand-in from an example file, such as ``change-me``."""
+    return value.strip().lower() in _PLACEHOLDER_SECRETS
+
+
+def placeholder_secrets(env: Mapping[str, str], names: Iterable[str]) -> list[str]:
+    """Which of ``names`` are missing from ``env``, empty or a placeholder.
+
+    For secrets Winnow passes on but does not use itself (PostgreSQL's and the Label Studio
+    admin's passwords in the compose stack); Winnow's own are checked by :class:`Settings`.
+    """
+    return [n for n in names if not env.get(n, "").strip() or is_placeholder(env[n])]
 
 
 def _normalise_url(value: str | None) -> str | None:
@@ -99,15 +115,22 @@ class ImageIOSettings(BaseModel):
 
     max_bytes: int = Field(64 * 1024 * 1024, gt=0, description="refuse larger downloads/files")
     max_pixels: int = Field(100_000_000, gt=0, description="decompression-bomb guard")
-    http_timeout_s: float = Field(20.0, gt=0)
+    http_timeout_s: float = Field(20.0, gt=0, description="per connect/read/write step")
     http_retries: int = Field(2, ge=0, le=10)
+    fetch_deadline_s: float = Field(
+        120.0,
+        gt=0,
+        description="one download's whole time (redirects, retries, body); a server that "
+        "drips bytes is cut off here",
+    )
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description="hosts or CIDRs allowed even though private/loopback (SSRF allow-list)",
     )
     local_roots: list[Path] = Field(
         default_factory=list,
-        description="if set, local paths must lie under one of these (path-traversal guard)",
+        description="folders whose files image data (task JSON, URL lists, manifests) may "
+        "name by local path or file:// URL; empty: data may name no local file at all",
     )
 
 
@@ -150,6 +173,14 @@ class BackendSettings(BaseModel):
     )
     basic_auth_user: str | None = None
     basic_auth_password: SecretStr | None = None
+    max_tasks_per_request: int = Field(
+        1000, ge=1, description="/predict answers 413 to more tasks than this in one request"
+    )
+    setup_hostnames: list[str] = Field(
+        default_factory=list,
+        description="Label Studio URLs that /setup may name besides label_studio.url (used "
+        "only without label_studio.api_key); they still pass the SSRF guard",
+    )
 
     @field_validator("prompt_templates")
     @classmethod
@@ -158,6 +189,11 @@ class BackendSettings(BaseModel):
             if template.count("{}") != 1:
                 raise ValueError(f"prompt template {template!r} must contain '{{}}' exactly once")
         return templates
+
+    @field_validator("setup_hostnames")
+    @classmethod
+    def _setup_urls(cls, urls: list[str]) -> list[str]:
+        return [url for url in (_normalise_url(u) for u in urls) if url]
 
     @model_validator(mode="after")
     def _auth_pair(self) -> BackendSettings:
@@ -174,13 +210,30 @@ class TrainingSettings(BaseModel):
     retrain_every: int = Field(5, ge=1, description="new annotations that trigger a run")
     uncertainty: Literal["least_confidence", "margin", "entropy"] = "margin"
     fine_tune: bool = Field(True, description="fine-tune with fastai after the linear head")
-    epochs: int = Field(3, ge=1, le=100)
+    epochs: int = Field(3, ge=1, le=100, description="unfrozen epochs at least")
+    fine_tune_min_images: int = Field(
+        200, ge=2, description="labelled images below which the fine-tune is skipped"
+    )
+    fine_tune_min_steps: int = Field(
+        60, ge=1, description="optimiser steps per fine-tune at least (small sets: more epochs)"
+    )
     holdout_fraction: float = Field(0.2, gt=0, lt=0.9)
     replace_only_if_not_worse: bool = True
     seed: int = 0
     enabled: bool = Field(True, description="train on webhooks and serve the trained model")
     image_size: int = Field(128, ge=32, le=512, description="fine-tuning input side (CPU)")
     rank_chunk: int = Field(256, ge=1, description="tasks per chunk in `winnow rank`")
+
+
+class AuditSettings(BaseModel):
+    """Label-issue queues: where the "likely" queue is cut, and how its trust is estimated."""
+
+    label_issue_precision: float = Field(
+        0.9, gt=0, le=1, description='estimated precision at which the "likely" queue is cut'
+    )
+    label_estimate_seeds: int = Field(
+        3, ge=0, le=20, description="planted-flip runs per estimate (0: none; each is one fit)"
+    )
 
 
 class SyncSettings(BaseModel):
@@ -233,6 +286,25 @@ class ServeSettings(BaseModel):
     port: int = Field(8000, ge=1, le=65535)
     api_keys: SecretStr | None = Field(None, description="comma-separated keys; unset = open")
     max_upload_bytes: int = Field(20 * 1024 * 1024, gt=0)
+    # 40 MP takes any 12/24/36 MP photo; the model sees 224 px, so more pixels add nothing,
+    # and 40 MP decodes to at most ~160 MB (RGBA), where the batch limit allows ~400 MB.
+    max_pixels: int = Field(40_000_000, gt=0, description="uploads: decompression-bomb guard")
+    decode_concurrency: int = Field(
+        2, ge=1, le=64, description="uploads and thumbnails decoded and embedded at once"
+    )
+    rate_limit_per_s: float = Field(
+        50.0, ge=0, description="requests per second per API key (token refill); 0 = no limit"
+    )
+    rate_limit_burst: int = Field(100, ge=1, description="requests a key may send at once")
+    docs_access: Literal["public", "keyed", "off"] = Field(
+        "public", description="/docs and /openapi.json"
+    )
+    metrics_access: Literal["keyed", "loopback", "public"] = Field(
+        "keyed", description="/metrics: an API key, only loopback clients, or anyone"
+    )
+    samples_scan_limit: int = Field(
+        10_000, ge=1, le=1_000_000, description="/v1/samples picks from at most this many points"
+    )
     max_k: int = Field(100, ge=1, le=10_000)
     cors_origins: list[str] = Field(default_factory=list)
     project: int | None = Field(None, description="Label Studio project the API serves")
@@ -249,6 +321,9 @@ class UiSettings(BaseModel):
     )
     label_studio_url: str | None = Field(
         None, description="sidebar link; `winnow ui` defaults it to label_studio.url"
+    )
+    password: SecretStr | None = Field(
+        None, description="the UI's login; required when it listens beyond loopback"
     )
 
     _urls = field_validator("api_url", "label_studio_url")(_normalise_url)
@@ -299,6 +374,7 @@ class Settings(BaseSettings):
     features: FeatureSettings = Field(default_factory=FeatureSettings)
     backend: BackendSettings = Field(default_factory=BackendSettings)
     training: TrainingSettings = Field(default_factory=TrainingSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
     sync: SyncSettings = Field(default_factory=SyncSettings)
     export: ExportSettings = Field(default_factory=ExportSettings)
     index: IndexSettings = Field(default_factory=IndexSettings)
@@ -311,7 +387,7 @@ class Settings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> Settings:
         for dotted in SECRET_FIELDS:
             secret = _get_dotted(self, dotted)
-            if secret is not None and secret.get_secret_value().lower() in _PLACEHOLDER_SECRETS:
+            if secret is not None and is_placeholder(secret.get_secret_value()):
                 raise ValueError(f"{dotted} is a placeholder value; set a real secret")
         return self
 

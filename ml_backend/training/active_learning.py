@@ -25,6 +25,7 @@ from ml_backend.training.status import (
 from ml_backend.training.triggers import Triggers, event_project
 from ml_backend.training.version_sync import sync_backends
 from ml_backend.training.worker import TrainingWorker
+from ml_backend.training.zero_shot import ZeroShotScorer
 from winnow.config import LabelStudioSettings, Settings
 from winnow.features.embed_cache import EmbeddingCache
 from winnow.labelstudio.client import connect
@@ -66,7 +67,9 @@ class ActiveLearning:
         )
         self.predictor = TrainedPredictor(settings, self.cache)
         self.triggers = Triggers(
-            retrain_every=settings.training.retrain_every, fine_tune=settings.training.fine_tune
+            retrain_every=settings.training.retrain_every,
+            fine_tune=settings.training.fine_tune,
+            short=self.is_short,
         )
         self._client_for = client_for or self._connect
         run = TrainingRun(
@@ -76,6 +79,7 @@ class ActiveLearning:
             read_for=self._read_for,
             client_for=self._client_for,
             on_outcome=self._after_run,
+            zero_shot=ZeroShotScorer(service),
         )
         self.worker = TrainingWorker(run, on_change=lambda s: publish_worker(metrics, s))
         publish_worker(metrics, self.worker.status())
@@ -88,7 +92,13 @@ class ActiveLearning:
     def on_webhook(self, action: str, payload: dict[str, Any]) -> str:
         """Queue a run if the event asks for one; returns the worker state."""
         project = event_project(payload)
+        duplicates = self.triggers.duplicates
         request = self.triggers.on_event(action, payload)
+        if self.triggers.duplicates > duplicates:
+            self.metrics.inc(
+                "winnow_backend_webhook_duplicates_total", self.triggers.duplicates - duplicates
+            )
+            log.info("project %s: %s delivered again, not counted", project, action)
         if request is not None and project is not None:
             queued = self.worker.request(project, request)
             log.info(
@@ -121,8 +131,20 @@ class ActiveLearning:
         read = lambda s: self.service.read_source(s, label_studio)  # noqa: E731
         return model.version, self.predictor.predict(model, plan.controls[0], tasks, read)
 
-    def health(self) -> dict[str, Any]:
-        return health_document(self.worker.status(), self.status.known())
+    def health(self, zero_shot_class: str) -> dict[str, Any]:
+        """The active-learning part of ``/health``; ``zero_shot_class`` names what serves a
+        project without a trained model."""
+        return health_document(
+            self.worker.status(), self.status.known(), zero_shot_class=zero_shot_class
+        )
+
+    def is_short(self, project: int) -> bool:
+        """Whether the last run of ``project`` found a class below ``min_per_class``: then
+        every annotation triggers a run (before any run, ``retrain_every`` decides)."""
+        status = self.status.get(project)
+        if "short" in status:
+            return bool(status["short"])
+        return bool(status) and not status.get("trained")  # written before "short" was kept
 
     def project_status(self, project: int) -> dict[str, Any]:
         """The last run's findings (counts, dropped, trained, version); {} before any run."""

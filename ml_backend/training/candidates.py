@@ -1,8 +1,11 @@
 """The candidate models of one training run, each offered to the registry.
 
-The fast path fits a linear head on the cached embeddings; with ``fine_tune`` on, a fastai
-network is fine-tuned on the same training rows too. The registry promotes a candidate only if
-it is not worse than the current model on the same held-out tasks.
+The fast path fits a linear head on the cached embeddings; with ``fine_tune`` on and at least
+``fine_tune_min_images`` usable annotations, a fastai network is fine-tuned on the same
+training rows too (below that the linear head wins on held-out tasks, see
+docs/active_learning.md, so the run skips the fine-tune and says why). The registry promotes
+a candidate only if it is not worse than the model it would replace on the same held-out
+tasks: the current trained model, or zero-shot before one serves.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import numpy as np
 
 from ml_backend.training.holdout import HoldoutEvaluator
 from ml_backend.training.images import ReadFn
+from ml_backend.training.zero_shot import ZeroShotFn
 from winnow.config import Settings
 from winnow.labelstudio.controls.choices import ChoicesControl
 from winnow.learn.dataset import LabelledTasks, holdout_mask
@@ -42,8 +46,10 @@ class Candidates:
         *,
         fine_tune_asked: bool,
         read: ReadFn,
+        zero_shot: ZeroShotFn | None = None,
     ) -> dict[str, Decision]:
-        """The registry's decision per candidate version, in the order they were offered."""
+        """The registry's decision per candidate version, in the order they were offered.
+        ``zero_shot``: what serves before a trained model, the first candidate's rival."""
         t = self.settings.training
         held = holdout_mask(data.task_ids, data.labels, fraction=t.holdout_fraction, seed=t.seed)
         train = np.flatnonzero(~held)
@@ -54,7 +60,9 @@ class Candidates:
             multi_label=control.multiple,
             seed=t.seed,
         )
-        evaluate = HoldoutEvaluator(data, vectors, held, control, read, self.settings)
+        evaluate = HoldoutEvaluator(
+            data, vectors, held, control, read, self.settings, zero_shot=zero_shot
+        )
         linear = TrainedModel(
             self.new_version(project, "linear", self.embedder_id, len(data)),
             "linear",
@@ -64,7 +72,7 @@ class Candidates:
             metrics=sizes(len(train), int(held.sum())),
         )
         decisions = {linear.version: self.offer(project, linear, evaluate)}
-        if not (fine_tune_asked and t.fine_tune):
+        if self.fine_tune_skip(len(data), asked=fine_tune_asked) is not None:
             return decisions
         images, _ = evaluate.images(train)
         keep = [i for i in train if i in images]
@@ -73,7 +81,9 @@ class Candidates:
             [data.labels[i] for i in keep],
             classes=control.labels,
             multi_label=control.multiple,
-            options=FitOptions(t.arch, t.epochs, t.image_size, seed=t.seed),
+            options=FitOptions(
+                t.arch, t.epochs, t.image_size, seed=t.seed, min_steps=t.fine_tune_min_steps
+            ),
         )
         tuned = TrainedModel(
             self.new_version(project, "fastai", t.arch, len(data)),
@@ -81,11 +91,26 @@ class Candidates:
             head,
             self.embedder_id,
             len(data),
-            metrics=sizes(len(keep), int(held.sum())),
+            metrics={**sizes(len(keep), int(held.sum())), **steps(network)},
             network=network,
         )
         decisions[tuned.version] = self.offer(project, tuned, evaluate)
         return decisions
+
+    def fine_tune_skip(self, n_annotations: int, *, asked: bool) -> str | None:
+        """Why a run over ``n_annotations`` usable annotations does not fine-tune; None if it
+        does."""
+        t = self.settings.training
+        if not t.fine_tune:
+            return "off (training.fine_tune is false)"
+        if not asked:
+            return "not asked by this run"
+        if n_annotations < t.fine_tune_min_images:
+            return (
+                f"skipped: {n_annotations} labelled images, below training.fine_tune_min_images"
+                f" ({t.fine_tune_min_images}); the linear head is the better model there"
+            )
+        return None
 
     def offer(self, project: int, model: TrainedModel, evaluate: HoldoutEvaluator) -> Decision:
         """Register ``model``; the registry promotes it or keeps it aside, and we log which."""
@@ -94,6 +119,7 @@ class Candidates:
             model,
             evaluate,
             only_if_not_worse=self.settings.training.replace_only_if_not_worse,
+            baseline=evaluate.baseline if evaluate.zero_shot is not None else None,
         )
         log.info(
             "project %s: model %s %s (%s)",
@@ -111,6 +137,18 @@ class Candidates:
         while (version := make_version(kind, name, n, now)) in existing:
             now += timedelta(seconds=1)
         return version
+
+
+def steps(network: Any) -> dict[str, Any]:
+    """The fine-tune's schedule, for meta.json: optimiser steps, batch size, epochs."""
+    plan = network.schedule
+    if plan is None:
+        return {}
+    return {
+        "steps": network.steps_taken,
+        "batch_size": plan.batch_size,
+        "epochs": plan.freeze_epochs + plan.epochs,
+    }
 
 
 def sizes(train_size: int, holdout_size: int) -> dict[str, Any]:

@@ -2,19 +2,25 @@
 
 A project is answered by its trained model once the last training run found at least
 ``min_per_class`` usable annotations for every class (and the model's classes match the
-labeling config); otherwise zero-shot answers, and every switch is logged with the reason.
+labeling config) and a trained model was promoted (the first one must beat zero-shot on the
+held-out tasks); otherwise zero-shot answers, and every switch is logged with the reason.
 Promoted models are loaded and cached by :class:`winnow.learn.registry.ModelRegistry`.
+
+The recorded status (``status.json``, shown by ``/health``) holds the class of the model that
+serves, each candidate's held-out score beside the score of the model it was compared with,
+and why the fine-tune did not run, if it did not.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from ml_backend.service import Plan
 from ml_backend.training.runner import RunOutcome
 from ml_backend.training.status import ProjectStatus
-from winnow.learn.registry import ModelRegistry, TrainedModel
+from winnow.learn.registry import Decision, ModelRegistry, TrainedModel
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +47,8 @@ class ProjectModels:
 
     def active_model(self, project: int | None, plan: Plan) -> TrainedModel | None:
         """The trained model answering ``project`` with this plan, or None for zero-shot."""
-        if project is None or len(plan.controls) != 1:
-            return None
+        if project is None or len(plan.controls) != 1 or plan.boxes:
+            return None  # several controls, or boxes a classifier cannot predict
         if not self.status.get(project).get("trained"):
             return None
         model = self.registry.current(project)
@@ -64,17 +70,25 @@ class ProjectModels:
         """Record a finished run's findings, decide what answers now, and log the switch."""
         project = outcome.project
         before = self.status.get(project).get("version") or plan.version  # as answered
-        status = {
-            "trained": not outcome.short,
+        status: dict[str, Any] = {
+            "trained": not (outcome.short or outcome.unsupported),
             "counts": outcome.counts,
             "dropped": outcome.dropped,
             "n_annotations": outcome.n_annotations,
+            "short": outcome.short,
+            "fine_tune": outcome.fine_tune,
+            "decisions": {v: decision_document(d) for v, d in outcome.decisions.items()},
+            "unsupported": outcome.unsupported,
         }
         self.status.put(project, status)
         after = status["version"] = self.version(project, plan)
+        serving = self.active_model(project, plan)
+        status["model_class"] = model_class(serving) if serving is not None else None
         self.status.save(project, status)
         switch = Switch(before, after)
-        if outcome.short:
+        if outcome.unsupported:
+            log.info("project %s: serving zero-shot %s: %s", project, after, outcome.unsupported)
+        elif outcome.short:
             log.warning(
                 "project %s: serving zero-shot %s: classes %s have fewer than %d usable "
                 "annotations (counts %s)",
@@ -87,3 +101,19 @@ class ProjectModels:
         elif switch.changed:
             log.info("project %s: serving trained model %s", project, after)
         return switch
+
+
+def model_class(model: TrainedModel) -> str:
+    """What ``/health`` calls a trained model: ``winnow-linear-head``, ``winnow-fastai-<arch>``."""
+    return f"winnow-fastai-{model.network.arch}" if model.network else f"winnow-{model.kind}-head"
+
+
+def decision_document(decision: Decision) -> dict[str, Any]:
+    """A candidate's held-out score beside the score of the model it was compared with."""
+    return {
+        "promoted": decision.promoted,
+        "holdout_score": decision.candidate_score,
+        "compared_with": decision.current_version,
+        "compared_score": decision.current_score,
+        "reason": decision.reason,
+    }

@@ -5,7 +5,9 @@ Steps: pull the project's tasks from Label Studio, keep the usable annotations
 (unreadable ones are dropped and counted), count examples per class. Below
 ``min_per_class`` for some class the project stays on zero-shot and the run stops there.
 Otherwise the candidate models are trained and offered to the registry
-(:mod:`ml_backend.training.candidates`).
+(:mod:`ml_backend.training.candidates`). A labeling config active learning cannot train on
+(detection controls, several ``<Choices>``) is recorded as such, and zero-shot keeps serving;
+it is a finding for ``/health``, not a failed run.
 """
 
 from __future__ import annotations
@@ -19,10 +21,15 @@ from typing import Any
 from ml_backend.training.candidates import Candidates
 from ml_backend.training.images import ReadFn
 from ml_backend.training.worker import TrainRequest
+from ml_backend.training.zero_shot import ZeroShotScorer
 from winnow.config import Settings
 from winnow.features.embed_cache import EmbeddingCache
 from winnow.labelstudio.controls.choices import ChoicesControl
-from winnow.labelstudio.controls.parse import parse_label_config
+from winnow.labelstudio.controls.parse import (
+    LabelConfigError,
+    parse_box_config,
+    parse_label_config,
+)
 from winnow.learn.dataset import below_minimum, class_counts, labelled_tasks
 from winnow.learn.registry import Decision, ModelRegistry
 
@@ -39,6 +46,8 @@ class RunOutcome:
     short: list[str] = field(default_factory=list)  # classes below min_per_class
     dropped: dict[str, int] = field(default_factory=dict)
     decisions: dict[str, Decision] = field(default_factory=dict)  # version -> decision
+    fine_tune: str | None = None  # why this run did not fine-tune; None when it did
+    unsupported: str | None = None  # why this labeling config is not trained on at all
     seconds: float = 0.0
 
 
@@ -49,6 +58,24 @@ def single_control(label_config: str) -> ChoicesControl:
         names = [c.from_name for c in controls]
         raise ValueError(f"active learning needs exactly one <Choices> on an image, got {names}")
     return controls[0]
+
+
+DETECTION = (
+    "detection controls (<RectangleLabels>, <PolygonLabels>) stay on the zero-shot detector: "
+    "active learning trains one <Choices> image classifier"
+)
+NOT_ONE_CHOICES = "active learning needs exactly one <Choices> on an <Image>: zero-shot serves"
+
+
+def unsupported(label_config: str) -> str | None:
+    """Why active learning does not train on ``label_config``; None when it does."""
+    try:
+        if parse_box_config(label_config):
+            return DETECTION
+        single_control(label_config)
+    except (ValueError, LabelConfigError):
+        return NOT_ONE_CHOICES
+    return None
 
 
 def task_dicts(client: Any, project: int) -> list[dict[str, Any]]:
@@ -74,8 +101,10 @@ class TrainingRun:
         read_for: Callable[[int], ReadFn],
         client_for: Callable[[int], Any],
         on_outcome: Callable[[RunOutcome, str], None],
+        zero_shot: ZeroShotScorer | None = None,
     ) -> None:
         self.settings = settings
+        self.zero_shot = zero_shot  # the first trained model's rival on the held-out tasks
         self.registry = registry
         self.cache = cache
         self.read_for = read_for
@@ -87,6 +116,9 @@ class TrainingRun:
         started = time.monotonic()
         client = self.client_for(project)
         config = client.projects.get(project).label_config
+        if (why := unsupported(config)) is not None:
+            self.on_outcome(RunOutcome(project, unsupported=why), config)
+            return
         control = single_control(config)
         read = self.read_for(project)
         data = labelled_tasks(
@@ -110,9 +142,16 @@ class TrainingRun:
                 "project %s: annotations not used for training: %s", project, dict(data.dropped)
             )
         if not outcome.short:
+            outcome.fine_tune = self.candidates.fine_tune_skip(len(data), asked=request.fine_tune)
             outcome.decisions.update(
                 self.candidates.train(
-                    project, control, data, vectors, fine_tune_asked=request.fine_tune, read=read
+                    project,
+                    control,
+                    data,
+                    vectors,
+                    fine_tune_asked=request.fine_tune,
+                    read=read,
+                    zero_shot=self.zero_shot.for_config(config) if self.zero_shot else None,
                 )
             )
         outcome.seconds = time.monotonic() - started

@@ -14,6 +14,7 @@ from typing import Any
 
 from ml_backend.metrics import Metrics
 from ml_backend.training.worker import STATES, WorkerStatus
+from winnow.atomic import write_atomic
 
 
 class ProjectStatus:
@@ -41,13 +42,14 @@ class ProjectStatus:
 
     def save(self, project: int, status: dict[str, Any]) -> None:
         """Hold ``status`` and write it, so it outlives a restart."""
-        path = self.path(project)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(status, indent=2))
+        write_atomic(self.path(project), json.dumps(status, indent=2))  # never half a file
         self.put(project, status)
 
     def known(self) -> dict[int, dict[str, Any]]:
-        """The findings of every project seen since start (loaded or recorded)."""
+        """The findings of every project with a recorded run (also from before a restart)."""
+        for path in self.root.glob("*/status.json"):
+            if path.parent.name.isdigit():
+                self.get(int(path.parent.name))
         with self._lock:
             return dict(self._status)
 
@@ -55,10 +57,44 @@ class ProjectStatus:
         return self.root / str(project) / "status.json"
 
 
-def health_document(worker: WorkerStatus, projects: dict[int, dict[str, Any]]) -> dict[str, Any]:
-    """The active-learning part of ``/health``: worker state, last error, version per project."""
+def health_document(
+    worker: WorkerStatus, projects: dict[int, dict[str, Any]], *, zero_shot_class: str
+) -> dict[str, Any]:
+    """The active-learning part of ``/health``: the class of the serving model(s), the worker
+    state, a generic failure note (exception text stays in the log), and per project the
+    serving version, the held-out scores of the last run and why it did not fine-tune."""
     models = {str(p): s.get("version") for p, s in projects.items()}
-    return {"training": worker.state, "training_error": worker.last_error, "models": models or None}
+    details = {str(p): project_health(s, zero_shot_class) for p, s in projects.items() if s}
+    classes = [d["model_class"] for d in details.values()] or [zero_shot_class]
+    error = None
+    if worker.last_error is not None:
+        error = f"the last training run of project {worker.failed_project} failed; see the log"
+    return {
+        "model_class": ", ".join(dict.fromkeys(classes)),
+        "training": worker.state,
+        "training_error": error,
+        "models": models or None,
+        "projects": details or None,
+    }
+
+
+def project_health(status: dict[str, Any], zero_shot_class: str) -> dict[str, Any]:
+    """One project's entry in ``/health`` (from its ``status.json``)."""
+    scores: dict[str, float | None] = {}
+    for version, decision in (status.get("decisions") or {}).items():
+        scores[version] = decision.get("holdout_score")
+        if decision.get("compared_with"):
+            scores.setdefault(decision["compared_with"], decision.get("compared_score"))
+    entry = {
+        "version": status.get("version"),
+        "model_class": status.get("model_class") or zero_shot_class,
+        "holdout_scores": scores or None,
+        "decisions": [d["reason"] for d in (status.get("decisions") or {}).values()] or None,
+        "short": status.get("short") or None,
+        "fine_tune": status.get("fine_tune"),
+        "unsupported": status.get("unsupported"),
+    }
+    return {k: v for k, v in entry.items() if v is not None}
 
 
 def publish_worker(metrics: Metrics, status: WorkerStatus) -> None:

@@ -4,8 +4,9 @@ Label Studio fires a webhook per annotation, and a run takes seconds to minutes,
 are coalesced per project: while a run is going, any number of requests for that project
 leave exactly one pending run behind, which fine-tunes if any of them asked for it. The
 request itself returns at once (``/webhook`` must answer quickly). A run that raises is
-logged and recorded (``last_error``); nothing it half-built is served, and the next request
-runs normally.
+logged with its traceback and recorded (``last_error`` for the log, ``failed_project`` for
+``/health``, which never shows exception text); nothing it half-built is served, and the next
+request runs normally.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ class TrainRequest:
 @dataclass(frozen=True)
 class WorkerStatus:
     state: str  # idle | training | failed (the last run raised)
-    last_error: str | None
+    last_error: str | None  # "project 3: TypeError: ..." (logs and tests, never HTTP)
     runs: int
     failures: int
     coalesced: int  # requests merged into an already pending run
+    failed_project: int | None = None  # the project whose last run raised
 
 
 RunFn = Callable[[int, TrainRequest], None]
@@ -54,6 +56,7 @@ class TrainingWorker:
         self._busy = False
         self._closed = False
         self._last_error: str | None = None
+        self._failed_project: int | None = None
         self._runs = self._failures = self._coalesced = 0
         self._thread = threading.Thread(target=self._loop, name="winnow-training", daemon=True)
         self._thread.start()
@@ -78,7 +81,12 @@ class TrainingWorker:
             busy = self._busy or bool(self._pending)
             state = "training" if busy else ("failed" if self._last_error else "idle")
             return WorkerStatus(
-                state, self._last_error, self._runs, self._failures, self._coalesced
+                state,
+                self._last_error,
+                self._runs,
+                self._failures,
+                self._coalesced,
+                self._failed_project if self._last_error else None,
             )
 
     def wait_idle(self, timeout_s: float = 60.0) -> bool:
@@ -128,6 +136,7 @@ class TrainingWorker:
             self._runs += 1
             self._failures += error is not None
             self._last_error = error
+            self._failed_project = project
             self._cond.notify_all()
         self._changed()
 

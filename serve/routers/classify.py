@@ -5,33 +5,35 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, File, UploadFile
-from fastapi.concurrency import run_in_threadpool
 
 from serve.classify import trained_probabilities, zero_shot_probabilities
-from serve.dependencies import EngineDep, RequireApiKey, SettingsDep
+from serve.dependencies import EngineDep, RequireApiKey, SettingsDep, WorkSlotsDep
 from serve.engine import Engine
 from serve.errors import ApiError
 from serve.schemas import ClassifyResponse
 from serve.uploads import upload_image
+from winnow.config import Settings
 from winnow.errors import ConfigError
-from winnow.imageio.decode import DecodedImage
 
 router = APIRouter(tags=["classify"], dependencies=[RequireApiKey])
 
 
 @router.post("/v1/classify", response_model=ClassifyResponse)
 async def classify(
-    engine: EngineDep, settings: SettingsDep, file: Annotated[UploadFile, File()]
+    engine: EngineDep,
+    settings: SettingsDep,
+    slots: WorkSlotsDep,
+    file: Annotated[UploadFile, File()],
 ) -> ClassifyResponse:
-    decoded = await upload_image(file, settings)
     try:
-        return await run_in_threadpool(_classify, engine, decoded)
+        return await slots.run(_classify, engine, file, settings)
     except ConfigError as exc:  # e.g. the index holds vectors of another model
         raise ApiError(409, "model_mismatch", str(exc)) from exc
 
 
-def _classify(engine: Engine, decoded: DecodedImage) -> ClassifyResponse:
-    """The model work, in one thread hop: embed, trained head, zero-shot head."""
+def _classify(engine: Engine, file: UploadFile, settings: Settings) -> ClassifyResponse:
+    """The work, in one thread hop and one slot: decode, embed, trained head, zero-shot head."""
+    decoded = upload_image(file, settings)
     vector = engine.embed(decoded.image)
     trained = trained_probabilities(engine, vector)
     classes = list(trained.probabilities) if trained else engine.class_names()

@@ -1,19 +1,33 @@
-"""Similarity search: by uploaded image, by indexed task, by text, and by examples."""
+"""Similarity search: by uploaded image, by indexed task, by text, and by examples.
+
+Index and model calls block (a remote Qdrant can take seconds), so they never run on the
+event loop: the routes are plain ``def`` (FastAPI runs them in its threadpool), and the
+upload route hands its decode and embedding to the work slots.
+"""
 
 from __future__ import annotations
 
 import time
 from typing import Annotated
 
+import numpy as np
 from fastapi import APIRouter, File, Path, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from serve.dependencies import EngineDep, QueryFiltersDep, RequireApiKey, SettingsDep
+from serve.dependencies import (
+    EngineDep,
+    QueryFiltersDep,
+    RequireApiKey,
+    SettingsDep,
+    WorkSlotsDep,
+)
+from serve.engine import Engine
 from serve.errors import ApiError
 from serve.routers.results import check_k, hits_response, search_filter
 from serve.schemas import TASK_ID_MAX, RecommendRequest, SearchResponse, TextSearchRequest
 from serve.uploads import upload_image
+from winnow.config import Settings
 from winnow.index import UnknownPointError
 
 router = APIRouter(tags=["search"], dependencies=[RequireApiKey])
@@ -23,20 +37,25 @@ router = APIRouter(tags=["search"], dependencies=[RequireApiKey])
 async def search_image(
     engine: EngineDep,
     settings: SettingsDep,
+    slots: WorkSlotsDep,
     file: Annotated[UploadFile, File()],
     filters: QueryFiltersDep,
     k: Annotated[int, Query(ge=1)] = 10,
 ) -> Response:
     started = time.perf_counter()
     k, flt = check_k(k, settings), search_filter(filters, settings)
-    decoded = await upload_image(file, settings)
-    vector = await run_in_threadpool(engine.embed, decoded.image)
+    vector = await slots.run(_embed_upload, engine, file, settings)
     hits = await run_in_threadpool(engine.search, vector, k, flt)
     return hits_response(hits, settings, started)
 
 
+def _embed_upload(engine: Engine, file: UploadFile, settings: Settings) -> np.ndarray:
+    """Read, decode and embed in one thread hop; the decoded pixels die with it."""
+    return engine.embed(upload_image(file, settings).image)
+
+
 @router.get("/v1/search/task/{task_id}", response_model=SearchResponse)
-async def search_task(  # async: a stored-vector query takes ms; a thread hop costs more
+def search_task(  # def, not async: a slow index must not stall the event loop
     engine: EngineDep,
     settings: SettingsDep,
     task_id: Annotated[int, Path(ge=1, le=TASK_ID_MAX)],

@@ -10,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from serve.ui.client import ApiClient, ApiProblem
+from serve.ui.login import logged_in
 from winnow.config import get_settings
 from winnow.errors import ConfigError
 
@@ -89,6 +90,8 @@ def main() -> None:
         settings = get_settings()  # per run: Streamlit re-runs this script on every interaction
     except ConfigError as exc:
         st.error(str(exc))
+        return
+    if not logged_in(settings):
         return
     api = ApiClient.from_settings(settings)
     tabs = st.tabs(["Data set", "Classify", "Search"])

@@ -37,16 +37,16 @@ def audit(
     question: list[str] = typer.Option([], "--question", "-q", help='e.g. "person_count > 0"'),
 ) -> None:
     """Audit a folder: integrity, quality, duplicates and leakage, label issues, outliers."""
-    from analysis.audit import ISSUE_TYPES, AuditOptions
-    from sync.audit.folder import audit_folder, write_outputs
+    from analysis.audit import ISSUE_TYPES
+    from sync.audit.folder import audit_folder, audit_options, write_outputs
 
     if layout not in LAYOUTS:
         raise typer.BadParameter(f"unknown layout {layout!r}", param_hint="--layout")
+    settings = get_settings()
     try:
-        options = AuditOptions(checks=frozenset(checks or ISSUE_TYPES))
+        options = audit_options(settings, frozenset(checks or ISSUE_TYPES))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--checks") from None
-    settings = get_settings()
     scan, report, result = audit_folder(
         folder,
         settings,
@@ -84,3 +84,11 @@ def render_audit(result: AuditResult) -> None:
             )
     console.print(table)
     console.print(f"{len(result.files)} files, {len(result.issues)} findings", highlight=False)
+    estimate = result.label_estimate
+    if estimate is not None:
+        console.print(
+            f"label_issue (likely queue): {estimate.line('likely')}\n"
+            f"possible_label_issue: {estimate.line('possible')}\n"
+            f"(estimated by planting {estimate.plants} known label flips, {estimate.seeds} seeds)",
+            highlight=False,
+        )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from analysis.audit import AuditOptions, AuditResult, audit
+from analysis.audit import ISSUE_TYPES, AuditOptions, AuditResult, audit
 from winnow.config import Settings
 from winnow.features.extract import ExtractionReport
 from winnow.features.folder import compute_folder
@@ -46,6 +47,15 @@ def audit_folder(
     return scan, report, audit(table, embeddings=vectors, options=options)
 
 
+def audit_options(settings: Settings, checks: frozenset[str] | None = None) -> AuditOptions:
+    """The audit's options from the settings' ``audit`` section (one place for both jobs)."""
+    return AuditOptions(
+        checks=checks or frozenset(ISSUE_TYPES),
+        label_issue_precision=settings.audit.label_issue_precision,
+        label_estimate_seeds=settings.audit.label_estimate_seeds,
+    )
+
+
 def aligned_embeddings(
     store: FeatureStore, model_id: str, table: pd.DataFrame
 ) -> np.ndarray | None:
@@ -62,9 +72,13 @@ def aligned_embeddings(
 
 
 def write_outputs(result: AuditResult, out: Path) -> dict[str, Path]:
-    """``issues.csv`` (one row per finding) and ``images.parquet`` (one row per file)."""
+    """``issues.csv`` (one row per finding), ``images.parquet`` (one row per file) and, when
+    label issues were estimated, ``label_queues.json`` (their estimated precision and recall)."""
     out.mkdir(parents=True, exist_ok=True)
     paths = {"issues": out / "issues.csv", "images": out / "images.parquet"}
+    if result.label_estimate is not None:
+        paths["label_queues"] = out / "label_queues.json"
+        paths["label_queues"].write_text(json.dumps(result.label_estimate.as_dict(), indent=2))
     result.issues.to_csv(paths["issues"], index=False)
     files = result.files.drop(columns=[c for c in result.files if c.endswith("_content")])
     files.to_parquet(paths["images"], index=False)

@@ -53,6 +53,7 @@ def export(
         title=title or name,
         source=source,
         kind=None if kind == "auto" else kind,
+        from_folder=folder is not None,
     )
 
 
@@ -71,7 +72,7 @@ def _records(settings: Settings, project: int | None, folder: Path | None, embed
 
 def _run(frame, out: str, settings: Settings, **kwargs) -> None:  # type: ignore[no-untyped-def]
     from sync.export.plan import ExportOptions
-    from sync.export.sources import export_records
+    from sync.export.sources import export_records, image_folders
 
     options = ExportOptions(
         formats=kwargs["formats"],
@@ -83,6 +84,8 @@ def _run(frame, out: str, settings: Settings, **kwargs) -> None:  # type: ignore
         frame,
         out,
         settings,
+        # a folder the operator named may be read; a project's task paths may not
+        trusted_roots=image_folders(frame) if kwargs["from_folder"] else (),
         options=options,
         version=kwargs["version"],
         title=kwargs["title"],

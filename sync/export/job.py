@@ -3,6 +3,10 @@
 Plan (policy, splits) -> stream the images into a staging directory (loose files, shards)
 -> manifest, exclusions, COCO/YOLO, dataset card -> ``checksums.sha256`` -> publish (a local
 rename, or an S3 upload with the manifest last). Nothing is visible until the last step.
+
+The whole run holds the destination's lock (``Target.lock``): a second export to the same
+place is refused at once with ``LockBusyError`` instead of picking the same version. Exported
+tables carry image addresses without credentials (``sync.export.redact``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from sync.export.formats.detection import write_coco, write_yolo
 from sync.export.formats.manifest import write_exclusions, write_manifest
 from sync.export.images import Resolver, WrittenImages, write_images
 from sync.export.plan import ExportOptions, ExportPlan, make_plan
+from sync.export.redact import redact_columns
 from sync.export.targets import Target, check_version, next_version, open_target, version_key
 from winnow import __version__
 from winnow.config import Settings
@@ -79,44 +84,56 @@ def export_dataset(
     progress = progress or no_progress
     options = replace(options or ExportOptions(), settings=settings.export)
     target = open_target(dest, settings)
-    published = target.versions()
-    version = check_version(version) if version else next_version(published)
-    if version in published:
-        raise ConfigError(f"version {version} is already published at {dest}")
-    before = previous_version(published, version)
-    ctx = _Context(
-        dest, version, before, read_manifest(target, before), options, title, source, measurements
-    )
-    plan = make_plan(frame, options, previous=ctx.previous)
-    staging = target.staging_dir(version)
-    try:
-        with progress("images", len(plan.items)) as advance:
-            shard_bytes = settings.export.shard_size_mb * 1024 * 1024
-            written = write_images(plan, staging, resolve, advance=advance, shard_bytes=shard_bytes)
-        manifest, excluded = _write_tables(plan, written, staging, ctx)
-        record = _seal(staging, plan, manifest, excluded, ctx)
-        with progress("publish", len(record["files"])) as advance:
-            target.publish(staging, version, record, advance)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)  # gone already after a local rename
-    return ExportResult(
-        url=f"{target.url}/v{version}",
-        version=version,
-        kind=plan.kind,
-        formats=plan.formats,
-        manifest=manifest,
-        excluded=excluded,
-        files=len(record["files"]),
-        bytes=sum(f["size"] for f in record["files"].values()),
-        seconds=time.perf_counter() - start,
-    )
+    with target.lock():  # held from choosing the version to publishing it
+        published = target.versions()
+        version = check_version(version) if version else next_version(published)
+        if version in published:
+            raise ConfigError(f"version {version} is already published at {dest}")
+        before = previous_version(published, version)
+        ctx = _Context(
+            dest,
+            version,
+            before,
+            read_manifest(target, before),
+            options,
+            title,
+            source,
+            measurements,
+        )
+        public = redact_columns(frame, ("source",))  # `image` stays whole: it is read
+        plan = make_plan(public, options, previous=ctx.previous)
+        staging = target.staging_dir(version)
+        try:
+            with progress("images", len(plan.items)) as advance:
+                shard_bytes = settings.export.shard_size_mb * 1024 * 1024
+                written = write_images(
+                    plan, staging, resolve, advance=advance, shard_bytes=shard_bytes
+                )
+            manifest, excluded = _write_tables(plan, written, staging, ctx)
+            record = _seal(staging, plan, manifest, excluded, ctx)
+            with progress("publish", len(record["files"])) as advance:
+                target.publish(staging, version, record, advance)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # gone already after a local rename
+        return ExportResult(
+            url=f"{target.url}/v{version}",
+            version=version,
+            kind=plan.kind,
+            formats=plan.formats,
+            manifest=manifest,
+            excluded=excluded,
+            files=len(record["files"]),
+            bytes=sum(f["size"] for f in record["files"].values()),
+            seconds=time.perf_counter() - start,
+        )
 
 
 def _write_tables(
     plan: ExportPlan, written: WrittenImages, staging: Path, ctx: _Context
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Manifest, exclusions, COCO/YOLO and the dataset card."""
-    excluded = pd.concat([plan.excluded, written.excluded], ignore_index=True)
+    both = pd.concat([plan.excluded, written.excluded], ignore_index=True)
+    excluded = redact_columns(both, ("image", "detail"))  # no presigned credentials
     if written.items.empty:
         raise WinnowError(
             f"nothing to export: all {len(plan.records)} records were left out "

@@ -96,13 +96,25 @@ def measurements(settings: Settings) -> pd.DataFrame:
     return images[[c for c in MEASURES if c in images.columns]]
 
 
-def export_records(frame: pd.DataFrame, dest: str, settings: Settings, **kwargs: Any) -> Any:
+def export_records(
+    frame: pd.DataFrame,
+    dest: str,
+    settings: Settings,
+    *,
+    trusted_roots: tuple[Path, ...] = (),
+    **kwargs: Any,
+) -> Any:
     """``export_dataset`` with the stock parts: images read through ``ImageReader`` (local,
-    Label Studio, HTTP, S3 under the I/O policy) and the stored quality measurements."""
+    Label Studio, HTTP, S3 under the I/O policy) and the stored quality measurements.
+
+    ``trusted_roots``: the folders of a folder the operator named (:func:`image_folders`);
+    a project's task images get ``io.local_roots`` only."""
     from sync.export.job import export_dataset
     from winnow.imageio import ImageReader
 
-    with ImageReader(settings.io, settings.label_studio, settings.s3) as reader:
+    with ImageReader(
+        settings.io, settings.label_studio, settings.s3, trusted_roots=trusted_roots
+    ) as reader:
         return export_dataset(
             frame,
             dest,
@@ -111,6 +123,13 @@ def export_records(frame: pd.DataFrame, dest: str, settings: Settings, **kwargs:
             measurements=measurements(settings),
             **kwargs,
         )
+
+
+def image_folders(frame: pd.DataFrame) -> tuple[Path, ...]:
+    """The folders holding a folder data set's images (its ``image`` paths)."""
+    from winnow.features.walk import folders_of
+
+    return folders_of(str(uri) for uri in frame["image"])
 
 
 def export_project(settings: Settings, project_id: int, dest: str, **kwargs: Any) -> Any:

@@ -1,5 +1,10 @@
 """Versions under ``s3://bucket/prefix``: upload every file, then put ``_MANIFEST.json``.
 
+One export at a time per destination (``lock``): a local lock file keeps runs on this host
+apart, and the ``_EXPORT_LOCK.json`` lease (``sync.export.s3lock``) runs on other hosts. The
+manifest is created only if absent (``If-None-Match: *``), so even without the lease two
+exporters could never both publish one version.
+
 Uploads use boto3's managed transfer (multipart above ``settings.export.multipart_mb``) and
 store each file's sha256 as object metadata. A re-run after an interruption lists what is
 already there and skips objects whose size and sha256 match, so it resumes instead of
@@ -11,15 +16,19 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sync.export.checksums import MANIFEST, file_sha256, manifest_bytes
 from sync.export.s3errors import translate
+from sync.export.s3lock import LEASE, S3Lease, put_new
 from sync.export.targets import Advance, version_dirs
 from winnow.config import Settings
 from winnow.errors import ConfigError
+from winnow.locks import hold
 from winnow.s3 import s3_client
 
 UPLOAD_THREADS = 8  # many small images: concurrency, not bandwidth, bounds the rate
@@ -36,6 +45,19 @@ class S3Target:
         self.attempts = settings.export.s3_attempts
         self.client = s3_client(settings.s3, attempts=self.attempts)
         self.transfer = _transfer_config(settings.export.multipart_mb)
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """One export at a time into this prefix: here (lock file), and across hosts (lease)."""
+        what = f"an export to {self.url}"
+        local = self.settings.data_dir / "locks" / f"export-{_digest(self.url)}.lock"
+        head = f"{self.prefix}/" if self.prefix else ""
+        self._check_bucket()  # some servers create a missing bucket on the lease's put
+        with (
+            hold(local, what=what),
+            S3Lease(self._call, self.client, self.bucket, head + LEASE, self.url),
+        ):
+            yield
 
     def _key(self, version: str, name: str = "") -> str:
         head = f"{self.prefix}/" if self.prefix else ""
@@ -104,13 +126,17 @@ class S3Target:
         return digest.hexdigest()
 
     def staging_dir(self, version: str) -> Path:
+        """A fresh local directory, unique to this run."""
+        self._check_bucket()
+        return Path(tempfile.mkdtemp(prefix=f"winnow-export-v{version}-"))
+
+    def _check_bucket(self) -> None:
         self._call(
             f"checking bucket {self.bucket!r}",
             self.client.list_objects_v2,
             Bucket=self.bucket,
             MaxKeys=1,
         )
-        return Path(tempfile.mkdtemp(prefix=f"winnow-export-v{version}-"))
 
     def publish(
         self, staging: Path, version: str, manifest: dict[str, Any], advance: Advance | None = None
@@ -144,14 +170,11 @@ class S3Target:
                 Key=self._key(version, name),
             )
         key = self._key(version, MANIFEST)
-        self._call(
-            f"writing {key}",
-            self.client.put_object,
-            Bucket=self.bucket,
-            Key=key,
-            Body=manifest_bytes(manifest),
-            ContentType="application/json",
-        )
+        if not put_new(self._call, self.client, self.bucket, key, manifest_bytes(manifest)):
+            raise ConfigError(
+                f"{self.url}/v{version} was published by another export meanwhile; its "
+                "manifest is kept. Run again for the next version"
+            )
 
     def _already_there(
         self, version: str, name: str, info: dict[str, Any], present: dict[str, int]
@@ -187,6 +210,10 @@ class S3Target:
             ExtraArgs=extra,
             Config=self.transfer,
         )
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _transfer_config(multipart_mb: int) -> Any:

@@ -4,13 +4,15 @@ Each version is ``<dest>/v<X.Y>/`` and is published exactly when its ``_MANIFEST
 exists (written last). Locally the version is built in a hidden staging directory beside it
 and renamed into place; on S3 the objects are uploaded first and the manifest put last, so
 readers that go by the manifest (``versions``, ``--verify``, the next export's changelog)
-never see a half version.
+never see a half version. An export holds the target's ``lock`` from choosing the version
+to publishing it, so two runs never pick the same version or touch each other's files.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,6 +25,10 @@ VERSION = re.compile(r"^(\d+)\.(\d+)$")
 
 class Target(Protocol):
     url: str
+
+    def lock(self) -> AbstractContextManager[None]:
+        """Exclusive for one export run: a second run is refused (``LockBusyError``)."""
+        ...
 
     def versions(self) -> list[str]:
         """Published versions, oldest first."""

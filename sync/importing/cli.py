@@ -6,8 +6,15 @@ from pathlib import Path
 
 import typer
 
-from winnow.cli.console import console
+from winnow.cli.console import console, err_console
 from winnow.config import get_settings
+
+PRESIGN_WARNING = (
+    "[yellow]--s3-mode presign:[/] every task stores a URL that carries the S3 access key id "
+    "and a signature valid for --presign-ttl; anyone who can read the project can fetch the "
+    "image until then. Exports drop these parameters. Sign with a read-only key, or prefer "
+    "--s3-mode storage."
+)
 
 
 def import_(
@@ -24,7 +31,11 @@ def import_(
     concurrency: int = typer.Option(8, min=1, max=256, help="URL lists: parallel downloads"),
     rate_per_host: float = typer.Option(4.0, min=0, help="URL lists: requests/s per host, 0=off"),
     max_bytes: int | None = typer.Option(None, min=1, help="size limit (default io.max_bytes)"),
-    s3_mode: str = typer.Option("storage", help="S3: storage (Label Studio reads S3) | presign"),
+    s3_mode: str = typer.Option(
+        "storage",
+        help="S3: storage (Label Studio reads S3; the default) | presign (tasks hold URLs "
+        "that carry the access key id: use a read-only key)",
+    ),
     presign_ttl: int = typer.Option(7 * 24 * 3600, min=1, help="S3 presign: URL lifetime, s"),
 ) -> None:
     """Import a folder, URL list or S3 prefix into a Label Studio project."""
@@ -37,6 +48,8 @@ def import_(
     _check_choice("--task", task, ("classification", "detection"))
     _check_choice("--url-mode", url_mode, ("copy", "link"))
     _check_choice("--s3-mode", s3_mode, ("storage", "presign"))
+    if s3_mode == "presign" and source.startswith("s3://"):
+        err_console.print(PRESIGN_WARNING, highlight=False)
     settings = get_settings()
     if max_bytes is not None:
         io = settings.io.model_copy(update={"max_bytes": max_bytes})

@@ -4,8 +4,10 @@ and content already in the project, or earlier in this batch, is a duplicate."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
+from pathlib import Path
 
 from sync.importing.provenance import LABEL_CONFLICT, Candidate, Skip
 from winnow.config import Settings
@@ -22,18 +24,33 @@ def check_content(
     settings: Settings,
     embedder: Embedder | None = None,
     progress: AbstractContextManager[Advance] | None = None,
+    trusted_roots: Sequence[Path] = (),
 ) -> tuple[list[Candidate], list[Skip]]:
-    """Candidates with their sha256 set, and skips for those that cannot be used."""
+    """Candidates with their sha256 set, and skips for those that cannot be used.
+
+    ``trusted_roots``: the folders of the local files the import chose itself (the folder the
+    operator named, the download folder); other local paths pass only ``io.local_roots``."""
     if not fresh:
         return [], []
     items = [SourceItem(c.read_uri, "|".join(c.labels) or None, c.split) for c in fresh]
     with FeatureStore(settings.store_path) as store:
         if progress is None:
-            extract_features(items, settings=settings, store=store, embedder=embedder)
+            extract_features(
+                items,
+                settings=settings,
+                store=store,
+                embedder=embedder,
+                trusted_roots=trusted_roots,
+            )
         else:
             with progress as advance:
                 extract_features(
-                    items, settings=settings, store=store, embedder=embedder, progress=advance
+                    items,
+                    settings=settings,
+                    store=store,
+                    embedder=embedder,
+                    progress=advance,
+                    trusted_roots=trusted_roots,
                 )
         records = store.sources_by_uri(item.uri for item in items)
         errors = store.image_errors({r.sha256 for r in records.values() if r.sha256})

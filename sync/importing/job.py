@@ -104,7 +104,11 @@ def run_import(
     with summary.timed("features"):
         embedder = _embedder(opts, settings)
         fresh, unusable = check_content(
-            fresh, settings=settings, embedder=embedder, progress=progress("features", len(fresh))
+            fresh,
+            settings=settings,
+            embedder=embedder,
+            progress=progress("features", len(fresh)),
+            trusted_roots=_own_folders(plan, fresh),
         )
     kept, duplicates = drop_duplicates(fresh, run.index_by_sha)
     summary.skipped += unusable + duplicates
@@ -112,6 +116,14 @@ def run_import(
         _push(ls, kept, summary, run.control, opts, settings, progress)
     summary.seconds["total"] = time.perf_counter() - started
     return summary
+
+
+def _own_folders(plan: Plan, fresh: list[Candidate]) -> tuple[Path, ...]:
+    """Folders of the local files this import chose itself: the scanned folder's images, or
+    the downloads it saved. An S3 import reads no local file."""
+    if plan.kind not in ("folder", "url_list"):
+        return ()
+    return tuple(sorted({Path(c.read_uri).parent for c in fresh if c.read_uri}))
 
 
 def _plan(opts: ImportOptions, settings: Settings) -> Plan:

@@ -8,6 +8,13 @@ Two ways for Label Studio to show the images (``mode``):
 - ``presign``: tasks hold presigned HTTPS URLs made here, valid for ``presign_ttl_s``
   (at most 7 days for SigV4); use when only browsers can reach the bucket. The ``s3://``
   source stays in ``winnow_source``, which Winnow's own readers use.
+
+``storage`` is the default because it keeps credentials out of task data. A presigned URL
+carries the access key id (``X-Amz-Credential``) and a signature: everyone who can read the
+project, its exports from Label Studio, or its webhooks can fetch that object until the URL
+expires, and learns which key signed it. Presign only with a key that can do nothing but read
+the bucket, and keep the TTL short. Winnow's own exports strip these parameters
+(``sync.export.redact``).
 """
 
 from __future__ import annotations

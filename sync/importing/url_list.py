@@ -9,13 +9,12 @@ original URLs and the copies only feed the feature store.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from sync.importing.provenance import Candidate, Plan, Provenance, Skip
+from winnow.atomic import write_atomic
 from winnow.config import ImageIOSettings
 from winnow.ingest.download import Downloader, DownloadPolicy
 from winnow.ingest.url_list import parse_url_list
@@ -120,14 +119,5 @@ def save_content(dest: Path, sha256: str, fmt: str, data: bytes) -> Path:
     path = dest / sha256[:2] / (sha256 + EXTENSIONS.get(fmt, ".bin"))
     if path.is_file() and path.stat().st_size == len(data):
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".part-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, data, mode=0o644)  # Label Studio, another user, serves it
     return path

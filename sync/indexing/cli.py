@@ -31,6 +31,7 @@ def index(
     if (project is None) == (folder is None):
         fail("pass exactly one of --project ID or --dir DIR", code=2)
     from sync.indexing.job import folder_frame, index_frame
+    from winnow.features.walk import folders_of
     from winnow.index import open_index
 
     settings = get_settings()
@@ -54,6 +55,8 @@ def index(
             embedder=embedder,
             project=project,
             bars=progress_bar,
+            # a folder the operator named may be read; a project's task paths may not
+            trusted_roots=folders_of(frame["image"]) if folder is not None else (),
         )
     finally:
         index_.close()

@@ -8,6 +8,7 @@ a lookup. The index is then brought in line with the frame by ``sync_points``.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,8 +47,12 @@ def frame_vectors(
     store: FeatureStore,
     embedder: Embedder,
     progress: Advance | None = None,
+    trusted_roots: Sequence[Path] = (),
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray], ExtractionReport | None]:
-    """``(frame with sha256 filled where it was read now, sha256 -> vector, extraction)``."""
+    """``(frame with sha256 filled where it was read now, sha256 -> vector, extraction)``.
+
+    ``trusted_roots``: folders the operator named (``--dir``); task paths get only
+    ``io.local_roots``."""
     frame = frame.copy()
     known = dict(zip(*store.embeddings(embedder.model_id, _shas(frame)), strict=True))
     lacking = frame["image"].notna() & ~frame["sha256"].isin(list(known))
@@ -61,7 +66,12 @@ def frame_vectors(
     if uris:
         items = [SourceItem(uri) for uri in dict.fromkeys(uris.values())]
         report = extract_features(
-            items, settings=settings, store=store, embedder=embedder, progress=progress
+            items,
+            settings=settings,
+            store=store,
+            embedder=embedder,
+            progress=progress,
+            trusted_roots=trusted_roots,
         )
         records = store.sources_by_uri(uris.values())
         for i, uri in uris.items():
@@ -83,14 +93,21 @@ def index_frame(
     embedder: Embedder,
     project: int | None = None,
     bars: ProgressFactory = no_progress,
+    trusted_roots: Sequence[Path] = (),
 ) -> IndexRun:
     """Embed what is missing and sync ``frame`` into ``index`` (scoped to ``project``).
 
-    ``bars(description, total)`` opens a progress bar per phase (the CLI passes rich's)."""
+    ``bars(description, total)`` opens a progress bar per phase (the CLI passes rich's);
+    ``trusted_roots`` as in :func:`frame_vectors`."""
     started = time.perf_counter()
     with FeatureStore(settings.store_path) as store, bars("embeddings", len(frame)) as advance:
         frame, vectors, report = frame_vectors(
-            frame, settings=settings, store=store, embedder=embedder, progress=advance
+            frame,
+            settings=settings,
+            store=store,
+            embedder=embedder,
+            progress=advance,
+            trusted_roots=trusted_roots,
         )
     ready = set(frame["sha256"].dropna()) & set(vectors)
     with bars("index", len(ready)) as advance:

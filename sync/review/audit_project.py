@@ -70,14 +70,19 @@ def audit_tasks(
     dismissed: set[tuple[str, str, str]],
     options: AuditOptions | None = None,
     extra: pd.DataFrame | None = None,
+    estimates: dict[str, object] | None = None,
 ) -> list[Finding]:
     """Findings per task, most severe first, without dismissed (sha256, label, issue) keys.
 
-    ``extra``: findings computed elsewhere in the same shape (PII), merged in."""
+    ``extra``: findings computed elsewhere in the same shape (PII), merged in. ``estimates``,
+    when given, receives the label-issue queues' estimate under ``"label"``."""
     if table.empty:
         return []
     vectors = aligned_embeddings(store, model_id, table) if model_id else None
-    issues = audit(table, embeddings=vectors, options=options).issues
+    result = audit(table, embeddings=vectors, options=options)
+    if estimates is not None:
+        estimates["label"] = result.label_estimate
+    issues = result.issues
     parts = [issues, _box_issues(table, control), extra]
     issues = pd.concat([p for p in parts if p is not None and len(p)], ignore_index=True)
     by_uri = table.set_index("uri")

@@ -76,5 +76,20 @@ def render(summary) -> None:
             f"annotator agreement (Fleiss' kappa, tasks with 2+ annotations): {summary.kappa:.3f}",
             highlight=False,
         )
+    estimate = getattr(summary, "label_estimate", None)
+    if estimate:
+        console.print(
+            "label-issue queues, estimated by planting "
+            f"{estimate['plants']} known flips x {estimate['seeds']} seeds: likely "
+            f"precision {_num(estimate['precision_likely'])}, recall "
+            f"{_num(estimate['recall_likely'])}; possible precision "
+            f"{_num(estimate['precision_possible'])}, recall with likely "
+            f"{_num(estimate['recall_possible'])}",
+            highlight=False,
+        )
     for line in summary.ontology:
         console.print(f"[yellow]class names that look like one class:[/] {line}", highlight=False)
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sync.review.queues import LABEL_ISSUE_TYPES
 from sync.review.state import Finding, SyncState, TaskRow
 from sync.review.taskinfo import label_key, labels_of, review_choice, who
 from winnow.labelstudio.label_config import LabelControl
@@ -74,9 +75,10 @@ def _decide(
         )
         report.kept += 1
         return
-    label_issue = next((f for f in findings if f.issue_type == "label_issue"), None)
+    label_issue = next((f for f in findings if f.issue_type in LABEL_ISSUE_TYPES), None)
     if label_issue is not None and (label_issue.given_label or "") != labels:
-        state.dismiss(sha, labels, "label_issue", by=by, at=at)
+        for issue_type in sorted(LABEL_ISSUE_TYPES):  # either queue: the new label is a decision
+            state.dismiss(sha, labels, issue_type, by=by, at=at)
         state.log(
             project,
             task.task_id,

@@ -3,16 +3,24 @@
 Each step commits to the sync state as it goes. A run killed at any point and started again
 pulls what changed (its own earlier writes included), recomputes the same findings from the
 same inputs, and writes only the differences: the end state equals one clean run.
+
+One sync per project at a time (``sync_lock``, a lock file under ``data_dir/locks``): a second
+``winnow sync`` of a project that is being synced stops at once with ``LockBusyError``
+(``--watch`` reports it and tries again next round), since two runs would interleave their
+writes to Label Studio and to the sync state. ``pull_project`` (the refresh before an export,
+index or report) waits for a running sync instead, up to ``PULL_WAIT_S``.
 """
 
 from __future__ import annotations
 
 import time
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
 import pandas as pd
 from label_studio_sdk import LabelStudio
 
+from sync.audit.folder import audit_options
 from sync.review.agreement import disagreement_issues, ontology_warnings, project_kappa
 from sync.review.audit_project import audit_table, audit_tasks
 from sync.review.content import read_errors, resolve_content
@@ -22,9 +30,10 @@ from sync.review.pull import PullReport, label_control, pull
 from sync.review.push import PushReport, push_all
 from sync.review.queues import ALL_FLAGGED, QUEUES, queue_of
 from sync.review.state import SyncState, state_path
-from sync.review.views import ensure_views, queue_url
+from sync.review.views import ensure_views, queue_notes, queue_url
 from winnow.config import Settings
 from winnow.labelstudio import connect
+from winnow.locks import hold
 from winnow.progress import ProgressFactory, no_progress
 from winnow.store import FeatureStore
 
@@ -40,7 +49,17 @@ class SyncSummary:
     unreadable: int = 0
     kappa: float | None = None  # Fleiss' kappa over tasks with 2+ annotations
     ontology: list[str] = field(default_factory=list)  # class names that look like one
+    label_estimate: dict | None = None  # est. precision/recall of the label-issue queues
     seconds: float = 0.0
+
+
+PULL_WAIT_S = 600.0  # a refresh before an export waits this long for a running sync
+
+
+def sync_lock(settings: Settings, project: int, *, wait_s: float = 0.0) -> AbstractContextManager:
+    """The lock that keeps two runs from writing one project's state at the same time."""
+    path = settings.data_dir / "locks" / f"sync-project-{project}.lock"
+    return hold(path, what=f"a sync of project {project}", wait_s=wait_s)
 
 
 def pull_project(
@@ -52,7 +71,10 @@ def pull_project(
     progress: ProgressFactory | None = None,
 ) -> PullReport:
     """Pull ``project`` into the sync state and resolve every task's content hash."""
-    with SyncState(state_path(settings.data_dir)) as state:
+    with (
+        sync_lock(settings, project, wait_s=PULL_WAIT_S),
+        SyncState(state_path(settings.data_dir)) as state,
+    ):
         return _pull(settings, project, state, ls=ls, embed=embed, progress=progress)[0]
 
 
@@ -119,7 +141,7 @@ def run_sync(
     started = time.perf_counter()
     progress = progress or no_progress
     ls = ls or connect(settings.label_studio, retries=settings.sync.retries)
-    with SyncState(state_path(settings.data_dir)) as state:
+    with sync_lock(settings, project), SyncState(state_path(settings.data_dir)) as state:
         pulled, model_id = _pull(settings, project, state, ls=ls, embed=embed, progress=progress)
         summary = SyncSummary(project=project, pulled=pulled)
         tasks = state.tasks(project)
@@ -137,6 +159,7 @@ def run_sync(
             extra = [disagreement_issues(tasks, control)]
             if not table.empty:
                 extra.append(pii_issues(tasks, table, settings))
+            estimates: dict[str, object] = {}
             findings = audit_tasks(
                 table,
                 control=control,
@@ -144,7 +167,11 @@ def run_sync(
                 model_id=model_id,
                 dismissed=state.dismissed(),
                 extra=pd.concat(extra, ignore_index=True),
+                options=audit_options(settings),
+                estimates=estimates,
             )
+        estimate = estimates.get("label")
+        summary.label_estimate = None if estimate is None else estimate.as_dict()
         summary.kappa = project_kappa(tasks, control)
         summary.ontology = ontology_warnings(tasks, control)
         state.replace_findings(project, findings)
@@ -160,7 +187,13 @@ def run_sync(
                 pace_s=settings.sync.pace_s,
                 advance=advance,
             )
-        views = ensure_views(ls, project, detection=control.tag == "RectangleLabels", state=state)
+        views = ensure_views(
+            ls,
+            project,
+            detection=control.tag == "RectangleLabels",
+            state=state,
+            notes=queue_notes(estimate),
+        )
         state.update_project(project, last_sync_at=time.time())
     summary.views = {t: queue_url(settings.label_studio.url, project, v) for t, v in views.items()}
     summary.findings = _counts(findings, views)

@@ -19,6 +19,7 @@ from label_studio_sdk import LabelStudio
 from sync.review.queues import (
     DUPLICATE_TYPES,
     FIELDS,
+    LABEL_ISSUE_TYPES,
     PREDICTION_VERSION,
     is_managed,
     queue_of,
@@ -52,7 +53,7 @@ def wanted_data(task: TaskRow, findings: list[Finding]) -> tuple[dict[str, Any],
     data["winnow_queues"] = sorted({queue_of(f.issue_type).key for f in ranked})
     data["winnow_severity"] = round(max(f.score for f in ranked), 4)
     for f in ranked:
-        if f.issue_type == "label_issue":
+        if f.issue_type in LABEL_ISSUE_TYPES and "winnow_label_issue_score" not in data:
             data["winnow_label_issue_score"] = round(f.score, 4)
             if f.suggested_label:
                 data["winnow_suggested_label"] = f.suggested_label
@@ -64,7 +65,7 @@ def wanted_data(task: TaskRow, findings: list[Finding]) -> tuple[dict[str, Any],
 
 def wanted_prediction(findings: list[Finding], control: LabelControl) -> list[dict] | None:
     """The suggested label as a prediction result, for Choices projects with a label issue."""
-    issue = next((f for f in findings if f.issue_type == "label_issue"), None)
+    issue = next((f for f in findings if f.issue_type in LABEL_ISSUE_TYPES), None)
     if issue is None or not issue.suggested_label or control.tag != "Choices":
         return None
     return control.choices_result(issue.suggested_label.split("|"))

@@ -2,6 +2,10 @@
 
 Each queue is a saved View filtered on the task data field ``winnow_queues`` (a list of queue
 keys, so one task can sit in several queues) and sorted by severity, most severe first.
+
+Label issues come in two queues: "likely" (the top of the ranking, cut where the estimated
+precision falls below ``audit.label_issue_precision``) and "possible" (the rest of Cleanlab's
+flags, with annotator disagreement). Both sort on the probability that the label is wrong.
 """
 
 from __future__ import annotations
@@ -18,9 +22,15 @@ class Queue:
     score_field: str  # task data field the View sorts on (descending)
 
 
-LABEL_ISSUES = Queue("label_issues", "Review: label issues", "winnow_label_issue_score")
+LIKELY = Queue("label_issues_likely", "Review: label issues (likely)", "winnow_label_issue_score")
+POSSIBLE = Queue(
+    "label_issues_possible", "Review: label issues (possible)", "winnow_label_issue_score"
+)
+LABEL_QUEUES = {"likely": LIKELY, "possible": POSSIBLE}  # `winnow review accept --queue`
+LABEL_ISSUE_TYPES = frozenset({"label_issue", "possible_label_issue"})
 QUEUES = (
-    LABEL_ISSUES,
+    LIKELY,
+    POSSIBLE,
     Queue("near_duplicates", "Review: near duplicates", "winnow_severity"),
     Queue("split_leakage", "Review: split leakage", "winnow_severity"),
     Queue("image_quality", "Review: image quality", "winnow_severity"),
@@ -31,8 +41,9 @@ ALL_FLAGGED = "Review: all flagged"
 DUPLICATE_TYPES = frozenset({"exact_duplicate", "near_duplicate", "split_leak"})
 _BY_KEY = {q.key: q for q in QUEUES}
 _SPECIAL = {
-    "label_issue": "label_issues",
-    "annotator_disagreement": "label_issues",
+    "label_issue": LIKELY.key,
+    "possible_label_issue": POSSIBLE.key,
+    "annotator_disagreement": POSSIBLE.key,
     "exact_duplicate": "near_duplicates",
     "near_duplicate": "near_duplicates",
     "split_leak": "split_leakage",

@@ -3,6 +3,11 @@
 Views are found by title among the project's views (the listing is the truth, so a View
 created by a run that died before recording it is found, not created again); extra Views of
 the same title are deleted, and a View whose filter or ordering differs is updated.
+
+A label-issue View carries its estimated precision and recall after the queue's name
+("Review: label issues (likely) · est. precision 0.93, recall 0.61"), so a team sees how far
+to trust the queue before opening it. Views are matched on the name before `` · ``, so a new
+estimate renames the View instead of adding one.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Any
 
 from label_studio_sdk import LabelStudio
 
-from sync.review.queues import ALL_FLAGGED, QUEUES, Queue
+from sync.review.queues import ALL_FLAGGED, LABEL_QUEUES, QUEUES, Queue
 from sync.review.state import SyncState
 from winnow.labelstudio.calls import ls_call
 
@@ -40,10 +45,25 @@ _NOISE = [
     )
 ]
 _HIDDEN = {"explore": _NOISE, "labeling": _NOISE}
+NOTE_SEPARATOR = " · "
 
 
-def view_data(queue: Queue | None) -> dict[str, Any]:
-    """The View's filter (queue membership) and ordering (severity, highest first)."""
+def base_title(title: str) -> str:
+    """A View's title without the estimate note."""
+    return title.split(NOTE_SEPARATOR, 1)[0]
+
+
+def queue_notes(estimate: Any) -> dict[str, str]:
+    """Queue key -> the estimate's text for the label-issue Views (``estimate``: an
+    ``analysis.label_issue_estimate.QueueEstimate`` or None)."""
+    if estimate is None:
+        return {}
+    return {queue.key: estimate.line(part) for part, queue in LABEL_QUEUES.items()}
+
+
+def view_data(queue: Queue | None, note: str | None = None) -> dict[str, Any]:
+    """The View's filter (queue membership) and ordering (severity, highest first); ``note``
+    (the queue's estimate) follows the title."""
     if queue is None:
         item = {
             "filter": "filter:tasks:data.winnow_severity",
@@ -60,6 +80,8 @@ def view_data(queue: Queue | None) -> dict[str, Any]:
             "value": queue.key,
         }
         title, field = queue.title, queue.score_field
+    if note:
+        title = f"{title}{NOTE_SEPARATOR}{note}"
     return {
         "title": title,
         "filters": {"conjunction": "and", "items": [item]},
@@ -69,18 +91,26 @@ def view_data(queue: Queue | None) -> dict[str, Any]:
 
 
 def ensure_views(
-    ls: LabelStudio, project: int, *, detection: bool, state: SyncState
+    ls: LabelStudio,
+    project: int,
+    *,
+    detection: bool,
+    state: SyncState,
+    notes: dict[str, str] | None = None,
 ) -> dict[str, int]:
-    """Create or update the review Views; returns title -> view id."""
+    """Create or update the review Views; returns title (without note) -> view id.
+
+    ``notes``: queue key -> text shown after the View's title (the queue's estimate)."""
+    notes = notes or {}
     queues: list[Queue | None] = [q for q in QUEUES if detection or q.key != "boxes"]
     queues.append(None)
     existing: dict[str, list[Any]] = {}
     for view in ls_call(f"list views of project {project}", ls.views.list, project=project):
-        existing.setdefault((view.data or {}).get("title", ""), []).append(view)
+        existing.setdefault(base_title((view.data or {}).get("title", "")), []).append(view)
     out = {}
     for queue in queues:
-        wanted = view_data(queue)
-        title = wanted["title"]
+        wanted = view_data(queue, None if queue is None else notes.get(queue.key))
+        title = base_title(wanted["title"])
         found = sorted(existing.get(title, []), key=lambda v: v.id)
         for extra in found[1:]:
             ls_call(f"delete duplicate view {title!r}", ls.views.delete, id=str(extra.id))

@@ -41,7 +41,7 @@ def demo(
         ls = stack.label_studio
         console.print(
             f"\n[bold]Label Studio[/]  {summary.project_url}\n"
-            f"[bold]login[/]         {ls.username} / {ls.password}\n"
+            f"[bold]login[/]         {login_hint(ls)}\n"
             f"[bold]ML backend[/]    {stack.backend_url}\n"
             f"[bold]audit[/]         {workdir / 'audit' / 'issues.csv'}",
             highlight=False,
@@ -81,20 +81,32 @@ def up(
     stack = start_stack(settings, ls_venv=ls_venv, files_root=files_root.resolve(), workdir=workdir)
     try:
         api_url, ui_url = start_api_and_ui(stack, project, workdir)
-        ls = stack.label_studio
-        for name, value in (
-            ("Label Studio", ls.url),
-            ("login", f"{ls.username} / {ls.password}"),
-            ("API key", "WINNOW_LABEL_STUDIO__API_KEY=" + ls.api_key),
-            ("ML backend", stack.backend_url),
-            ("API", f"{api_url}/docs"),
-            ("web UI", ui_url),
-        ):
+        for name, value in up_lines(stack.label_studio, stack.backend_url, api_url, ui_url):
             console.print(f"[bold]{name:<13}[/] {value}", highlight=False)
         console.print("Running; press Ctrl-C to stop.")
         wait_for_interrupt(stack)
     finally:
         stack.stop()
+
+
+def login_hint(ls) -> str:  # type: ignore[no-untyped-def]
+    """The admin user and the file that holds the password, never the password itself:
+    terminal output outlives the run (scrollback, CI logs, shared screens)."""
+    from winnow.services.label_studio import CREDENTIALS_FILE
+
+    return f"{ls.username} (password in {ls.data_dir / CREDENTIALS_FILE})"
+
+
+def up_lines(ls, backend_url: str, api_url: str, ui_url: str) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """What `winnow up` prints once the stack runs: where each part is, and how to log in."""
+    return [
+        ("Label Studio", ls.url),
+        ("login", login_hint(ls)),
+        ("API key", "WINNOW_LABEL_STUDIO__API_KEY=" + ls.api_key),
+        ("ML backend", backend_url),
+        ("API", f"{api_url}/docs"),
+        ("web UI", ui_url),
+    ]
 
 
 def _later_steps(stack, folder: Path, project: int, workdir: Path, settings) -> dict[str, str]:

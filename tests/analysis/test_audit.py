@@ -72,8 +72,10 @@ def test_labels_duplicates_leaks_and_unreadable_in_one_table() -> None:
     issues = result.issues
     assert list(issues.columns) == ISSUE_COLUMNS
     found = {(r.path, r.issue_type) for r in issues.itertuples()}
-    assert ("/d/a/3.jpg", "label_issue") in found
-    label_row = issues[issues["issue_type"] == "label_issue"].iloc[0]
+    # one wrong label among 40: flagged; which queue depends on the estimated precision
+    tiers = {"label_issue", "possible_label_issue"}
+    assert {t for p, t in found if p == "/d/a/3.jpg"} & tiers
+    label_row = issues[issues["issue_type"].isin(tiers)].iloc[0]
     assert (label_row["given_label"], label_row["suggested_label"]) == ("b", "a")
     assert ("/d/a/copy.jpg", "exact_duplicate") in found
     assert ("/d/a/bad.png", "unreadable") in found

@@ -50,7 +50,8 @@ def test_parser_joins_continuations_and_skips_comments():
 
 
 def test_base_image_is_a_pinned_python_of_the_supported_version(steps, pyproject):
-    (base,) = [a for kind, a in steps if kind == "FROM"]
+    bases = {a.split()[0] for kind, a in steps if kind == "FROM"}  # the build stage and the image
+    (base,) = bases
     image = _args(steps).get(base.strip("${}"), base)
     repo, _, tag = image.partition(":")
     assert repo == "python"
@@ -68,7 +69,9 @@ def test_dependencies_come_from_the_lock_file_without_resolution(steps):
 
 
 def test_every_package_is_copied_and_nothing_copied_is_ignored(steps, pyproject):
-    sources = [a.split()[:-1] for kind, a in steps if kind == "COPY"]
+    sources = [
+        a.split()[:-1] for kind, a in steps if kind == "COPY" and not a.startswith("--from=")
+    ]
     copied = {src for srcs in sources for src in srcs}
     for src in copied:
         assert (REPO / src).exists(), src
@@ -99,3 +102,16 @@ def test_entry_point_is_the_winnow_script(steps, pyproject):
     env = dict(re.findall(r"(\w+)=(\S+)", " ".join(a for k, a in steps if k == "ENV")))
     volumes = [json.loads(a) for kind, a in steps if kind == "VOLUME"]
     assert volumes == [[env["WINNOW_DATA_DIR"]]]
+
+
+def test_the_image_carries_the_runtime_virtualenv_only(steps):
+    """Built in a stage of its own and pruned to what `winnow[ray]` needs: no test tools."""
+    runs = [a for kind, a in steps if kind == "RUN"]
+    assert any("prune_venv.py winnow" in r for r in runs)
+    final = max(i for i, (kind, _) in enumerate(steps) if kind == "FROM")
+    tail = steps[final:]
+    assert ("COPY", "--from=build /opt/winnow /opt/winnow") in tail
+    assert not any("pip install" in a for kind, a in tail if kind == "RUN")
+    build_args = {a.split("=")[0] for kind, a in steps[:final] if kind == "ARG"}
+    assert {"PIP_CERT", "PIP_EXTRA_INDEX_URL"} <= build_args  # build-time only
+    assert not any(kind == "ARG" and a.startswith("PIP_") for kind, a in tail)

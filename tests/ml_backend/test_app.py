@@ -98,7 +98,7 @@ def test_local_paths_need_configured_roots(
     body = {"tasks": tasks_for(photo_dir, "chelsea.jpg"), "label_config": cat_coffee}
     [result] = client.post("/predict", json=body).json()["results"]
     assert "result" not in result
-    assert result["error"].startswith("blocked_source: local paths in task data are refused")
+    assert result["error"].startswith("blocked_source: local files named by image data are")
 
 
 def test_unsupported_config_is_a_clear_400(client):
@@ -178,7 +178,9 @@ def test_webhook_events_are_acknowledged_and_counted(client):
     # no Label Studio API key here: the run fails, visibly, and zero-shot keeps serving
     assert client.app.state.backend.learning.worker.wait_idle(30)
     health = client.get("/health").json()
-    assert health["training"] == "failed" and "no Label Studio API key" in health["training_error"]
+    assert health["training"] == "failed" and "project 1" in health["training_error"]
+    learning = client.app.state.backend.learning
+    assert "no Label Studio API key" in learning.worker.status().last_error  # in the log only
     text = client.get("/metrics").text
     assert 'winnow_backend_webhook_events_total{action="START_TRAINING"} 1' in text
     assert 'winnow_backend_training_state{state="failed"} 1' in text

@@ -193,3 +193,27 @@ def test_thumbnails_refuse_paths_outside_the_allowed_roots(client, filled_index,
         assert response.status_code == 502 and response.json()["kind"] == "blocked_source"
     finally:
         filled_index.delete([sha])
+
+
+def test_samples_read_at_most_the_scan_limit(serve_settings, parts, monkeypatch) -> None:
+    from fastapi.testclient import TestClient
+
+    serve = serve_settings.serve.model_copy(update={"samples_scan_limit": 5})
+    settings = serve_settings.model_copy(update={"serve": serve})
+    read, points = [], parts.index.points
+
+    def counting(*args, **kwargs):
+        for point in points(*args, **kwargs):
+            read.append(point.id)
+            yield point
+
+    monkeypatch.setattr(parts.index, "points", counting)
+    with TestClient(create_app(settings, parts=parts, load=False)) as client:
+        first = client.get("/v1/samples?n=3").json()["hits"]
+        assert len(read) <= 5  # of 18 indexed points
+        again = client.get("/v1/samples?n=3").json()["hits"]
+        everything = client.get("/v1/samples?n=50").json()["hits"]
+    assert len(first) == 3 and first == again  # a stable pick per seed
+    assert len(everything) == 5 and {h["sha256"] for h in first} <= {
+        h["sha256"] for h in everything
+    }

@@ -4,9 +4,10 @@ Services that answer requests (the ML backend, the similarity API) get lists of 
 addresses, not folders. :class:`EmbeddingCache` turns them into embedding rows through the
 feature store: an address seen before maps to its recorded sha256 without a read (a URL's
 content is taken as immutable, as in :mod:`winnow.features.extract`; a local file must have
-the same size and mtime), content embedded before is a lookup, and only new content is
-fetched, decoded and embedded. Reads and decodes run in threads (I/O and Pillow release the
-GIL) while the model embeds the previous batch. One bad image never fails the batch.
+the same size and mtime, and lie under ``local_roots``), content embedded before is a lookup,
+and only new content is fetched, decoded and embedded. Reads and decodes run in threads (I/O
+and Pillow release the GIL) while the model embeds the previous batch. One bad image never
+fails the batch.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from winnow.errors import ImageError
-from winnow.features.walk import local_stat
+from winnow.features.walk import is_remote, local_stat
 from winnow.imageio import decode_image
 from winnow.imageio.sources import LABEL_STUDIO_PREFIXES
 from winnow.models.embedder import Embedder, InputSpec, prepare_image
@@ -78,8 +80,13 @@ class EmbeddingCache:
         max_pixels: int,
         threads: int = 8,
         batch_size: int = 32,
+        local_roots: Sequence[Path] = (),
     ) -> None:
+        """``local_roots``: where local sources may be reused from the store unread (the
+        reader's roots); a local source elsewhere is always handed to ``read``, which
+        refuses it."""
         self.store = store
+        self.local_roots = tuple(local_roots)
         self.embedder = embedder
         self.max_pixels = max_pixels
         self.batch_size = batch_size
@@ -98,7 +105,9 @@ class EmbeddingCache:
     def _embed(self, sources: list[str], read: ReadFn) -> EmbedResult:
         unique = list(dict.fromkeys(sources))
         recorded = self.store.sources_by_uri(unique)
-        shas = {u: rec.sha256 for u, rec in recorded.items() if _still_valid(u, rec)}
+        shas = {
+            u: rec.sha256 for u, rec in recorded.items() if _still_valid(u, rec, self.local_roots)
+        }
         have = set(self.store.known_embeddings(shas.values(), self.embedder.model_id))
         to_read = [u for u in unique if shas.get(u) not in have]
         tally = _Tally(hits=len(unique) - len(to_read))
@@ -169,7 +178,7 @@ class EmbeddingCache:
         records = []
         for item in fetched:
             old = recorded.get(item.uri)
-            stat = local_stat(item.uri)
+            stat = local_stat(item.uri, self.local_roots)
             records.append(
                 SourceRecord(
                     uri=item.uri,
@@ -205,17 +214,14 @@ class EmbeddingCache:
         return result
 
 
-def _still_valid(uri: str, rec: SourceRecord) -> bool:
+def _still_valid(uri: str, rec: SourceRecord, roots: Sequence[Path]) -> bool:
     """Whether the recorded content of ``uri`` can be reused without reading it again."""
     if rec.sha256 is None:
         return False
-    stat = local_stat(uri)
-    if stat is not None:
-        return stat == (rec.size, rec.mtime_ns)
-    is_url = ("://" in uri and not uri.startswith("file://")) or uri.startswith(
-        LABEL_STUDIO_PREFIXES
-    )
-    return is_url
+    if is_remote(uri) or uri.startswith(LABEL_STUDIO_PREFIXES):
+        return True
+    stat = local_stat(uri, roots)  # None outside the roots: read again, and refused there
+    return stat is not None and stat == (rec.size, rec.mtime_ns)
 
 
 def _load(uri: str, read: ReadFn, spec: InputSpec, max_pixels: int) -> _Loaded:

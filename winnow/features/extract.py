@@ -6,6 +6,10 @@ chunks to worker processes (read, sha256, decode with JPEG draft mode, hash, mea
 prepare the network input); the main process embeds their arrays in batches and writes
 results as they arrive, so an interrupted run resumes where it stopped. One bad image is
 recorded with its reason and never stops the batch.
+
+Local files are read under the image reader's policy: items from data (task JSON, URL
+lists) only under ``io.local_roots``, items from a folder the operator named under
+``trusted_roots`` too. An item outside them is neither read nor stat'ed.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from multiprocessing import get_context
+from pathlib import Path
 
 import numpy as np
 
 from winnow.config import Settings
 from winnow.errors import WinnowError
-from winnow.features.walk import SourceItem, local_stat
+from winnow.features.walk import SourceItem, is_remote, local_stat
 from winnow.features.worker import (
     ItemProcessor,
     WorkerConfig,
@@ -69,11 +74,20 @@ def extract_features(
     store: FeatureStore,
     embedder: Embedder | None = None,
     progress: Advance | None = None,
+    trusted_roots: Sequence[Path] = (),
 ) -> ExtractionReport:
-    """Compute and store features (and embeddings, if ``embedder`` is given) for ``items``."""
+    """Compute and store features (and embeddings, if ``embedder`` is given) for ``items``.
+
+    ``trusted_roots``: folders the operator named whose files may be read besides
+    ``io.local_roots`` (a scanned folder; never a path taken from data)."""
     started = time.perf_counter()
     report, todo, config = prepare_run(
-        items, settings=settings, store=store, embedder=embedder, progress=progress
+        items,
+        settings=settings,
+        store=store,
+        embedder=embedder,
+        progress=progress,
+        trusted_roots=trusted_roots,
     )
     sink = Sink(store, embedder, report, batch_size=settings.embedding.batch_size)
     for results in _run(todo, config, _worker_count(settings, len(todo), embedder is not None)):
@@ -92,21 +106,23 @@ def prepare_run(
     store: FeatureStore,
     embedder: Embedder | None,
     progress: Advance | None,
+    trusted_roots: Sequence[Path] = (),
 ) -> tuple[ExtractionReport, list[SourceItem], WorkerConfig]:
     """What every engine does first: set aside unchanged items (counting the known-bad ones
     among them), and describe the per-image work. Returns (report, items to do, config)."""
     report = ExtractionReport(total=len(items))
-    todo, hits = _split_unchanged(items, store, embedder)
+    config = WorkerConfig(
+        settings=settings,
+        model_id=embedder.model_id if embedder else None,
+        input_spec=embedder.input_spec if embedder else None,
+        trusted_roots=tuple(trusted_roots),
+    )
+    todo, hits = _split_unchanged(items, store, embedder, config.local_roots)
     report.cache_hits = len(hits)
     for uri, (kind, reason) in _known_failures(hits, store).items():
         report.record_failure(uri, kind, reason)
     if progress and hits:
         progress(len(hits))
-    config = WorkerConfig(
-        settings=settings,
-        model_id=embedder.model_id if embedder else None,
-        input_spec=embedder.input_spec if embedder else None,
-    )
     return report, todo, config
 
 
@@ -123,7 +139,10 @@ def _worker_count(settings: Settings, n_items: int, embedding: bool) -> int:
 
 
 def _split_unchanged(
-    items: Sequence[SourceItem], store: FeatureStore, embedder: Embedder | None
+    items: Sequence[SourceItem],
+    store: FeatureStore,
+    embedder: Embedder | None,
+    roots: Sequence[Path],
 ) -> tuple[list[SourceItem], list[SourceRecord]]:
     """Split into items needing work (new, changed, failed to read, lacking features or the
     embedding) and the stored records of those that need none."""
@@ -137,7 +156,7 @@ def _split_unchanged(
             rec is not None
             and rec.sha256 in ready
             and (rec.label, rec.split) == (item.label, item.split)
-            and _same_stat(item.uri, rec.size, rec.mtime_ns)
+            and _same_stat(item.uri, rec.size, rec.mtime_ns, roots)
         )
         if unchanged:
             hits.append(rec)
@@ -151,11 +170,11 @@ def _known_failures(hits: list[SourceRecord], store: FeatureStore) -> dict[str, 
     return {rec.uri: errors[rec.sha256] for rec in hits if rec.sha256 in errors}
 
 
-def _same_stat(uri: str, size: int | None, mtime_ns: int | None) -> bool:
-    stat = local_stat(uri)
-    if stat is None:  # a URL or S3 key: content at a recorded address is taken as immutable
-        return "://" in uri and not uri.startswith("file://")
-    return stat == (size, mtime_ns)
+def _same_stat(uri: str, size: int | None, mtime_ns: int | None, roots: Sequence[Path]) -> bool:
+    if is_remote(uri):  # a URL or S3 key: content at a recorded address is taken as immutable
+        return True
+    stat = local_stat(uri, roots)  # None outside the roots: read again, and refused there
+    return stat is not None and stat == (size, mtime_ns)
 
 
 def _run(todo: list[SourceItem], config: WorkerConfig, workers: int) -> Iterator[list[WorkResult]]:

@@ -34,7 +34,13 @@ def compute_folder(
         FeatureStore(settings.store_path) as store,
         progress("features", len(scan.items)) as advance,
     ):
-        common = {"settings": settings, "store": store, "embedder": embedder, "progress": advance}
+        common = {
+            "settings": settings,
+            "store": store,
+            "embedder": embedder,
+            "progress": advance,
+            "trusted_roots": scan.folders,  # the operator named the folder: read its files
+        }
         if ray is not None:
             report = extract_features_ray(scan.items, options=ray, **common)
         else:

@@ -20,6 +20,7 @@ import pickle
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,6 +57,7 @@ def extract_features_ray(
     embedder: Embedder | None = None,
     options: RayOptions = RayOptions(),
     progress: Advance | None = None,
+    trusted_roots: Sequence[Path] = (),
 ) -> ExtractionReport:
     """Same contract as :func:`winnow.features.extract.extract_features`, run on Ray.
 
@@ -65,7 +67,12 @@ def extract_features_ray(
     ray = _ray(options.address)
     started = time.perf_counter()
     report, todo, config = prepare_run(
-        items, settings=settings, store=store, embedder=embedder, progress=progress
+        items,
+        settings=settings,
+        store=store,
+        embedder=embedder,
+        progress=progress,
+        trusted_roots=trusted_roots,
     )
     sink = Sink(store, None, report, batch_size=settings.embedding.batch_size)
     if todo:

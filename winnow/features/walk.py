@@ -10,9 +10,12 @@ silently ignored; other files are counted as skipped.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+from winnow.imageio.localfiles import allowed_local_file, scheme_of
 
 Layout = Literal["auto", "flat", "class", "split/class"]
 IMAGE_EXTENSIONS = frozenset(
@@ -60,6 +63,17 @@ class ScanResult:
     layout: Layout
     skipped: int  # files without an image extension
 
+    @property
+    def folders(self) -> tuple[Path, ...]:
+        """The folders holding the found images (symlinks resolved): what a run over this
+        scan passes as ``trusted_roots``, so the operator's folder may be read."""
+        return folders_of(item.uri for item in self.items)
+
+
+def folders_of(paths: Iterable[str]) -> tuple[Path, ...]:
+    """The distinct folders holding ``paths`` (local paths, as a scan lists them)."""
+    return tuple(sorted({Path(path).parent for path in paths}))
+
 
 def detect_layout(root: Path) -> Layout:
     dirs = [d for d in _visible(root) if d.is_dir()]
@@ -105,12 +119,21 @@ def _label_split(parts: tuple[str, ...], layout: Layout) -> tuple[str | None, st
     return None, None
 
 
-def local_stat(uri: str) -> tuple[int, int] | None:
-    """``(size, mtime_ns)`` for a local file, None for URLs and missing files."""
-    if "://" in uri and not uri.startswith("file://"):
+def is_remote(uri: str) -> bool:
+    """Whether ``uri`` names a remote object (HTTP, S3, ...), whose content at a recorded
+    address is taken as immutable; local paths and ``file:`` URLs (any case) are not."""
+    scheme = scheme_of(uri)
+    return scheme is not None and scheme != "file"
+
+
+def local_stat(uri: str, roots: Sequence[Path]) -> tuple[int, int] | None:
+    """``(size, mtime_ns)`` for a local file under ``roots``; None for URLs, missing files and
+    files outside the roots (never looked at: a path from data must not probe the disk)."""
+    path = allowed_local_file(uri, roots)
+    if path is None:
         return None
     try:
-        st = os.stat(uri.removeprefix("file://"))
+        st = os.stat(path)
     except OSError:
         return None
     return st.st_size, st.st_mtime_ns

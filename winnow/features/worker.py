@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -26,6 +27,12 @@ class WorkerConfig:
     settings: Settings
     model_id: str | None  # None: no embedding wanted
     input_spec: InputSpec | None
+    trusted_roots: tuple[Path, ...] = ()  # folders the operator named; data gets io.local_roots
+
+    @property
+    def local_roots(self) -> tuple[Path, ...]:
+        """Every folder whose files may be read (and stat'ed) in this run."""
+        return (*self.settings.io.local_roots, *self.trusted_roots)
 
 
 @dataclass(frozen=True)
@@ -42,24 +49,39 @@ class ItemProcessor:
     def __init__(self, config: WorkerConfig) -> None:
         s = config.settings
         self.config = config
-        self.reader = ImageReader(s.io, s.label_studio, s.s3)
+        self.reader = ImageReader(s.io, s.label_studio, s.s3, trusted_roots=config.trusted_roots)
         self.store = FeatureStore(s.store_path, readonly=True) if s.store_path.exists() else None
 
     def __call__(self, item: SourceItem) -> WorkResult:
         try:
             data = self.reader.read(item.uri)
         except ImageError as exc:
-            return WorkResult(_source(item, None, None, exc), None, None, cached=False)
+            return WorkResult(self._source(item, None, None, exc), None, None, cached=False)
         except Exception as exc:  # noqa: BLE001 - one bad item must never stop the batch
             err = ImageError(item.uri, f"unexpected {type(exc).__name__}: {exc}")
             err.kind = "internal_error"
-            return WorkResult(_source(item, None, None, err), None, None, cached=False)
+            return WorkResult(self._source(item, None, None, err), None, None, cached=False)
         sha = hashlib.sha256(data).hexdigest()
-        source = _source(item, sha, len(data), None)
+        source = self._source(item, sha, len(data), None)
         if self._is_known(sha):
             return WorkResult(source, None, None, cached=True)
         image, embed_input = self._compute(sha, data, item.uri)
         return WorkResult(source, image, embed_input, cached=False)
+
+    def _source(
+        self, item: SourceItem, sha: str | None, size: int | None, exc: ImageError | None
+    ) -> SourceRecord:
+        stat = local_stat(item.uri, self.config.local_roots)
+        return SourceRecord(
+            uri=item.uri,
+            sha256=sha,
+            size=size,
+            mtime_ns=stat[1] if stat else None,
+            label=item.label,
+            split=item.split,
+            error_kind=exc.kind if exc else None,
+            error=exc.reason if exc else None,
+        )
 
     def _is_known(self, sha: str) -> bool:
         return self.store is not None and bool(self.store.complete([sha], self.config.model_id))
@@ -92,27 +114,6 @@ class ItemProcessor:
             measurements=measurements,
         )
         return record, embed_input
-
-
-def _source(
-    item: SourceItem, sha: str | None, size: int | None, exc: ImageError | None
-) -> SourceRecord:
-    mtime = _mtime_ns(item.uri)
-    return SourceRecord(
-        uri=item.uri,
-        sha256=sha,
-        size=size,
-        mtime_ns=mtime,
-        label=item.label,
-        split=item.split,
-        error_kind=exc.kind if exc else None,
-        error=exc.reason if exc else None,
-    )
-
-
-def _mtime_ns(uri: str) -> int | None:
-    stat = local_stat(uri)
-    return stat[1] if stat else None
 
 
 _PROCESSOR: ItemProcessor | None = None

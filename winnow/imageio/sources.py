@@ -3,32 +3,32 @@
 Sources: a local path or ``file://`` URL, ``http(s)://``, a Label Studio data URL (relative
 ``/data/local-files/?d=...`` and ``/data/upload/...``, or absolute on the Label Studio
 origin), and ``s3://bucket/key``. Every source passes the same policy: path roots, the SSRF
-guard, the byte limit. Only Label Studio's own origin ever receives its API key.
+guard, the byte limit, the download deadline. Only Label Studio's own origin ever receives
+its API key, and only on its file paths (:mod:`winnow.imageio.httpfetch`).
 
-A ``str`` is parsed as a source; pass a :class:`~pathlib.Path` to force a local file (for
-example a local file under ``/data/upload/`` while Label Studio is configured).
+Local files: a source from data may name one only under ``io.local_roots``; a reader that
+walks a folder the operator named gets that folder as ``trusted_roots``
+(:mod:`winnow.imageio.localfiles`). A ``str`` is parsed as a source; pass a
+:class:`~pathlib.Path` to force a local file (for example a local file under
+``/data/upload/`` while Label Studio is configured); it passes the same roots.
 """
 
 from __future__ import annotations
 
-import re
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 
 import httpx
 
 from winnow.config import ImageIOSettings, LabelStudioSettings, S3Settings
 from winnow.errors import BlockedSourceError, FetchError, TooLargeError
 from winnow.imageio.httpfetch import HttpFetcher, TrustedOrigin, origin_of
+from winnow.imageio.localfiles import confine, file_path, scheme_of
 from winnow.imageio.s3fetch import S3Fetcher
-from winnow.imageio.urlguard import safe_local_path
 
 LABEL_STUDIO_PREFIXES = ("/data/local-files/", "/data/local-files?", "/data/upload/")
-# Two or more characters, so a drive letter or "./a:b.jpg" is never taken for a scheme.
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.\-]+):")
 
 
 class ImageReader:
@@ -41,12 +41,18 @@ class ImageReader:
         s3: S3Settings | None = None,
         *,
         http_client: httpx.Client | None = None,
+        trusted_roots: Sequence[Path] = (),
+        exempt_label_studio: bool = True,
     ) -> None:
+        """``trusted_roots``: folders the operator named (a command-line argument), readable
+        besides ``io.local_roots``. ``exempt_label_studio=False`` for a Label Studio address
+        that arrived in a request (``/setup``): its host then passes the SSRF guard too."""
         self.io = io
         self.label_studio = label_studio
+        self.local_roots = (*io.local_roots, *trusted_roots)
         self._http = HttpFetcher(io, client=http_client)
         self._s3 = S3Fetcher(s3, io)
-        self._label_studio_origin = _trusted_origin(label_studio)
+        self._label_studio_origin = _trusted_origin(label_studio, exempt=exempt_label_studio)
 
     def __enter__(self) -> ImageReader:
         return self
@@ -73,12 +79,10 @@ class ImageReader:
             return self._http.fetch(
                 label_studio_url, source=text, trusted=self._label_studio_origin
             )
-        match = _SCHEME.match(text)
-        scheme = match.group(1).lower() if match else None
-        if scheme is None:
-            return self._read_local(Path(text), text)
-        if scheme == "file":
-            return self._read_local(_file_url_path(text), text)
+        path = file_path(text)  # a plain path or a file: URL in any letter case
+        if path is not None:
+            return self._read_local(path, text)
+        scheme = scheme_of(text)
         if scheme in ("http", "https"):
             return self._http.fetch(text, source=text)
         if scheme == "s3":
@@ -94,10 +98,7 @@ class ImageReader:
         return text if origin.matches(text) else None
 
     def _read_local(self, path: Path, source: str) -> bytes:
-        try:
-            resolved = safe_local_path(path, roots=self.io.local_roots)
-        except BlockedSourceError as exc:
-            raise BlockedSourceError(source, exc.reason) from exc
+        resolved = confine(path, self.local_roots, source=source)
         try:
             info = resolved.stat()
         except FileNotFoundError as exc:
@@ -119,18 +120,11 @@ class ImageReader:
         return data
 
 
-def _trusted_origin(settings: LabelStudioSettings | None) -> TrustedOrigin | None:
+def _trusted_origin(settings: LabelStudioSettings | None, *, exempt: bool) -> TrustedOrigin | None:
     if settings is None:
         return None
     origin = origin_of(settings.url)
     if origin is None:
         return None
     token = settings.api_key.get_secret_value() if settings.api_key is not None else None
-    return TrustedOrigin(*origin, token=token)
-
-
-def _file_url_path(url: str) -> Path:
-    parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost"):
-        raise BlockedSourceError(url, f"file URL names a remote host {parts.netloc!r}")
-    return Path(url2pathname(parts.path))
+    return TrustedOrigin(*origin, token=token, exempt=exempt)

@@ -2,8 +2,9 @@
 
 Image sources come from data (task JSON, URL lists), so a hostile entry must not make Winnow
 fetch cloud metadata (169.254.169.254), probe the internal network, or read files outside the
-configured roots. A URL is allowed only when every address its host resolves to is globally
-routable, unless the operator allow-listed the host, address or network.
+configured roots (:mod:`winnow.imageio.localfiles`). A URL is allowed only when every address
+its host resolves to is globally routable, unless the operator allow-listed the host, address
+or network.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from urllib.parse import SplitResult, urlsplit
 
 from winnow.errors import BlockedSourceError, FetchError
+from winnow.imageio.localfiles import confine
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -130,13 +132,6 @@ def _resolve(url: str, host: str, port: int) -> list[IPAddress]:
 
 
 def safe_local_path(path: str | Path, *, roots: Sequence[Path]) -> Path:
-    """Resolve symlinks and ``..``; with ``roots``, refuse anything that lands outside them."""
-    try:
-        resolved = Path(os.fspath(path)).resolve()
-        real_roots = [Path(root).resolve() for root in roots]
-    except (OSError, ValueError, RuntimeError) as exc:  # NUL byte, symlink loop, ...
-        raise BlockedSourceError(str(path), f"invalid path: {exc}") from exc
-    if real_roots and not any(resolved.is_relative_to(root) for root in real_roots):
-        shown = ", ".join(str(root) for root in real_roots)
-        raise BlockedSourceError(str(path), f"resolves to {resolved}, outside the roots {shown}")
-    return resolved
+    """Resolve symlinks and ``..``; refuse anything outside ``roots`` (and, with no roots,
+    everything). The same check as every reader's: :func:`winnow.imageio.localfiles.confine`."""
+    return confine(Path(os.fspath(path)), roots, source=str(path))

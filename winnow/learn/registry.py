@@ -11,13 +11,15 @@ Versions read ``linear-<embedder>@<n_annotations>-<timestamp>`` for the fast pat
 
 A new model replaces the current one only if its score on the held-out split is not worse
 than the current model's score on the *same* split (``replace_only_if_not_worse``); the
-caller evaluates both with one function, so the comparison is like for like.
+caller evaluates both with one function, so the comparison is like for like. Before any
+trained model serves (or when the current one no longer fits the labeling config), the model
+to beat is the one that serves instead: the caller's :class:`Baseline` (zero-shot), scored on
+the same held-out tasks.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -29,10 +31,19 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from winnow.atomic import write_atomic
 from winnow.learn.linear_head import LinearHead
 from winnow.learn.trainer import FineTunedNetwork
 
 Evaluate = Callable[["TrainedModel"], float | None]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The model serving when no trained model does (zero-shot), scored on the held-out tasks."""
+
+    version: str
+    score: float | None
 
 
 @dataclass(eq=False)
@@ -72,6 +83,7 @@ class Decision:
     candidate_score: float | None
     current_score: float | None
     reason: str
+    current_version: str | None = None  # the model compared with (trained or zero-shot)
 
 
 def make_version(kind: str, name: str, n_annotations: int, now: datetime | None = None) -> str:
@@ -149,17 +161,30 @@ class ModelRegistry:
         return model
 
     def consider(
-        self, project: int, model: TrainedModel, evaluate: Evaluate, *, only_if_not_worse: bool
+        self,
+        project: int,
+        model: TrainedModel,
+        evaluate: Evaluate,
+        *,
+        only_if_not_worse: bool,
+        baseline: Callable[[], Baseline] | None = None,
     ) -> Decision:
         """Score ``model`` and the current model with ``evaluate`` (the same held-out split),
-        save ``model`` with the decision, and promote it if :func:`should_replace` agrees."""
+        save ``model`` with the decision, and promote it if :func:`should_replace` agrees.
+
+        Without a comparable current model, ``baseline()`` (called only then) is the model
+        to beat."""
         current = self.current(project)
         candidate_score = evaluate(model)
         current_score = evaluate(current) if current is not None else None
+        rival = current.version if current is not None else None
+        if current_score is None and baseline is not None:
+            base = baseline()
+            rival, current_score = base.version, base.score
         promoted = should_replace(
             candidate_score, current_score, only_if_not_worse=only_if_not_worse
         )
-        reason = _reason(promoted, candidate_score, current_score, current)
+        reason = _reason(promoted, candidate_score, current_score, rival)
         model.metrics["holdout_score"] = candidate_score
         self.save(
             project,
@@ -168,13 +193,13 @@ class ModelRegistry:
                 "promoted": promoted,
                 "reason": reason,
                 "candidate_score": candidate_score,
-                "current_version": current.version if current else None,
+                "current_version": rival,
                 "current_score": current_score,
             },
         )
         if promoted:
             self.promote(project, model.version)
-        return Decision(promoted, candidate_score, current_score, reason)
+        return Decision(promoted, candidate_score, current_score, reason, rival)
 
     def promote(self, project: int, version: str) -> None:
         if not (self.root / str(project) / version / "meta.json").is_file():
@@ -183,14 +208,14 @@ class ModelRegistry:
 
 
 def _reason(
-    promoted: bool, candidate: float | None, current: float | None, model: TrainedModel | None
+    promoted: bool, candidate: float | None, current: float | None, rival: str | None
 ) -> str:
-    if model is None:
+    if rival is None:
         return "first model"
     if candidate is None or current is None:
-        return "no held-out examples to compare on"
+        return f"no held-out examples to compare with {rival} on"
     verb = "replaces" if promoted else "is worse than"
-    return f"held-out score {candidate:.3f} {verb} {model.version} ({current:.3f})"
+    return f"held-out score {candidate:.3f} {verb} {rival} ({current:.3f})"
 
 
 def _read(folder: Path) -> TrainedModel:
@@ -210,7 +235,4 @@ def _read(folder: Path) -> TrainedModel:
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}-{threading.get_ident()}")
-    tmp.write_text(json.dumps(payload, indent=2, default=float))
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(payload, indent=2, default=float))  # fsynced, then renamed

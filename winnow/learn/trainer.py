@@ -1,4 +1,10 @@
-"""Fine-tuning a fastai ``vision_learner`` on a project's labelled images (CPU, a few epochs).
+"""Fine-tuning a fastai ``vision_learner`` on a project's labelled images (CPU).
+
+The schedule counts optimiser steps, not epochs (:func:`plan_schedule`): with a dozen images
+an epoch is one batch, so "three epochs" would be four weight updates and a network that has
+not moved from its ImageNet head. Small sets get a smaller batch (at least ``min_batches``
+per epoch) and as many epochs as ``min_steps`` updates need; large sets keep ``batch_size``
+and ``epochs``.
 
 The default architecture is the offline EfficientNet-Lite0 from
 :mod:`winnow.models.backbone` (timm ``tf_efficientnet_lite0`` filled with the weights shipped
@@ -15,6 +21,7 @@ inference needs no fastai ``DataLoaders``.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +42,39 @@ FORMAT_VERSION = 1
 @dataclass(frozen=True)
 class FitOptions:
     arch: str = SHIPPED_ARCH
-    epochs: int = 1  # unfrozen epochs, after one epoch with the backbone frozen
+    epochs: int = 1  # unfrozen epochs at least, after at least one with the backbone frozen
     image_size: int = 128  # small on purpose: CPU training
-    batch_size: int = 16
+    batch_size: int = 16  # the largest batch; small sets get smaller ones
     seed: int = 0
+    min_steps: int = 60  # optimiser steps in all, however few the images
+    min_batches: int = 4  # batches per epoch at least, while the batch can shrink to 2
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How one fine-tune runs: batch size, batches per epoch, frozen and unfrozen epochs."""
+
+    batch_size: int
+    batches: int
+    freeze_epochs: int
+    epochs: int
+
+    @property
+    def steps(self) -> int:
+        """Optimiser steps in all (fastai drops the last partial training batch)."""
+        return self.batches * (self.freeze_epochs + self.epochs)
+
+
+def plan_schedule(n_train: int, options: FitOptions) -> Schedule:
+    """The schedule for ``n_train`` training images: at least ``min_steps`` optimiser steps,
+    at least ``min_batches`` batches per epoch (batch >= 2), a fifth of the epochs frozen."""
+    if n_train < 2:
+        raise ValueError(f"fine-tuning needs at least 2 training images, got {n_train}")
+    batch = max(2, min(options.batch_size, n_train // options.min_batches))
+    batches = n_train // batch
+    total = max(options.epochs + 1, math.ceil(options.min_steps / batches))
+    frozen = max(1, total // 5)
+    return Schedule(batch, batches, frozen, total - frozen)
 
 
 @dataclass(eq=False)
@@ -51,6 +87,8 @@ class FineTunedNetwork:
     image_size: int
     stats: tuple[tuple[float, ...], tuple[float, ...]]  # mean, std on [0, 1] pixels
     model: torch.nn.Module
+    schedule: Schedule | None = None  # how it was trained (None when loaded from disk)
+    steps_taken: int = 0  # optimiser steps fastai actually took (0 when loaded from disk)
 
     def predict_proba(self, images: Sequence[Image.Image], *, batch_size: int = 32) -> np.ndarray:
         """``(N, K)`` probabilities: softmax rows (single-label) or sigmoids (multi-label)."""
@@ -114,10 +152,18 @@ def fine_tune(
     Raises ModelError when the architecture or its weights are unavailable and ValueError
     for labels outside ``classes``.
     """
+    from fastai.callback.core import Callback
     from fastai.vision.all import set_seed, vision_learner
 
+    class CountSteps(Callback):
+        taken = 0
+
+        def after_step(self) -> None:
+            self.taken += 1
+
     set_seed(options.seed, reproducible=True)  # python, numpy and torch: fastai shuffles too
-    dls = _dataloaders(images, labels, classes, multi_label, valid_idx, options)
+    plan = plan_schedule(len(images) - len(set(valid_idx)), options)
+    dls = _dataloaders(images, labels, classes, multi_label, valid_idx, options, plan.batch_size)
     arch = _shipped_arch if options.arch == SHIPPED_ARCH else options.arch
     try:
         learn = vision_learner(dls, arch, n_out=len(classes), normalize=arch is not _shipped_arch)
@@ -125,16 +171,26 @@ def fine_tune(
         raise
     except Exception as exc:  # timm/hub failures come in many types; name the cause
         raise ModelError(f"cannot build architecture {options.arch!r}: {exc}") from exc
+    counter = CountSteps()
     with learn.no_bar(), learn.no_logging():
-        learn.fine_tune(options.epochs, freeze_epochs=1)
+        learn.fine_tune(plan.epochs, freeze_epochs=plan.freeze_epochs, cbs=[counter])
     stats = _SHIPPED_STATS if arch is _shipped_arch else _timm_stats(options.arch)
     model = learn.model.cpu().eval()
     return FineTunedNetwork(
-        options.arch, tuple(classes), multi_label, options.image_size, stats, model
+        options.arch,
+        tuple(classes),
+        multi_label,
+        options.image_size,
+        stats,
+        model,
+        plan,
+        counter.taken,
     )
 
 
-def _dataloaders(images, labels, classes, multi_label, valid_idx, options: FitOptions) -> Any:
+def _dataloaders(
+    images, labels, classes, multi_label, valid_idx, options: FitOptions, bs: int
+) -> Any:
     from fastai.vision.all import (
         CategoryBlock,
         DataBlock,
@@ -161,7 +217,6 @@ def _dataloaders(images, labels, classes, multi_label, valid_idx, options: FitOp
         item_tfms=Resize(options.image_size),
         batch_tfms=batch_tfms,
     )
-    bs = max(2, min(options.batch_size, len(images) - len(valid_idx)))
     dls = block.dataloaders(list(range(len(images))), bs=bs, num_workers=0, device="cpu")
     if list(dls.vocab) != vocab:
         raise RuntimeError(f"fastai reordered the classes: {list(dls.vocab)} != {vocab}")

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import fcntl
 import importlib.metadata
+import ipaddress
 import json
 import os
 import secrets
 import shutil
 import sqlite3
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from winnow.config import child_env
@@ -30,6 +32,53 @@ DB_NAME = "label_studio.sqlite3"
 # Written beside the database: who the admin is, because the database keeps the first one.
 CREDENTIALS_FILE = "winnow-credentials.json"
 _INHERITED_PREFIXES = ("LABEL_STUDIO_", "HEARTEX_")
+# Label Studio 1.23's own list of networks its SSRF guard refuses (``validate_ip`` in
+# label_studio/core/utils/io.py). It has no allow-list, only this list and an extra one, so
+# :func:`ssrf_env` turns the defaults off and hands back this list minus what is allowed.
+LABEL_STUDIO_BANNED_SUBNETS = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16",
+    "198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "233.252.0.0/24",
+    "240.0.0.0/4", "255.255.255.255/32", "::/128", "::1/128", "::ffff:0:0/96",
+    "::ffff:0:0:0/96", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001:0000::/32",
+    "2001:20::/28", "2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
+)  # fmt: skip
+# The local stack runs the ML backend, the API and S3 on this one address.
+LOCAL_SSRF_ALLOWED = ("127.0.0.1/32",)
+
+
+def banned_subnets(allowed: Iterable[str]) -> list[str]:
+    """Label Studio's banned networks with the ``allowed`` networks cut out of them."""
+    allow = [ipaddress.ip_network(a, strict=False) for a in allowed]
+    result: list[str] = []
+    for subnet in LABEL_STUDIO_BANNED_SUBNETS:
+        pieces = [ipaddress.ip_network(subnet)]
+        for hole in allow:
+            pieces = [rest for piece in pieces for rest in _cut(piece, hole)]
+        result += [str(p) for p in sorted(pieces)]
+    return result
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _cut(network: Network, hole: Network) -> list[Network]:
+    if network.version != hole.version or not network.overlaps(hole):
+        return [network]
+    if network.subnet_of(hole):  # type: ignore[arg-type]
+        return []
+    return list(network.address_exclude(hole))  # type: ignore[arg-type]
+
+
+def ssrf_env(allowed: Iterable[str]) -> dict[str, str]:
+    """Label Studio variables that keep its SSRF guard on (URL imports, webhooks, storage
+    endpoints and the ML backend) and let through only the ``allowed`` networks."""
+    return {
+        "LABEL_STUDIO_SSRF_PROTECTION_ENABLED": "true",
+        "LABEL_STUDIO_ML_BLOCK_LOCAL_IP": "true",
+        "LABEL_STUDIO_USE_DEFAULT_BANNED_SUBNETS": "false",
+        "LABEL_STUDIO_USER_ADDITIONAL_BANNED_SUBNETS": ",".join(banned_subnets(allowed)),
+    }
 
 
 def installed_version(venv: Path) -> str:
@@ -60,7 +109,9 @@ class LabelStudio(Service):
     Local files under ``files_root`` are served at ``/data/local-files/?d=<relative path>``.
     If ``template`` names a migrated data directory and ``data_dir`` has no database yet,
     the template is copied in first. With ``postgres`` the database is that PostgreSQL one
-    (fresh: it is migrated on first start, and a template does not apply).
+    (fresh: it is migrated on first start, and a template does not apply). Its SSRF guard
+    stays on; ``ssrf_allowed`` names the only private networks it may reach (by default
+    127.0.0.1, where the local ML backend, API and S3 listen).
     """
 
     name = "Label Studio"
@@ -79,10 +130,12 @@ class LabelStudio(Service):
         username: str = DEFAULT_USERNAME,
         log_path: Path | None = None,
         postgres: PostgresDatabase | None = None,
+        ssrf_allowed: Iterable[str] = LOCAL_SSRF_ALLOWED,
     ) -> None:
         if postgres is not None and template is not None:
             raise ValueError("a migrated template is a SQLite database; omit it with postgres")
         self.postgres = postgres
+        self.ssrf_allowed = tuple(ssrf_allowed)
         self.data_dir = Path(data_dir)
         self.venv = Path(venv)
         self.files_root = Path(files_root)
@@ -151,9 +204,7 @@ class LabelStudio(Service):
             LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN="true",
             LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true",
             LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(self.files_root),
-            # Winnow's ML backend and webhooks live on loopback: allow them.
-            LABEL_STUDIO_ML_BLOCK_LOCAL_IP="false",
-            LABEL_STUDIO_SSRF_PROTECTION_ENABLED="false",
+            **ssrf_env(self.ssrf_allowed),
             COLLECT_ANALYTICS="false",
             LATEST_VERSION_CHECK="false",
             SENTRY_DSN="",

@@ -9,15 +9,10 @@ the fastai fine-tune is covered by tests/winnow/learn/test_trainer.py.
 from __future__ import annotations
 
 import logging
-import uuid
-from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 from label_studio_sdk import LabelStudio as LSClient
-from PIL import Image
-from skimage import data
 
 from ml_backend.rank import VIEW_TITLE
 from ml_backend.server import BackendServer
@@ -34,8 +29,6 @@ LABEL_CONFIG = """<View>
     <Choice value="person" hint="a person"/>
   </Choices>
 </View>"""
-PHOTOS = {"cat": "chelsea", "coffee": "coffee", "person": "astronaut"}
-VARIANTS = 5  # crops and flips of each photo: 15 tasks
 
 
 @pytest.fixture(scope="module")
@@ -49,49 +42,13 @@ def settings(
     )
 
 
-@pytest.fixture(scope="module")
-def image_urls(ls_files_root: Path) -> dict[str, list[str]]:
-    """class -> Label Studio URLs of real photo variants in the local-files root."""
-    folder = ls_files_root / f"al-{uuid.uuid4().hex[:8]}"
-    folder.mkdir()
-    urls: dict[str, list[str]] = {}
-    for label, photo in PHOTOS.items():
-        pixels = np.asarray(Image.fromarray(getattr(data, photo)()).convert("RGB"))
-        h, w = pixels.shape[:2]
-        for k in range(VARIANTS):
-            top, left = (k * h) // 12, ((VARIANTS - k) * w) // 14
-            crop = pixels[top : top + (2 * h) // 3, left : left + (2 * w) // 3]
-            crop = crop[:, ::-1] if k % 2 else crop
-            name = f"{label}_{k}.jpg"
-            Image.fromarray(np.ascontiguousarray(crop)).save(folder / name, quality=90)
-            urls.setdefault(label, []).append(f"/data/local-files/?d={folder.name}/{name}")
-    return urls
-
-
-def choice(label: str) -> list[dict]:
-    return [
-        {"from_name": "label", "to_name": "image", "type": "choices", "value": {"choices": [label]}}
-    ]
-
-
-def wait_for(check, timeout_s: float = 60.0):
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.3)
-    return value
-
-
 def unlabeled_scores(client: LSClient, project: int) -> dict[int, float | None]:
     tasks = client.tasks.list(project=project, fields="all")
     return {t.id: t.predictions_score for t in tasks if not t.annotations}
 
 
 def test_annotations_train_a_model_that_ranks_tasks(
-    settings, label_studio, image_urls, ls_files_root, caplog, monkeypatch
+    settings, label_studio, image_urls, ls_files_root, caplog, monkeypatch, choice, wait_for
 ):
     client = LSClient(base_url=label_studio.url, api_key=label_studio.api_key)
     project = client.projects.create(title="active learning", label_config=LABEL_CONFIG).id
@@ -106,17 +63,14 @@ def test_annotations_train_a_model_that_ranks_tasks(
         ml = client.ml.create(url=backend.url, project=project, title="Winnow")
         zero_shot = client.ml.get(ml.id).model_version
         wait_for(lambda: client.projects.get(project).model_version == zero_shot)
-        client.webhooks.create(
-            project=project,
-            url=f"{backend.url}/webhook",
-            send_payload=True,
-            send_for_all_actions=False,
-            actions=["ANNOTATION_CREATED", "ANNOTATIONS_DELETED"],
-        )
+        # Label Studio made the webhook to /webhook itself when the backend was connected
+        [hook] = [h for h in client.webhooks.list(project=project) if h.url.endswith("/webhook")]
+        assert hook.send_for_all_actions and hook.send_payload
         client.actions.create(id="retrieve_tasks_predictions", project=project)
         before = unlabeled_scores(client, project)
 
-        # Two annotations per class: the third and the sixth annotation each trigger a run.
+        # Two annotations per class: the third triggers a run, which finds "person" short;
+        # from then on every annotation triggers one, until all classes have two.
         labelled = {label: urls[:2] for label, urls in image_urls.items()}
         annotation_ids = {}
         for label, urls in labelled.items():
@@ -130,6 +84,9 @@ def test_annotations_train_a_model_that_ranks_tasks(
         assert trained.version.startswith("linear-efficientnet_lite0-imagenet@6-")
         assert trained.metrics["train_size"] + trained.metrics["holdout_size"] == 6
         wait_for(lambda: client.projects.get(project).model_version == trained.version)
+        serving = httpx.get(f"{backend.url}/health", trust_env=False, timeout=10).json()
+        assert serving["model_class"] == "winnow-linear-head"  # not the zero-shot class
+        assert serving["models"] == {str(project): trained.version}
 
         # /predict now answers with the trained model and an uncertainty score.
         answer = httpx.post(
@@ -183,4 +140,6 @@ def test_annotations_train_a_model_that_ranks_tasks(
                 )
             )
         assert "serving zero-shot" in caplog.text and "['person']" in caplog.text
-        assert backend.app.state.backend.learning.health()["training"] == "idle"
+        health = httpx.get(f"{backend.url}/health", trust_env=False, timeout=10).json()
+        assert health["training"] == "idle"
+        assert health["model_class"] == "winnow-zero-shot-imagenet"  # zero-shot serves again

@@ -84,6 +84,7 @@ def learning(request, tmp_path, photos, imagenet_predictor):
         data_dir=tmp_path / "data",
         io={"local_roots": [folder]},
         backend={"sync_model_version": False},
+        detection={"backend": "haar"},  # offline: detection configs get a plan
         training=training,
     )
     tasks = [annotated(i, p, "cat") for i, p in enumerate(paths["cat"][:4])]
@@ -135,8 +136,15 @@ def test_bad_input_is_counted_and_the_trained_model_serves(learning, photos):
     np.testing.assert_allclose(
         [o.score for o in outcomes[:2]], uncertainty_score(probs, "margin"), atol=1e-6
     )
-    health = learning.health()
-    assert health == {"training": "idle", "training_error": None, "models": {"1": model.version}}
+    health = learning.health("winnow-zero-shot-imagenet")
+    assert health["model_class"] == "winnow-linear-head"  # what serves, not zero-shot
+    assert health["training"] == "idle" and health["training_error"] is None
+    assert health["models"] == {"1": model.version}
+    # the first model's rival is zero-shot; these 9 task ids put none on the held-out side
+    assert health["projects"]["1"]["holdout_scores"] == {model.version: None, plan.version: None}
+    assert health["projects"]["1"]["decisions"] == [
+        f"no held-out examples to compare with {plan.version} on"
+    ]
     assert learning.fake.project.model_version == model.version  # Label Studio moved along
     # one more annotation: a newer model that is not worse takes over, Label Studio follows
     learning.fake.task_rows.append(annotated(30, paths["cat"][4], "cat"))
@@ -155,8 +163,10 @@ def test_a_crashing_run_keeps_the_current_model(learning):
 
     learning.fake.projects = SimpleNamespace(get=broken)
     train(learning)
-    assert learning.health()["training"] == "failed"
-    assert "ConnectionError: Label Studio went away" in learning.health()["training_error"]
+    health = learning.health("winnow-zero-shot-imagenet")
+    assert health["training"] == "failed"
+    assert health["training_error"] == "the last training run of project 1 failed; see the log"
+    assert "Label Studio went away" in learning.worker.status().last_error  # the log's detail
     assert learning.metrics.value("winnow_backend_training_runs", outcome="failed") == 1
     assert learning.version(1, learning.service.plan(CONFIG)) == serving
 
@@ -175,7 +185,14 @@ def test_too_few_annotations_fall_back_to_zero_shot_with_the_reason(learning, ca
     assert "serving zero-shot" in caplog.text and "['person'] have fewer than 1" in caplog.text
 
 
-FINE_TUNE = {"fine_tune": True, "epochs": 1, "image_size": 64, "replace_only_if_not_worse": False}
+FINE_TUNE = {
+    "fine_tune": True,
+    "fine_tune_min_images": 2,
+    "fine_tune_min_steps": 4,
+    "epochs": 1,
+    "image_size": 64,
+    "replace_only_if_not_worse": False,
+}
 
 
 @pytest.mark.parametrize("learning", [FINE_TUNE], indirect=True)
@@ -205,3 +222,34 @@ def test_the_fine_tuned_network_serves_from_images(learning, photos):
     assert outcomes[0].score == pytest.approx(
         float(uncertainty_score(probs, "margin")[0]), abs=1e-5
     )
+
+
+@pytest.mark.parametrize(
+    "learning", [{"fine_tune": True, "fine_tune_min_images": 10}], indirect=True
+)
+def test_below_the_minimum_the_fine_tune_is_skipped_and_health_says_so(learning):
+    train(learning)  # 9 usable annotations, the minimum is 10
+    assert [v.split("@")[0] for v in learning.registry.versions(1)] == [
+        "linear-efficientnet_lite0-imagenet"
+    ]
+    entry = learning.health("winnow-zero-shot-imagenet")["projects"]["1"]
+    assert entry["fine_tune"].startswith(
+        "skipped: 9 labelled images, below training.fine_tune_min_images (10)"
+    )
+
+
+BOXES = """<View><Image name="image" value="$image"/>
+<RectangleLabels name="box" toName="image"><Label value="cat"/></RectangleLabels></View>"""
+
+
+def test_a_detection_project_stays_on_zero_shot_and_health_says_why(learning):
+    learning.fake.project.label_config = BOXES
+    train(learning)
+    health = learning.health("winnow-zero-shot-imagenet")
+    assert health["training"] == "idle" and health["training_error"] is None  # not a failure
+    entry = health["projects"]["1"]
+    assert entry["unsupported"].startswith("detection controls (<RectangleLabels>")
+    assert entry["model_class"] == "winnow-zero-shot-imagenet"
+    assert learning.registry.versions(1) == []
+    # a later annotation does not start a run at once: nothing is "short" here
+    assert not learning.is_short(1)

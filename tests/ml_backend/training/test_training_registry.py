@@ -57,7 +57,12 @@ def test_the_promoted_model_answers_only_after_a_run_that_allows_it(models, tmp_
         "counts": {"cat": 4, "dog": 4},
         "dropped": {},
         "n_annotations": 8,
+        "short": [],
+        "fine_tune": None,
+        "decisions": {},
+        "unsupported": None,
         "version": "linear-v2",
+        "model_class": "winnow-linear-head",
     }
 
 

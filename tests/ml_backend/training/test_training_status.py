@@ -23,9 +23,9 @@ def test_saved_findings_are_read_back_by_a_fresh_store(tmp_path):
     status.save(3, {"trained": True, "version": "v1"})
     assert json.loads((tmp_path / "3" / "status.json").read_text())["version"] == "v1"
     restarted = ProjectStatus(tmp_path)
-    assert restarted.known() == {}  # nothing loaded until asked
     assert restarted.get(3) == {"trained": True, "version": "v1"}
-    assert restarted.known() == {3: {"trained": True, "version": "v1"}}
+    # /health lists a restarted backend's projects before any request names them
+    assert ProjectStatus(tmp_path).known() == {3: {"trained": True, "version": "v1"}}
 
 
 def test_an_unreadable_status_file_counts_as_no_run(tmp_path):
@@ -34,15 +34,18 @@ def test_an_unreadable_status_file_counts_as_no_run(tmp_path):
     assert ProjectStatus(tmp_path).get(4) == {}
 
 
-def test_health_lists_the_version_per_project():
-    worker = WorkerStatus("failed", "ValueError: boom", runs=2, failures=1, coalesced=0)
-    assert health_document(worker, {}) == {
+def test_health_lists_the_version_per_project_without_exception_text():
+    worker = WorkerStatus("failed", "project 4: ValueError: boom", 2, 1, 0, failed_project=4)
+    assert health_document(worker, {}, zero_shot_class="winnow-zero-shot-x") == {
+        "model_class": "winnow-zero-shot-x",
         "training": "failed",
-        "training_error": "ValueError: boom",
+        "training_error": "the last training run of project 4 failed; see the log",
         "models": None,
+        "projects": None,
     }
     projects = {1: {"version": "v1"}, 2: {}}
-    assert health_document(worker, projects)["models"] == {"1": "v1", "2": None}
+    doc = health_document(worker, projects, zero_shot_class="winnow-zero-shot-x")
+    assert doc["models"] == {"1": "v1", "2": None}
 
 
 def test_metrics_carry_the_worker_state_and_the_active_model():

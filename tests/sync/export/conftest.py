@@ -78,8 +78,9 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def resolve() -> Callable[[pd.Series], bytes]:
-    reader = ImageReader(ImageIOSettings())
+def resolve(tmp_path_factory: pytest.TempPathFactory) -> Callable[[pd.Series], bytes]:
+    """Reads the test's own files: local paths in records are allowed only under a root."""
+    reader = ImageReader(ImageIOSettings(local_roots=[tmp_path_factory.getbasetemp()]))
     return lambda row: reader.read(str(row["image"]))
 
 

@@ -21,6 +21,7 @@ from skimage import data as photos
 
 from sync.export.job import export_dataset
 from sync.export.plan import ExportOptions
+from sync.export.s3lock import LEASE
 from sync.export.targets import open_target
 from sync.export.verify import verify_export
 from tests.conftest import start_seaweedfs
@@ -174,7 +175,11 @@ def test_server_killed_mid_upload_resumes(records, tmp_path) -> None:
         assert verify_export(dest, settings).ok
         listed = server.client().list_objects_v2(Bucket=bucket, Prefix="photos/")
         after = {o["Key"]: o["LastModified"] for o in listed["Contents"]}
-        stable = [k for k in before if not k.endswith(("DATASET_CARD.md", "checksums.sha256"))]
+        # the lease left by the killed run was taken over (same process, run no longer held)
+        assert f"photos/{LEASE}" in before and f"photos/{LEASE}" not in after
+        stable = [
+            k for k in before if not k.endswith(("DATASET_CARD.md", "checksums.sha256", LEASE))
+        ]
         assert stable and all(after[k] == before[k] for k in stable)  # skipped, not re-sent
     finally:
         server.stop()

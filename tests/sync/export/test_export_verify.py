@@ -10,6 +10,7 @@ import pytest
 
 from sync.export.job import export_dataset
 from sync.export.plan import ExportOptions
+from sync.export.target_local import LOCK_FILE
 from sync.export.targets import next_version
 from sync.export.verify import verify_export
 from winnow.errors import ConfigError
@@ -80,7 +81,8 @@ def test_failed_export_leaves_nothing_visible(records, tmp_path, settings, resol
 
     with pytest.raises(OSError, match="disk went away"):
         _export(records, tmp_path / "out", settings, flaky)
-    assert list((tmp_path / "out").iterdir()) == []  # no version, no staging left
+    left = [p.name for p in (tmp_path / "out").iterdir()]
+    assert left == [LOCK_FILE]  # no version, no staging left; the (released) lock file stays
     report = verify_export(str(tmp_path / "out"), settings)
     assert report.problems == [f"no published version under {tmp_path / 'out'}"]
 

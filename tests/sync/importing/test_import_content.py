@@ -28,7 +28,7 @@ def test_features_are_stored_and_bad_files_skipped(
     candidates.append(_candidate(folder / "gone.jpg"))
     settings = get_settings(data_dir=tmp_path / "store", features={"workers": 0})
 
-    usable, skipped = check_content(candidates, settings=settings)
+    usable, skipped = check_content(candidates, settings=settings, trusted_roots=[folder])
 
     assert [Path(c.read_uri).name for c in usable] == ["coffee.jpg"]
     assert len(usable[0].sha256 or "") == 64
@@ -40,8 +40,23 @@ def test_features_are_stored_and_bad_files_skipped(
     }
     with FeatureStore(settings.store_path) as store:
         assert usable[0].sha256 in store.known_images([usable[0].sha256 or ""])
-    again, _ = check_content(candidates[:1], settings=settings)
+    again, _ = check_content(candidates[:1], settings=settings, trusted_roots=[folder])
     assert again[0].sha256 == usable[0].sha256
+
+
+def test_local_files_outside_the_import_folders_are_refused(
+    tmp_path: Path, real_images_dir: Path
+) -> None:
+    """Only the folders the import chose are read; io.local_roots is empty by default."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(real_images_dir / "coffee.jpg", folder / "coffee.jpg")
+    settings = get_settings(data_dir=tmp_path / "store", features={"workers": 0})
+
+    usable, skipped = check_content([_candidate(folder / "coffee.jpg")], settings=settings)
+
+    assert usable == []
+    assert [s.reason for s in skipped] == ["blocked_source"]
 
 
 def test_first_copy_wins_and_project_content_is_a_duplicate(tmp_path: Path) -> None:

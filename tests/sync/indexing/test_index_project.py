@@ -59,7 +59,8 @@ def tasks_frame(images: Path, corrupt: Path) -> pd.DataFrame:
 def test_index_frame_embeds_once_and_syncs(
     real_images_dir: Path, test_data_dir: Path, tmp_path: Path, backbone
 ) -> None:
-    settings = get_settings(data_dir=tmp_path)
+    # the task paths are local files: allowed only under io.local_roots
+    settings = get_settings(data_dir=tmp_path, io={"local_roots": [real_images_dir, test_data_dir]})
     frame = tasks_frame(real_images_dir, test_data_dir / "corrupt.jpg")
     index = EdgeIndex(tmp_path / "index")
     run = index_frame(frame, settings=settings, index=index, embedder=backbone, project=3)

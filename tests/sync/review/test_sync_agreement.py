@@ -47,7 +47,7 @@ def test_split_votes_become_findings_in_the_label_issue_queue() -> None:
     assert issues.loc["task:3", "score"] == pytest.approx(2 * (1 - 2 / 3), abs=1e-4)
     assert issues.loc["task:3", "given_label"] == "dog"
     assert "cat (cy)" in issues.loc["task:3", "details"]
-    assert queue_of("annotator_disagreement").title == "Review: label issues"
+    assert queue_of("annotator_disagreement").title == "Review: label issues (possible)"
 
 
 def test_project_kappa_matches_fleiss_on_a_hand_computed_case() -> None:

@@ -63,7 +63,7 @@ def test_findings_become_filterable_fields_and_other_flags_survive() -> None:
     ]
     data, meta = wanted_data(task, findings)
     assert data["winnow_flags"] == ["no_licence", "near_duplicate", "label_issue", "blurry"]
-    assert data["winnow_queues"] == ["image_quality", "label_issues", "near_duplicates"]
+    assert data["winnow_queues"] == ["image_quality", "label_issues_likely", "near_duplicates"]
     assert data["winnow_severity"] == 0.95 and data["winnow_label_issue_score"] == 0.8
     assert (data["winnow_suggested_label"], data["winnow_dup_group"]) == ("dog", "dup-3")
     assert data["split"] == "train" and data["image"] == task.data["image"]

@@ -145,6 +145,14 @@ def _queue(ls: LabelStudio, project: int, views: dict[str, str], title: str) -> 
     return _tasks(ls, project, view=view_id)
 
 
+def _label_queues(ls: LabelStudio, project: int, views: dict[str, str]) -> list[dict]:
+    """Both label-issue queues: which one a task lands in depends on the estimated precision."""
+    return [
+        *_queue(ls, project, views, "Review: label issues (likely)"),
+        *_queue(ls, project, views, "Review: label issues (possible)"),
+    ]
+
+
 def _names(tasks: list[dict]) -> set[str]:
     return {t["data"]["name"] for t in tasks}
 
@@ -199,7 +207,7 @@ def test_sync_queues_decisions_and_kill_mid_push(
     assert _annotations(label_studio, project) == before  # human annotations untouched
     first_state = _end_state(label_studio, project)
     _check_queues(label_studio, project, views)
-    assert len(views) == 6 and summary.pushed.predictions_created >= len(WRONG)
+    assert len(views) == 7 and summary.pushed.predictions_created >= len(WRONG)
     _check_project_frame(settings, project, labels)
 
     again = run_sync(settings, project)  # nothing changed: nothing written
@@ -218,14 +226,12 @@ def test_sync_queues_decisions_and_kill_mid_push(
 
 
 def _check_queues(ls: LabelStudio, project: int, views: dict[str, str]) -> None:
-    label_issues = {
-        t["data"]["name"]: t for t in _queue(ls, project, views, "Review: label issues")
-    }
+    label_issues = {t["data"]["name"]: t for t in _label_queues(ls, project, views)}
     for name, true in TRUE.items():
         task = label_issues[name]
         assert task["data"]["winnow_suggested_label"] == true
         assert 0 < task["data"]["winnow_label_issue_score"] <= 1
-        assert "label_issue" in task["data"]["winnow_flags"]
+        assert {"label_issue", "possible_label_issue"} & set(task["data"]["winnow_flags"])
         assert [p["result"][0]["value"]["choices"] for p in _ours(task)] == [[true]]
     dups = _queue(ls, project, views, "Review: near duplicates")
     dup = [t for t in dups if t["data"]["name"] in {"dup_copy.jpg", "insect_05.png"}]
@@ -253,9 +259,10 @@ def _check_project_frame(settings: Settings, project: int, labels: dict[str, str
     by_name = {
         Path(image).name: row for image, row in zip(frame["image"], frame.itertuples(), strict=True)
     }
-    assert (
-        by_name["bird_01.png"].labels == ["fish"] and "label_issue" in by_name["bird_01.png"].flags
-    )
+    assert by_name["bird_01.png"].labels == ["fish"] and {
+        "label_issue",
+        "possible_label_issue",
+    } & set(by_name["bird_01.png"].flags)
     assert by_name["corrupt.jpg"].width is None or pd.isna(by_name["corrupt.jpg"].width)
     assert (by_name["bird_00.png"].split, by_name["leak_copy.jpg"].split) == ("train", "test")
     assert all(w > 0 for n, r in by_name.items() if n != "corrupt.jpg" for w in (r.width, r.height))
@@ -299,7 +306,7 @@ def _relabel_and_keep(
     summary = run_sync(settings, project)
     assert (summary.decisions.kept, summary.decisions.relabelled) == (1, 1)
     for _ in range(2):  # and not raised again by the sync after
-        issues = _queue(ls, project, views, "Review: label issues")
+        issues = _label_queues(ls, project, views)
         assert "bird_01.png" not in _names(issues) and "mammal_03.png" in _names(issues)
         quality = _names(_queue(ls, project, views, "Review: image quality"))
         assert "blurred.png" not in quality and "corrupt.jpg" in quality

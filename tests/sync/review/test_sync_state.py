@@ -73,7 +73,10 @@ def test_relabel_dismisses_the_label_issue_for_the_new_label_only(tmp_path: Path
         state.replace_findings(1, [_flag("label_issue"), _flag("blurry")])
         report = record_decisions(state, 1, [_task(["dog"], at="2026-01-03T00:00:00Z")], CONTROL)
         assert (report.relabelled, report.kept) == (1, 0)
-        assert state.dismissed() == {(SHA, "dog", "label_issue")}
+        assert state.dismissed() == {
+            (SHA, "dog", "label_issue"),
+            (SHA, "dog", "possible_label_issue"),
+        }
         assert "cat -> dog" in state.audit_log(1)[0]["what"]
 
 

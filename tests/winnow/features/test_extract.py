@@ -49,7 +49,9 @@ def test_bad_files_are_recorded_and_rerun_is_all_cache_hits(
     embedder = make_embedder(settings.embedding)
     items = scan_folder(dataset).items
     with FeatureStore(settings.store_path) as store:
-        first = extract_features(items, settings=settings, store=store, embedder=embedder)
+        first = extract_features(
+            items, settings=settings, store=store, trusted_roots=[dataset], embedder=embedder
+        )
         failures = {Path(uri).name: kind for uri, kind, _ in first.failures}
         assert set(failures) == set(EXPECTED_FAILURES)
         for name, kind in failures.items():
@@ -71,7 +73,9 @@ def test_bad_files_are_recorded_and_rerun_is_all_cache_hits(
         assert len(shas) == ok - 1
         np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
-        second = extract_features(items, settings=settings, store=store, embedder=embedder)
+        second = extract_features(
+            items, settings=settings, store=store, trusted_roots=[dataset], embedder=embedder
+        )
         assert (second.cache_hits, second.computed, second.embedded) == (len(items), 0, 0)
         # known-bad content is not decoded again, but still reported as unusable
         assert second.errors == first.errors
@@ -84,14 +88,22 @@ def test_touched_file_is_recomputed_and_new_model_embeds_only(
     settings = _settings(tmp_path, 0)
     items = [i for i in scan_folder(dataset).items if "photos" in i.uri]
     with FeatureStore(settings.store_path) as store:
-        extract_features(items, settings=settings, store=store, embedder=None)
-        again = extract_features(items, settings=settings, store=store, embedder=None)
+        extract_features(
+            items, settings=settings, store=store, trusted_roots=[dataset], embedder=None
+        )
+        again = extract_features(
+            items, settings=settings, store=store, trusted_roots=[dataset], embedder=None
+        )
         assert again.cache_hits == len(items)
         target = dataset / "photos" / "chelsea.png"
         target.touch()
-        touched = extract_features(items, settings=settings, store=store, embedder=None)
+        touched = extract_features(
+            items, settings=settings, store=store, trusted_roots=[dataset], embedder=None
+        )
         # the touched file is read again; its content is known, so it is a content cache hit
         assert touched.cache_hits == len(items) and touched.computed == 0
         embedder = make_embedder(settings.embedding)
-        embedded = extract_features(items, settings=settings, store=store, embedder=embedder)
+        embedded = extract_features(
+            items, settings=settings, store=store, trusted_roots=[dataset], embedder=embedder
+        )
         assert embedded.embedded == len(items) - 1  # exact copy embedded once

@@ -77,10 +77,18 @@ def frames(store: FeatureStore) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_ray_fills_the_same_store_as_the_local_path(local_ray, sources, seaweedfs, tmp_path):
     assert 18 <= len(sources) <= 30
+    # the scanned folders are the operator's: trusted, as `winnow features DIR` trusts them
+    folders = sorted({Path(i.uri).parent for i in sources if not i.uri.startswith("s3://")})
     local_settings = settings_for(tmp_path / "local", seaweedfs)
     embedder = make_embedder(local_settings.embedding)
     with FeatureStore(local_settings.store_path) as store:
-        local = extract_features(sources, settings=local_settings, store=store, embedder=embedder)
+        local = extract_features(
+            sources,
+            settings=local_settings,
+            store=store,
+            embedder=embedder,
+            trusted_roots=folders,
+        )
         local_images, local_sources = frames(store)
         local_vectors = store.embeddings(embedder.model_id)
 
@@ -88,13 +96,23 @@ def test_ray_fills_the_same_store_as_the_local_path(local_ray, sources, seaweedf
     options = RayOptions(actor_cpus=0.5, decode_batch=4, embed_batch=8)
     with FeatureStore(ray_settings.store_path) as store:
         first = extract_features_ray(
-            sources, settings=ray_settings, store=store, embedder=embedder, options=options
+            sources,
+            settings=ray_settings,
+            store=store,
+            embedder=embedder,
+            options=options,
+            trusted_roots=folders,
         )
         ray_images, ray_sources = frames(store)
         ray_vectors = store.embeddings(embedder.model_id)
         readable = [item for item in sources if not item.uri.endswith("missing.jpg")]
         again = extract_features_ray(
-            readable, settings=ray_settings, store=store, embedder=embedder, options=options
+            readable,
+            settings=ray_settings,
+            store=store,
+            embedder=embedder,
+            options=options,
+            trusted_roots=folders,
         )
 
     assert local.failed >= 6 and local.embedded >= 10  # the set is not trivial

@@ -33,7 +33,7 @@ def test_path_inside_the_root_resolves(tree: Path):
     "relative", ["../outside/secret.txt", "sub/../../outside/secret.txt", "sub/../.."]
 )
 def test_dot_dot_escapes_are_blocked(tree: Path, relative: str):
-    with pytest.raises(BlockedSourceError, match="outside the roots"):
+    with pytest.raises(BlockedSourceError, match="outside io.local_roots"):
         safe_local_path(str(tree) + "/" + relative, roots=[tree])
 
 
@@ -78,9 +78,9 @@ def test_any_of_several_roots_admits(tree: Path):
     assert safe_local_path(other / "secret.txt", roots=[tree, other]) == other / "secret.txt"
 
 
-def test_no_roots_means_any_path(tree: Path):
-    escape = tree / "sub" / ".." / ".." / "outside" / "secret.txt"
-    assert safe_local_path(escape, roots=[]) == tree.parent / "outside" / "secret.txt"
+def test_no_roots_means_no_path(tree: Path):
+    with pytest.raises(BlockedSourceError, match="outside io.local_roots"):
+        safe_local_path(tree / "coffee.jpg", roots=[])
 
 
 def test_nul_byte_is_blocked(tree: Path):
@@ -137,6 +137,46 @@ def test_reader_blocks_escapes_and_reports_the_original_source(tree: Path):
     assert info.value.source == url
 
 
+@pytest.mark.parametrize("form", ["plain", "file:", "FILE:", "FiLe://localhost", "Path"])
+def test_without_roots_no_local_source_is_read_and_refusals_do_not_tell_existence(
+    tree: Path, form: str
+):
+    """The same refusal for a file that exists and one that does not: no existence oracle."""
+    reasons = []
+    for path in (tree / "coffee.jpg", tree / "missing.jpg"):
+        source = {
+            "plain": str(path),
+            "file:": path.as_uri(),
+            "FILE:": "FILE://" + str(path),
+            "FiLe://localhost": "FiLe://localhost" + str(path),
+            "Path": path,
+        }[form]
+        with _reader() as reader, pytest.raises(BlockedSourceError) as info:
+            reader.read(source)
+        reasons.append(info.value.reason)
+    assert reasons[0] == reasons[1]
+    assert "coffee" not in reasons[0]
+
+
+def test_trusted_roots_admit_an_operator_folder_that_data_roots_do_not(tree: Path):
+    expected = (tree / "coffee.jpg").read_bytes()
+    with ImageReader(ImageIOSettings(), trusted_roots=[tree]) as reader:
+        assert reader.read(str(tree / "coffee.jpg")) == expected
+        with pytest.raises(BlockedSourceError):
+            reader.read(str(tree.parent / "outside" / "secret.txt"))
+
+
+def test_a_symlink_out_of_the_roots_is_refused_like_a_path_outside(tree: Path):
+    (tree / "sneaky.jpg").symlink_to(tree.parent / "outside" / "secret.txt")
+    with _reader(tree) as reader:
+        with pytest.raises(BlockedSourceError) as via_link:
+            reader.read(str(tree / "sneaky.jpg"))
+        with pytest.raises(BlockedSourceError) as direct:
+            reader.read(str(tree.parent / "outside" / "secret.txt"))
+    assert via_link.value.reason == direct.value.reason
+    assert "outside/" not in via_link.value.reason
+
+
 def test_file_url_with_a_remote_host_is_blocked(tree: Path):
     with _reader() as reader, pytest.raises(BlockedSourceError, match="remote host"):
         reader.read("file://fileserver/share/coffee.jpg")
@@ -170,7 +210,9 @@ def test_unsupported_schemes_are_blocked(source: str):
 
 
 def test_a_path_object_is_always_local_even_under_a_label_studio_prefix(tmp_path: Path):
-    """A str '/data/upload/...' goes to Label Studio; a Path never leaves the machine."""
-    reader = ImageReader(ImageIOSettings(), LabelStudioSettings(url="http://8.8.8.8:1"))
+    """A str '/data/upload/...' goes to Label Studio; a Path never leaves the machine (and
+    passes the same roots)."""
+    io = ImageIOSettings(local_roots=[Path("/data")])
+    reader = ImageReader(io, LabelStudioSettings(url="http://8.8.8.8:1"))
     with reader, pytest.raises(FetchError, match="no such file"):
         reader.read(Path("/data/upload/1/definitely-missing.jpg"))

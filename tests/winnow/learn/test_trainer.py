@@ -11,7 +11,7 @@ from winnow.errors import ModelError
 from winnow.learn.trainer import FineTunedNetwork, FitOptions, fine_tune
 
 KEEP = ("Trouser", "Sneaker", "Bag")
-FAST = FitOptions(epochs=1, image_size=64, batch_size=16)
+FAST = FitOptions(epochs=1, image_size=64, batch_size=16, min_steps=8)  # a short CPU run
 
 
 @pytest.fixture(scope="module")
