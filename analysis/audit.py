@@ -8,17 +8,20 @@ the given and suggested labels, and the evidence in ``details``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from analysis.duplicates import hash_neighbors, near_duplicate_groups, split_leakage
+from analysis.duplicates_evidence import match_evidence
+from analysis.duplicates_verify import VerifyOptions, features_from_pixels, verified_neighbors
 from analysis.embedding_pairs import embedding_neighbors
 from analysis.findings import ISSUE_COLUMNS
 from analysis.integrity import wrong_extension_mask
 from analysis.label_issue_cut import PRECISION_DEFAULT
-from analysis.label_issue_estimate import SEEDS, QueueEstimate, estimate_queues, run_queues
+from analysis.label_issue_estimate import SEEDS, QueueEstimate, run_queues
 from analysis.outliers import find_outliers
 from analysis.quality import CHECKS as QUALITY_CHECKS
 from analysis.quality import QualityThresholds, quality_scores
@@ -45,6 +48,12 @@ class AuditOptions:
     # Embedding near-duplicates. On real photos 0.90 finds 98% of 10% crops with no false
     # pair (0.95: 49%); on drawings such as letter stamps it also joins look-alikes (b~d).
     cosine_threshold: float = 0.90
+    # With ``pixels`` (sha256 -> uint8 grayscale working copy, or None), embedding pairs are
+    # candidates from ``verify.candidate_cosine`` up, kept when local features share a
+    # homography (analysis.duplicates_verify); ``cosine_threshold`` then only serves items
+    # whose pixels cannot be read. Without it, the plain cosine rule above.
+    pixels: Callable[[str], np.ndarray | None] | None = None
+    verify: VerifyOptions = field(default_factory=VerifyOptions)
     n_folds: int = 5
     # Label issues: the "likely" queue's estimated precision, and how many planting seeds
     # estimate each queue's precision and recall (0: no estimate; each seed is one more fit).
@@ -141,14 +150,18 @@ def _duplicates(
     codes, uniques = pd.factorize(good["sha256"])
     first = pd.Series(np.arange(len(good))).groupby(codes).first().to_numpy()
     content = good.iloc[first]
-    pairs, sims = [], []
+    pairs, sims, evidence = [], [], {}
     if "near_duplicate" in opts.checks or "split_leak" in opts.checks:
         hp = hash_neighbors(
             content["phash"].to_numpy(np.int64), radius=opts.phash_radius, links="star"
         )
         pairs.append(hp)
         sims.append(1.0 - _hamming(content["phash"].to_numpy(np.int64), hp) / 64.0)
-        if vectors is not None:
+        if vectors is not None and opts.pixels is not None:
+            ep, es, evidence = _verified_pairs(content, vectors[first], hp, opts)
+            pairs.append(ep)
+            sims.append(es.astype(float))
+        elif vectors is not None:
             ep, es = embedding_neighbors(vectors[first], threshold=opts.cosine_threshold)
             pairs.append(ep)
             sims.append(es.astype(float))
@@ -180,7 +193,10 @@ def _duplicates(
                     f,
                     "near_duplicate",
                     best[c],
-                    f"{size[i]} similar images; keep {keeper_of[cluster[i]]}",
+                    "; ".join(
+                        [f"{size[i]} similar images; keep {keeper_of[cluster[i]]}"]
+                        + ([evidence[c]] if c in evidence else [])
+                    ),
                     group=group,
                 )
             )
@@ -203,6 +219,17 @@ def _duplicates(
             )
     files.loc[files["error_kind"].isna(), "dup_group"] = [f"dup-{c}" for c in cluster]
     return rows
+
+
+def _verified_pairs(
+    content: pd.DataFrame, vectors: np.ndarray, joined: np.ndarray, opts: AuditOptions
+) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """Embedding candidates kept by geometric verification, with per-item evidence."""
+    assert opts.pixels is not None
+    features = features_from_pixels(opts.pixels, list(content["sha256"]))
+    found = verified_neighbors(vectors, features, joined=joined, options=opts.verify)
+    sizes = content[["width", "height"]].to_numpy(float)
+    return found.pairs, found.sims, match_evidence(found, list(content["uri"]), sizes)
 
 
 def _hamming(hashes: np.ndarray, pairs: np.ndarray) -> np.ndarray:
@@ -254,8 +281,9 @@ def _labels(
     files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray, opts: AuditOptions
 ) -> tuple[list[dict], QueueEstimate | None]:
     """Cleanlab's flags split at the precision cut (analysis.label_issue_cut): the likely
-    prefix as ``label_issue``, the rest as ``possible_label_issue``; severity is the posterior
-    probability that the label is wrong."""
+    prefix as ``label_issue``, the rest as ``possible_label_issue``. Severity is one minus
+    Cleanlab's label quality, so sorting a queue by it follows the ranking the cut was made on;
+    the posterior probability that the label is wrong is kept as evidence."""
     labelled = good["label"].notna().to_numpy()
     names = sorted(good["label"][labelled].unique())
     if "label_issue" not in opts.checks or len(names) < 2 or labelled.sum() < 2 * opts.n_folds:
@@ -268,6 +296,7 @@ def _labels(
         n_classes=len(names),
         n_folds=opts.n_folds,
         target_precision=opts.label_issue_precision,
+        seeds=opts.label_estimate_seeds,
     )
     found, probs, point = run.issues, run.probs, run.point
     subset = good[labelled]
@@ -282,24 +311,13 @@ def _labels(
             _row(
                 f,
                 "label_issue" if rank < point.n_likely else "possible_label_issue",
-                point.wrong[i],
+                1.0 - found.quality[i],
                 f"P(label wrong)={point.wrong[i]:.2f}; out-of-sample "
                 f"p({suggested})={probs[i, found.suggested[i]]:.2f}, p(given)={probs[i, y[i]]:.2f}",
                 suggested=suggested,
             )
         )
-    estimate = None
-    if opts.label_estimate_seeds > 0:
-        estimate = estimate_queues(
-            x,
-            y,
-            run,
-            n_classes=len(names),
-            n_folds=opts.n_folds,
-            target_precision=opts.label_issue_precision,
-            seeds=opts.label_estimate_seeds,
-        )
-    return rows, estimate
+    return rows, run.estimate
 
 
 def _outliers(

@@ -2,24 +2,27 @@
 
 Nobody knows which of a project's labels are wrong, but anybody can make some wrong: plant a
 small number of known label flips into a copy of the labels, run the same pipeline (out-of-
-sample probabilities, Cleanlab's flags, the precision cut of
-:mod:`analysis.label_issue_cut`), and count how many plants land in each queue. Repeated over
-a few seeds, that is the queue's recall. Half of the plants follow Cleanlab's estimated noise
-matrix (a "Shirt" becomes a "T-shirt" about as often as the data's own errors do), half are
-uniform slips: nobody knows which kind a project's errors are, and the two bracket recall.
-
-A queue's precision is the mean posterior probability that its labels are wrong
-(:func:`analysis.label_issue_cut.wrong_probability`) on the real labels; the plants do not
-change it. ``benchmarks/label_noise.py`` prints both estimates beside the truth.
+sample probabilities, Cleanlab's flags and ranking), and see where the plants rank. Repeated
+over a few seeds, that is the ranking's recall at every cut, which both places the "likely"
+cut and estimates each queue's precision and recall (:mod:`analysis.label_issue_cut`). Half of
+the plants follow Cleanlab's estimated noise matrix (a "Shirt" becomes a "T-shirt" about as
+often as the data's own errors do), half are uniform slips: nobody knows which kind a
+project's errors are. ``benchmarks/label_noise.py`` prints the estimates beside the truth.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cleanlab.count
 import numpy as np
 
-from analysis.label_issue_cut import PRECISION_DEFAULT, OperatingPoint, operating_point
+from analysis.label_issue_cut import (
+    PRECISION_DEFAULT,
+    OperatingPoint,
+    operating_point,
+    recall_curve,
+)
 from analysis.label_issues import (
     C_DEFAULT,
     LabelIssues,
@@ -34,21 +37,13 @@ SEEDS = 3
 
 
 @dataclass(frozen=True)
-class QueueRun:
-    """One pass of the pipeline: probabilities ``(N, K)``, Cleanlab's result, the cut."""
-
-    probs: np.ndarray
-    issues: LabelIssues
-    point: OperatingPoint
-
-
-@dataclass(frozen=True)
 class QueueEstimate:
     """Estimated precision and recall of the "likely" and "possible" queues.
 
     ``recall_*`` is the share of planted flips that landed in that queue (``possible`` counts
     the plants found by the two queues together, so it is the recall of the whole flagged
-    set); ``precision_*`` is None for an empty queue. ``plants`` per seed, ``seeds`` run.
+    set); ``precision_*`` is None for an empty queue. ``plants`` per seed, ``seeds`` run;
+    ``errors``: the estimated number of wrong labels the precision rests on.
     """
 
     precision_likely: float | None
@@ -57,6 +52,7 @@ class QueueEstimate:
     recall_possible: float
     plants: int
     seeds: int
+    errors: float | None = None
 
     def as_dict(self) -> dict[str, float | int | None]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -70,6 +66,17 @@ class QueueEstimate:
         return f"est. precision {shown}, {what} {r:.2f}"
 
 
+@dataclass(frozen=True)
+class QueueRun:
+    """The pipeline on the real labels: probabilities ``(N, K)``, Cleanlab's result, the cut,
+    and the planted-flip estimate (None when run without plants)."""
+
+    probs: np.ndarray
+    issues: LabelIssues
+    point: OperatingPoint
+    estimate: QueueEstimate | None = None
+
+
 def run_queues(
     embeddings: np.ndarray,
     labels: np.ndarray,
@@ -79,14 +86,45 @@ def run_queues(
     seed: int = 0,
     C: float = C_DEFAULT,
     target_precision: float = PRECISION_DEFAULT,
+    seeds: int = SEEDS,
+    plant_fraction: float = PLANT_FRACTION,
 ) -> QueueRun:
-    """The whole label-issue pipeline once: probabilities, flags, the likely/possible cut."""
-    probs = out_of_sample_probs(
-        embeddings, labels, n_classes=n_classes, n_folds=n_folds, seed=seed, C=C
+    """Probabilities, flags, and the likely/possible cut calibrated by ``seeds`` planted runs.
+
+    ``embeddings`` ``(N, D)``, ``labels`` int ``(N,)``. Costs ``1 + seeds`` K-fold fits;
+    ``seeds=0`` skips the plants (no estimate; the cut falls back to the model's posterior).
+    """
+    y, k = check_labels(labels, "labels", len(embeddings), n_classes=n_classes)
+    seeds = check_int(seeds, "seeds", 0, 100)
+    plant_fraction = check_float(plant_fraction, "plant_fraction", 0.0, 0.5)
+    fit = {"n_classes": k, "n_folds": n_folds, "C": C}
+    probs = out_of_sample_probs(embeddings, y, seed=seed, **fit)
+    issues = find_label_issues(y, probs)
+    if seeds == 0:
+        point = operating_point(y, probs, issues.ranked, target_precision=target_precision)
+        return QueueRun(probs, issues, point)
+    n = min(len(y) // 2, max(MIN_PLANTS, int(round(plant_fraction * len(y)))))
+    noise = _noise_matrix(y, probs)
+    curves = []
+    for s in range(seeds):
+        planted_labels, planted = plant_flips(y, noise, n, seed=1000 + s)
+        planted_probs = out_of_sample_probs(embeddings, planted_labels, seed=s, **fit)
+        ranked = find_label_issues(planted_labels, planted_probs).ranked
+        curves.append(recall_curve(ranked, planted, len(issues.ranked)))
+    recall = np.mean(curves, axis=0)
+    point = operating_point(
+        y, probs, issues.ranked, recall=recall, target_precision=target_precision
     )
-    issues = find_label_issues(labels, probs)
-    point = operating_point(labels, probs, issues.is_issue, target_precision=target_precision)
-    return QueueRun(probs, issues, point)
+    estimate = QueueEstimate(
+        precision_likely=point.estimated_precision("likely"),
+        recall_likely=float(point.estimated_recall("likely")),
+        precision_possible=point.estimated_precision("possible"),
+        recall_possible=float(point.estimated_recall("possible")),
+        plants=n,
+        seeds=seeds,
+        errors=point.n_errors,
+    )
+    return QueueRun(probs, issues, point, estimate)
 
 
 def plant_flips(
@@ -124,56 +162,7 @@ def _other(k: int, label: int, column: np.ndarray | None) -> np.ndarray:
     return 0.5 * uniform + 0.5 * matrix / matrix.sum()
 
 
-def estimate_queues(
-    embeddings: np.ndarray,
-    labels: np.ndarray,
-    base: QueueRun,
-    *,
-    n_classes: int | None = None,
-    n_folds: int = 5,
-    C: float = C_DEFAULT,
-    target_precision: float = PRECISION_DEFAULT,
-    plant_fraction: float = PLANT_FRACTION,
-    seeds: int = SEEDS,
-) -> QueueEstimate:
-    """Precision and recall of ``base``'s queues (``base = run_queues(embeddings, labels)``).
-
-    Costs ``seeds`` more runs of the pipeline (each a K-fold fit). ``embeddings`` ``(N, D)``,
-    ``labels`` int ``(N,)``.
-    """
-    y, k = check_labels(labels, "labels", len(base.probs), n_classes=n_classes)
-    plant_fraction = check_float(plant_fraction, "plant_fraction", 0.0, 0.5)
-    seeds = check_int(seeds, "seeds", 1, 100)
-    n = min(len(y) // 2, max(MIN_PLANTS, int(round(plant_fraction * len(y)))))
-    noise = _noise_matrix(y, base.probs)
-    found_likely = found_any = 0
-    for s in range(seeds):
-        planted_labels, planted = plant_flips(y, noise, n, seed=1000 + s)
-        run = run_queues(
-            embeddings,
-            planted_labels,
-            n_classes=k,
-            n_folds=n_folds,
-            seed=s,
-            C=C,
-            target_precision=target_precision,
-        )
-        found_likely += int(np.isin(planted, run.point.likely).sum())
-        found_any += int(np.isin(planted, run.point.ranked).sum())
-    total = max(n * seeds, 1)
-    return QueueEstimate(
-        precision_likely=base.point.estimated_precision("likely"),
-        recall_likely=found_likely / total,
-        precision_possible=base.point.estimated_precision("possible"),
-        recall_possible=found_any / total,
-        plants=n,
-        seeds=seeds,
-    )
-
-
 def _noise_matrix(labels: np.ndarray, probs: np.ndarray) -> np.ndarray | None:
-    import cleanlab.count
-
     try:
         return cleanlab.count.estimate_py_and_noise_matrices_from_probabilities(labels, probs)[1]
     except ValueError:  # degenerate classes: fall back to uniform plants

@@ -384,6 +384,10 @@ def smoke(stack: Stack, env: dict[str, str]) -> dict[str, object]:
 
 def api_search(env: dict[str, str], folder: Path) -> int:
     with step("the API answers a search with its key"):
+        deadline = time.monotonic() + 300  # /healthz is liveness; /readyz waits for the model
+        while httpx.get(f"{API}/readyz", timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "the API never became ready"
+            time.sleep(2)
         photo = next(p for p in sorted(folder.rglob("*")) if p.is_file())
         files = {"file": (photo.name, photo.read_bytes())}
         anonymous = httpx.post(f"{API}/v1/search/image", files=files, timeout=60)

@@ -18,6 +18,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from ml_backend.auth import AuthError, basic_auth, require_auth
 from ml_backend.metrics import Metrics
@@ -90,6 +91,8 @@ def create_app(settings: Settings, *, predictor: ZeroShotPredictor | None = None
     )
     app.state.backend = state
     app.middleware("http")(_observe)
+    # counted as the body streams, so a huge /predict is cut before it is parsed
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.backend.max_request_bytes)
     _add_error_handlers(app)
     _add_routes(app)
     return app

@@ -176,6 +176,9 @@ class BackendSettings(BaseModel):
     max_tasks_per_request: int = Field(
         1000, ge=1, description="/predict answers 413 to more tasks than this in one request"
     )
+    max_request_bytes: int = Field(
+        32 * 1024 * 1024, gt=0, description="any request body above this is cut with a 413"
+    )
     setup_hostnames: list[str] = Field(
         default_factory=list,
         description="Label Studio URLs that /setup may name besides label_studio.url (used "
@@ -244,6 +247,9 @@ class SyncSettings(BaseModel):
     retries: int = Field(4, ge=0, le=20)
     every: str = Field("10m", description="default period of `winnow sync --watch`")
     pace_s: float = Field(0.0, ge=0, description="pause after each task write (busy servers)")
+    write_concurrency: int = Field(
+        4, ge=1, le=32, description="task writes in flight (Label Studio has no bulk update)"
+    )
 
 
 class ExportSettings(BaseModel):

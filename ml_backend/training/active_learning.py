@@ -64,6 +64,7 @@ class ActiveLearning:
             max_pixels=settings.io.max_pixels,
             threads=settings.backend.fetch_threads,
             batch_size=settings.embedding.batch_size,
+            local_roots=settings.io.local_roots,
         )
         self.predictor = TrainedPredictor(settings, self.cache)
         self.triggers = Triggers(

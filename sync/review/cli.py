@@ -19,6 +19,9 @@ def sync(
     embed: bool = typer.Option(
         True, "--embed/--no-embed", help="embeddings (label issues, near duplicates, outliers)"
     ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="pull and audit, print what would be written, write nothing"
+    ),
 ) -> None:
     """Pull annotations, audit the project, push review queues back into Label Studio."""
     from sync.review.job import run_sync
@@ -38,9 +41,11 @@ def sync(
             console.print("added the [bold]winnow_review[/] choices to the label config")
 
     def one_round() -> None:
-        render(run_sync(settings, project, ls=ls, embed=embed, progress=progress_bar))
+        render(
+            run_sync(settings, project, ls=ls, embed=embed, dry_run=dry_run, progress=progress_bar)
+        )
 
-    if not watch:
+    if not watch or dry_run:
         one_round()
         return
     console.print(f"syncing project {project} every {every or settings.sync.every}; Ctrl-C stops")
@@ -64,13 +69,25 @@ def render(summary) -> None:
     for title, count in summary.findings.items():
         table.add_row(title, str(count), summary.views.get(title, ""))
     console.print(table)
+    audit = "audited" if summary.audited else "audit skipped (nothing it reads changed)"
     console.print(
-        f"pulled {p.fetched} changed of {p.total} tasks ({p.deleted} deleted); decisions: "
-        f"{d.kept} kept, {d.relabelled} relabelled, {d.other} other; wrote {pushed.tasks_updated} "
-        f"tasks, predictions +{pushed.predictions_created} ~{pushed.predictions_updated} "
+        f"pulled {p.fetched} changed of {p.total} tasks ({p.deleted} deleted); {audit}; "
+        f"decisions: {d.kept} kept, {d.relabelled} relabelled, {d.other} other; "
+        f"{'would write' if pushed.dry_run else 'wrote'} {pushed.tasks_updated} tasks, "
+        f"predictions +{pushed.predictions_created} ~{pushed.predictions_updated} "
         f"-{pushed.predictions_deleted}; {summary.seconds:.1f}s",
         highlight=False,
     )
+    if pushed.dry_run:
+        for kind, ids in pushed.sample.items():
+            console.print(f"  {kind}: tasks {', '.join(map(str, ids))}, ...", highlight=False)
+    phases = Table(title="Time per phase")
+    phases.add_column("phase")
+    phases.add_column("seconds", justify="right")
+    phases.add_column("Label Studio calls", justify="right")
+    for name, phase in summary.meter.phases.items():
+        phases.add_row(name, f"{phase.seconds:.2f}", str(phase.calls))
+    console.print(phases)
     if summary.kappa is not None:
         console.print(
             f"annotator agreement (Fleiss' kappa, tasks with 2+ annotations): {summary.kappa:.3f}",

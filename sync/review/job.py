@@ -1,8 +1,13 @@
 """``winnow sync``: pull -> content -> reviewer decisions -> audit -> push -> views.
 
 Each step commits to the sync state as it goes. A run killed at any point and started again
-pulls what changed (its own earlier writes included), recomputes the same findings from the
+pulls what changed (its own unrecorded writes included), recomputes the same findings from the
 same inputs, and writes only the differences: the end state equals one clean run.
+
+A sync when nothing changed in Label Studio does nothing: the pull lists ids and timestamps
+only and re-reads no task (the sync's own writes stored the ``updated_at`` they produced), the
+audit is skipped because its inputs' fingerprint equals the stored one
+(:mod:`sync.review.audit_inputs`), and the push finds nothing to write.
 
 One sync per project at a time (``sync_lock``, a lock file under ``data_dir/locks``): a second
 ``winnow sync`` of a project that is being synced stops at once with ``LockBusyError``
@@ -22,17 +27,20 @@ from label_studio_sdk import LabelStudio
 
 from sync.audit.folder import audit_options
 from sync.review.agreement import disagreement_issues, ontology_warnings, project_kappa
+from sync.review.audit_inputs import AuditRecord, audit_key, last_audit, remember_audit
 from sync.review.audit_project import audit_table, audit_tasks
 from sync.review.content import read_errors, resolve_content
 from sync.review.decisions import DecisionReport, record_decisions
+from sync.review.meter import CountingClient, Meter
 from sync.review.pii import pii_issues
-from sync.review.pull import PullReport, label_control, pull
+from sync.review.pull import PullReport, image_key_of, label_control, pull
 from sync.review.push import PushReport, push_all
 from sync.review.queues import ALL_FLAGGED, QUEUES, queue_of
-from sync.review.state import SyncState, state_path
+from sync.review.state import Finding, SyncState, state_path
 from sync.review.views import ensure_views, queue_notes, queue_url
 from winnow.config import Settings
 from winnow.labelstudio import connect
+from winnow.labelstudio.label_config import LabelControl
 from winnow.locks import hold
 from winnow.progress import ProgressFactory, no_progress
 from winnow.store import FeatureStore
@@ -50,6 +58,8 @@ class SyncSummary:
     kappa: float | None = None  # Fleiss' kappa over tasks with 2+ annotations
     ontology: list[str] = field(default_factory=list)  # class names that look like one
     label_estimate: dict | None = None  # est. precision/recall of the label-issue queues
+    audited: bool = True  # False: nothing the audit reads changed; the stored findings stand
+    meter: Meter = field(default_factory=Meter)  # per-phase seconds and Label Studio calls
     seconds: float = 0.0
 
 
@@ -135,48 +145,45 @@ def run_sync(
     *,
     ls: LabelStudio | None = None,
     embed: bool = True,
+    dry_run: bool = False,
     progress: ProgressFactory | None = None,
 ) -> SyncSummary:
-    """One full sync of ``project``; see the module docstring."""
+    """One full sync of ``project``; see the module docstring. With ``dry_run`` nothing is
+    written to Label Studio (the local state is still refreshed) and ``summary.pushed`` says
+    what would have been."""
     started = time.perf_counter()
     progress = progress or no_progress
-    ls = ls or connect(settings.label_studio, retries=settings.sync.retries)
+    meter = Meter()
+    ls = CountingClient(ls or connect(settings.label_studio, retries=settings.sync.retries), meter)
     with sync_lock(settings, project), SyncState(state_path(settings.data_dir)) as state:
-        pulled, model_id = _pull(settings, project, state, ls=ls, embed=embed, progress=progress)
-        summary = SyncSummary(project=project, pulled=pulled)
+        with meter.phase("pull"), progress("pull tasks", None) as advance:
+            pulled = pull(ls, project, state, page_size=settings.sync.page_size, advance=advance)
+        with meter.phase("content"):
+            model_id = _resolve(settings, state, project, embed=embed, progress=progress)
+        summary = SyncSummary(project=project, pulled=pulled, meter=meter)
         tasks = state.tasks(project)
-        control = label_control(state.project_info(project)["label_config"])
-        summary.decisions = record_decisions(state, project, tasks, control)
-        with FeatureStore(settings.store_path) as store:
-            errors = read_errors(tasks, store, settings.label_studio.url)
-            table = audit_table(
+        config = state.project_info(project)["label_config"]
+        control = label_control(config)
+        with meter.phase("audit"):
+            summary.decisions = record_decisions(state, project, tasks, control)
+            key = audit_key(
                 tasks,
-                control=control,
-                split_field=settings.sync.split_field,
-                store=store,
-                read_errors=errors,
-            )
-            extra = [disagreement_issues(tasks, control)]
-            if not table.empty:
-                extra.append(pii_issues(tasks, table, settings))
-            estimates: dict[str, object] = {}
-            findings = audit_tasks(
-                table,
-                control=control,
-                store=store,
-                model_id=model_id,
                 dismissed=state.dismissed(),
-                extra=pd.concat(extra, ignore_index=True),
-                options=audit_options(settings),
-                estimates=estimates,
+                settings=settings,
+                model_id=model_id,
+                label_config=config,
             )
-        estimate = estimates.get("label")
-        summary.label_estimate = None if estimate is None else estimate.as_dict()
-        summary.kappa = project_kappa(tasks, control)
-        summary.ontology = ontology_warnings(tasks, control)
-        state.replace_findings(project, findings)
+            record = last_audit(state, project)
+            summary.audited = record is None or record.key != key
+            if summary.audited:
+                findings, record = _audit(settings, state, project, tasks, control, model_id, key)
+            else:
+                findings = state.findings(project)
+            summary.label_estimate = record.estimate
+            summary.kappa = project_kappa(tasks, control)
+            summary.ontology = ontology_warnings(tasks, control)
         summary.unreadable = sum(f.issue_type == "unreadable" for f in findings)
-        with progress("push", len(tasks)) as advance:
+        with meter.phase("push"), progress("push", None) as advance:
             summary.pushed = push_all(
                 ls,
                 project,
@@ -184,21 +191,73 @@ def run_sync(
                 findings,
                 control=control,
                 state=state,
+                image_key=image_key_of(config),
+                workers=settings.sync.write_concurrency,
+                page_size=settings.sync.page_size,
                 pace_s=settings.sync.pace_s,
+                dry_run=dry_run,
                 advance=advance,
             )
-        views = ensure_views(
-            ls,
-            project,
-            detection=control.tag == "RectangleLabels",
-            state=state,
-            notes=queue_notes(estimate),
-        )
-        state.update_project(project, last_sync_at=time.time())
+        with meter.phase("views"):
+            views = (
+                state.views(project)
+                if dry_run
+                else ensure_views(
+                    ls,
+                    project,
+                    detection=control.tag == "RectangleLabels",
+                    state=state,
+                    notes=record.notes,
+                )
+            )
+        if not dry_run:
+            state.update_project(project, last_sync_at=time.time())
     summary.views = {t: queue_url(settings.label_studio.url, project, v) for t, v in views.items()}
     summary.findings = _counts(findings, views)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _audit(
+    settings: Settings,
+    state: SyncState,
+    project: int,
+    tasks: list,
+    control: LabelControl,
+    model_id: str | None,
+    key: str,
+) -> tuple[list[Finding], AuditRecord]:
+    """Audit every task, store the findings, then the key that says what they were found from."""
+    with FeatureStore(settings.store_path) as store:
+        errors = read_errors(tasks, store, settings.label_studio.url)
+        table = audit_table(
+            tasks,
+            control=control,
+            split_field=settings.sync.split_field,
+            store=store,
+            read_errors=errors,
+        )
+        extra = [disagreement_issues(tasks, control)]
+        if not table.empty:
+            extra.append(pii_issues(tasks, table, settings))
+        estimates: dict[str, object] = {}
+        findings = audit_tasks(
+            table,
+            control=control,
+            store=store,
+            model_id=model_id,
+            dismissed=state.dismissed(),
+            extra=pd.concat(extra, ignore_index=True),
+            options=audit_options(settings),
+            estimates=estimates,
+        )
+    estimate = estimates.get("label")
+    record = AuditRecord(
+        key, None if estimate is None else estimate.as_dict(), queue_notes(estimate)
+    )
+    state.replace_findings(project, findings)
+    remember_audit(state, project, record)
+    return findings, record
 
 
 def _counts(findings: list, views: dict[str, int]) -> dict[str, int]:

@@ -1,11 +1,13 @@
 """Pull a project's tasks into the sync state, incrementally and page by page.
 
-Label Studio bumps a task's ``updated_at`` whenever its data or any annotation changes, so a
-pull asks only for tasks updated since the newest ``updated_at`` it saw before (minus a small
-margin for writes landing in the same instant), using the Data Manager filter on the task
-list endpoint: no export job, constant memory per page. Deleted tasks are found from a
-listing of ids alone. The watermark moves only after every page is stored, so an
-interrupted pull repeats its pages next time instead of skipping them.
+Label Studio bumps a task's ``updated_at`` whenever its data, an annotation or a prediction
+changes through the API. A pull first lists every task's id and ``updated_at`` alone (a light
+listing, thousands of tasks a page), then re-reads in full only the tasks whose ``updated_at``
+differs from the one stored: new tasks, tasks humans changed, and tasks a killed run wrote
+without recording. The sync stores the ``updated_at`` its own writes produced (Label Studio
+returns the task from each write), so a sync's own writes are not re-read by the next one.
+Tasks missing from the listing were deleted. Each page is stored as it arrives, so an
+interrupted pull repeats only what it had not stored.
 """
 
 from __future__ import annotations
@@ -18,18 +20,18 @@ from typing import Any
 
 from label_studio_sdk import LabelStudio
 
-from sync.review.state import SyncState, TaskRow
+from sync.review.state import SyncState, TaskRow, iter_chunks
 from winnow.errors import ConfigError, LabelStudioError
 from winnow.labelstudio.calls import ls_call, refusal_status
 from winnow.labelstudio.label_config import LabelControl, find_label_control
 from winnow.progress import Advance
 
-MARGIN = dt.timedelta(seconds=2)
+LISTING_PAGE_SIZE = 5000  # ids and timestamps only: about 60 bytes a task
 
 
 @dataclass
 class PullReport:
-    fetched: int = 0  # tasks returned as changed since the last pull
+    fetched: int = 0  # tasks re-read in full because they changed since the last pull
     deleted: int = 0
     total: int = 0  # tasks the project holds now
     full: bool = False  # first pull of this project
@@ -52,49 +54,69 @@ def pull(
     advance: Advance | None = None,
 ) -> PullReport:
     """Bring the state's copy of ``project`` up to date with Label Studio."""
-    info = state.project_info(project)
     config = ls_call(f"read project {project}", ls.projects.get, id=project).label_config
     state.update_project(project, label_config=config)
-    report = PullReport(full=info["watermark"] is None)
-    live = {t["id"] for t in _pages(ls, project, page_size, include="id")}
-    gone = state.task_ids(project) - live
+    known = state.task_versions(project)
+    report = PullReport(full=not known)
+    live = {
+        int(t["id"]): str(t["updated_at"])
+        for t in _pages(ls, project, LISTING_PAGE_SIZE, include="id,updated_at")
+    }
+    gone = set(known) - set(live)
     state.delete_tasks(project, gone)
     report.deleted, report.total = len(gone), len(live)
-    query = None if report.full else _since(info["watermark"])
-    newest = info["watermark"]
-    image_key = _image_key(config)
-    for page in _page_batches(ls, project, page_size, query=query):
-        rows = [_row(t, image_key) for t in page]
+    pending = state.pending_predictions(project)
+    changed = sorted(t for t, at in live.items() if known.get(t) != at or t in pending)
+    image_key = image_key_of(config)
+    pages = (
+        _page_batches(ls, project, page_size)
+        if report.full
+        else fetch_batches(ls, project, changed, page_size=page_size)
+    )
+    for page in pages:
+        rows = [task_row(t, image_key) for t in page]
         state.put_tasks(project, rows)
-        newest = max([newest or "", *(r.updated_at for r in rows)])
         report.fetched += len(rows)
         if advance:
             advance(len(rows))
+    state.clear_pending_predictions(project, pending)
     state.update_project(
-        project, watermark=newest or None, last_pull_at=dt.datetime.now(dt.UTC).timestamp()
+        project,
+        watermark=max(live.values(), default=None),
+        last_pull_at=dt.datetime.now(dt.UTC).timestamp(),
     )
     return report
 
 
-def _image_key(config: str) -> str | None:
+def fetch_batches(
+    ls: LabelStudio, project: int, task_ids: list[int], *, page_size: int
+) -> Iterator[list[dict[str, Any]]]:
+    """The given tasks in full (annotations and predictions), ``page_size`` a request."""
+    for chunk in iter_chunks(task_ids, page_size):
+        query = json.dumps({"selectedItems": {"all": False, "included": chunk}})
+        pager = ls_call(
+            f"read {len(chunk)} tasks of project {project}",
+            ls.tasks.list,
+            project=project,
+            page=1,
+            page_size=len(chunk),
+            fields="all",
+            query=query,
+            resolve_uri=False,
+        )
+        yield [t.model_dump(mode="json") for t in pager.items]
+
+
+def image_key_of(config: str) -> str | None:
+    """The data field that holds the image, None for a config without one."""
     try:
         return label_control(config).image_key
     except ConfigError:  # a config without an image: nothing to audit
         return None
 
 
-def _since(watermark: str) -> str:
-    when = dt.datetime.fromisoformat(watermark.replace("Z", "+00:00")) - MARGIN
-    item = {
-        "filter": "filter:tasks:updated_at",
-        "operator": "greater",
-        "type": "Datetime",
-        "value": when.isoformat().replace("+00:00", "Z"),
-    }
-    return json.dumps({"filters": {"conjunction": "and", "items": [item]}})
-
-
-def _row(task: dict[str, Any], image_key: str | None) -> TaskRow:
+def task_row(task: dict[str, Any], image_key: str | None) -> TaskRow:
+    """A task as Label Studio returns it (listing or write), as the state stores it."""
     data = task.get("data") or {}
     image = data.get(image_key) if image_key else None
     return TaskRow(

@@ -5,17 +5,32 @@ Only task ``data`` fields Winnow owns (:data:`queues.FIELDS`), Winnow's flags in
 ``winnow-review`` are ever written. Every write compares the wanted value with the task as
 Label Studio last returned it, so a re-run after a crash writes only what is still missing
 and never duplicates a prediction.
+
+How the writes travel:
+
+- task fields: one PATCH a task (Label Studio has no bulk update of task data), through a
+  small bounded pool (:mod:`sync.review.pool`). The PATCH answers with the whole task; it is
+  stored at once, with the ``updated_at`` the write produced, so the next pull does not
+  re-read it;
+- new review predictions: one bulk import a project (``/api/projects/{id}/import/predictions``).
+  The import does not move ``updated_at``, so the tasks are marked pending in the state first,
+  and read back after: a run killed in between makes the next pull re-read them, and a task
+  never gets a second review prediction;
+- changed or extra review predictions (rare: a suggestion changed or went away): one call each,
+  in the pool, before the task's PATCH, so the PATCH's answer carries the final task.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from label_studio_sdk import LabelStudio
 
+from sync.review.pool import run_bounded
+from sync.review.pull import fetch_batches, task_row
 from sync.review.queues import (
     DUPLICATE_TYPES,
     FIELDS,
@@ -24,11 +39,15 @@ from sync.review.queues import (
     is_managed,
     queue_of,
 )
-from sync.review.state import Finding, SyncState, TaskRow
+from sync.review.state import Finding, SyncState, TaskRow, iter_chunks
 from winnow.labelstudio.calls import ls_call
 from winnow.labelstudio.label_config import LabelControl
 
 META_KEY = "winnow_review"
+
+
+SAMPLE = 5  # task ids shown per kind of write in a dry run
+IMPORT_CHUNK = 1000  # predictions per bulk import request
 
 
 @dataclass
@@ -37,6 +56,39 @@ class PushReport:
     predictions_created: int = 0
     predictions_updated: int = 0
     predictions_deleted: int = 0
+    tasks_reread: int = 0  # tasks read back after prediction writes
+    dry_run: bool = False
+    sample: dict[str, list[int]] = field(default_factory=dict)  # kind -> first task ids
+
+    @property
+    def writes(self) -> int:
+        return (
+            self.tasks_updated
+            + self.predictions_created
+            + self.predictions_updated
+            + self.predictions_deleted
+        )
+
+
+@dataclass
+class TaskPlan:
+    """What one task needs; ``data``/``meta`` None when its fields are already right."""
+
+    task: TaskRow
+    data: dict[str, Any] | None = None
+    meta: dict[str, Any] | None = None
+    create: list[dict] | None = None  # result of a new review prediction
+    update: tuple[int, list[dict]] | None = None  # (prediction id, result)
+    delete: list[int] = field(default_factory=list)  # prediction ids
+
+    @property
+    def empty(self) -> bool:
+        return self.data is None and not self.create and not self.update and not self.delete
+
+    @property
+    def pooled(self) -> bool:
+        """Has a write that goes through the pool (everything but a create)."""
+        return self.data is not None or bool(self.update) or bool(self.delete)
 
 
 def wanted_data(task: TaskRow, findings: list[Finding]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -71,82 +123,49 @@ def wanted_prediction(findings: list[Finding], control: LabelControl) -> list[di
     return control.choices_result(issue.suggested_label.split("|"))
 
 
-def push_task(
-    ls: LabelStudio,
-    project: int,
-    task: TaskRow,
-    findings: list[Finding],
-    *,
-    control: LabelControl,
-    state: SyncState,
-    report: PushReport,
-) -> bool:
-    """Bring one task's fields and prediction to the wanted state; True if anything was written."""
+def plan_task(task: TaskRow, findings: list[Finding], control: LabelControl) -> TaskPlan:
+    """Compare ``task`` as last seen with what ``findings`` want written."""
+    plan = TaskPlan(task)
     data, meta = wanted_data(task, findings)
-    wrote = False
     if data != task.data or meta != task.meta:
-        ls_call(
-            f"update task {task.task_id}",
-            ls.tasks.update,
-            id=str(task.task_id),
-            data=data,
-            meta=meta,
-        )
-        state.put_tasks(project, [replace(task, data=data, meta=meta)])
-        report.tasks_updated += 1
-        wrote = True
-    return (
-        _push_prediction(ls, project, task, wanted_prediction(findings, control), report=report)
-        or wrote
-    )
-
-
-def _push_prediction(
-    ls: LabelStudio,
-    project: int,
-    task: TaskRow,
-    result: list[dict] | None,
-    *,
-    report: PushReport,
-) -> bool:
+        plan.data, plan.meta = data, meta
+    result = wanted_prediction(findings, control)
     ours = [p for p in task.predictions if p.get("model_version") == PREDICTION_VERSION]
-    if result is not None and not ours:  # the pulled copy may be stale after a crash
-        ours = [
-            p.model_dump(mode="json")
-            for p in ls_call(
-                f"list predictions of task {task.task_id}", ls.predictions.list, task=task.task_id
-            )
-            if p.model_version == PREDICTION_VERSION
-        ]
     keep, extra = (ours[0], ours[1:]) if ours and result is not None else (None, ours)
-    wrote = False
-    for p in extra:
-        ls_call(f"delete prediction {p['id']}", ls.predictions.delete, id=int(p["id"]))
-        report.predictions_deleted += 1
-        wrote = True
-    if result is None:
-        return wrote
-    if keep is None:
-        ls_call(
-            f"add a prediction to task {task.task_id}",
-            ls.predictions.create,
-            task=task.task_id,
-            result=result,
-            model_version=PREDICTION_VERSION,
-            score=1.0,
-        )
-        report.predictions_created += 1
-        return True
-    if _strip(keep.get("result")) != _strip(result):
-        ls_call(
-            f"update prediction {keep['id']}",
-            ls.predictions.update,
-            id=int(keep["id"]),
-            result=result,
-        )
-        report.predictions_updated += 1
-        return True
-    return wrote
+    plan.delete = [int(p["id"]) for p in extra]
+    if result is not None and keep is None:
+        plan.create = result
+    elif result is not None and _strip(keep.get("result")) != _strip(result):
+        plan.update = (int(keep["id"]), result)
+    return plan
+
+
+def plan_push(
+    tasks: list[TaskRow], findings: list[Finding], control: LabelControl
+) -> list[TaskPlan]:
+    """Every task that needs a write, in task order."""
+    by_task: dict[int, list[Finding]] = {}
+    for f in findings:
+        by_task.setdefault(f.task_id, []).append(f)
+    plans = (plan_task(t, by_task.get(t.task_id, []), control) for t in tasks)
+    return [p for p in plans if not p.empty]
+
+
+def describe(plans: list[TaskPlan]) -> PushReport:
+    """The writes ``plans`` would make, counted, with the first few task ids of each kind."""
+    report = PushReport(dry_run=True)
+    kinds = {
+        "task fields": [p for p in plans if p.data is not None],
+        "new predictions": [p for p in plans if p.create],
+        "changed predictions": [p for p in plans if p.update],
+        "extra predictions": [p for p in plans if p.delete],
+    }
+    report.tasks_updated = len(kinds["task fields"])
+    report.predictions_created = len(kinds["new predictions"])
+    report.predictions_updated = len(kinds["changed predictions"])
+    report.predictions_deleted = sum(len(p.delete) for p in kinds["extra predictions"])
+    report.sample = {k: [p.task.task_id for p in v[:SAMPLE]] for k, v in kinds.items() if v}
+    return report
 
 
 def push_all(
@@ -157,29 +176,119 @@ def push_all(
     *,
     control: LabelControl,
     state: SyncState,
+    image_key: str | None,
+    workers: int = 1,
+    page_size: int = 100,
     pace_s: float = 0.0,
+    dry_run: bool = False,
     advance: Callable[[int], None] | None = None,
 ) -> PushReport:
-    """Push every task's wanted state; ``pace_s`` pauses after each task that was written."""
+    """Bring every task's fields and review prediction to the wanted state.
+
+    ``workers`` PATCH at once; ``pace_s`` spaces the per-task writes. With ``dry_run``
+    nothing is written and the report says what would be."""
+    plans = plan_push(tasks, findings, control)
+    if dry_run:
+        return describe(plans)
     report = PushReport()
-    by_task: dict[int, list[Finding]] = {}
-    for f in findings:
-        by_task.setdefault(f.task_id, []).append(f)
-    for task in tasks:
-        wrote = push_task(
-            ls,
-            project,
-            task,
-            by_task.get(task.task_id, []),
-            control=control,
-            state=state,
-            report=report,
-        )
-        if wrote and pace_s:
-            time.sleep(pace_s)
+    reread: set[int] = set()
+
+    def done(plan: TaskPlan, answer: dict[str, Any] | None) -> None:
+        report.predictions_deleted += len(plan.delete)
+        report.predictions_updated += bool(plan.update)
+        if answer is not None:
+            state.put_tasks(project, [task_row(answer, image_key)])
+            report.tasks_updated += 1
+        else:  # a prediction call moved updated_at: read the task back
+            reread.add(plan.task.task_id)
         if advance:
             advance(1)
+
+    run_bounded(
+        [p for p in plans if p.pooled],
+        partial(_write, ls, project),
+        done,
+        workers=workers,
+        pace_s=pace_s,
+    )
+    creates = [p for p in plans if p.create]
+    _import_predictions(ls, project, creates, state=state, report=report)
+    if advance and creates:
+        advance(len(creates))
+    _read_back(
+        ls,
+        project,
+        sorted(reread | {p.task.task_id for p in creates}),
+        state=state,
+        image_key=image_key,
+        page_size=page_size,
+        report=report,
+    )
     return report
+
+
+def _write(ls: LabelStudio, project: int, plan: TaskPlan) -> dict[str, Any] | None:
+    """One task's pooled writes (in a worker thread, no state access); the PATCH's answer."""
+    task_id = plan.task.task_id
+    for pid in plan.delete:
+        ls_call(f"delete prediction {pid}", ls.predictions.delete, id=pid)
+    if plan.update:
+        pid, result = plan.update
+        ls_call(f"update prediction {pid}", ls.predictions.update, id=pid, result=result)
+    if plan.data is None:
+        return None
+    answer = ls_call(
+        f"update task {task_id}", ls.tasks.update, id=str(task_id), data=plan.data, meta=plan.meta
+    )
+    return answer.model_dump(mode="json")
+
+
+def _import_predictions(
+    ls: LabelStudio,
+    project: int,
+    plans: list[TaskPlan],
+    *,
+    state: SyncState,
+    report: PushReport,
+) -> None:
+    """New review predictions in bulk, the tasks marked pending first (see module doc)."""
+    if not plans:
+        return
+    state.mark_pending_predictions(project, [p.task.task_id for p in plans])
+    for chunk in iter_chunks(plans, IMPORT_CHUNK):
+        body = [
+            {
+                "task": p.task.task_id,
+                "result": p.create,
+                "model_version": PREDICTION_VERSION,
+                "score": 1.0,
+            }
+            for p in chunk
+        ]
+        ls_call(
+            f"import {len(body)} review predictions into project {project}",
+            ls.projects.import_predictions,
+            id=project,
+            request=body,
+        )
+        report.predictions_created += len(body)
+
+
+def _read_back(
+    ls: LabelStudio,
+    project: int,
+    task_ids: list[int],
+    *,
+    state: SyncState,
+    image_key: str | None,
+    page_size: int,
+    report: PushReport,
+) -> None:
+    """Store the tasks as Label Studio now has them, then drop their pending mark."""
+    for page in fetch_batches(ls, project, task_ids, page_size=page_size):
+        state.put_tasks(project, [task_row(t, image_key) for t in page])
+        report.tasks_reread += len(page)
+    state.clear_pending_predictions(project, task_ids)
 
 
 def _strip(result: Any) -> list[tuple[str, str, tuple[str, ...]]]:

@@ -155,6 +155,27 @@ class SyncState:
         rows = self._db.execute("SELECT task_id FROM tasks WHERE project=?", (project,))
         return {r[0] for r in rows}
 
+    def task_versions(self, project: int) -> dict[int, str]:
+        """``task_id -> updated_at`` as last stored: a pull re-reads only tasks whose
+        ``updated_at`` in Label Studio differs (the sync's own writes store theirs)."""
+        rows = self._db.execute("SELECT task_id, updated_at FROM tasks WHERE project=?", (project,))
+        return dict(iter(rows))
+
+    # --- predictions being imported in bulk -------------------------------------------------
+    def mark_pending_predictions(self, project: int, task_ids: Iterable[int]) -> None:
+        """Remember, before a bulk import, which tasks may get a review prediction: the import
+        does not move ``updated_at``, so only this marker tells the next pull to re-read them
+        if the run dies before it has read them back."""
+        ids = sorted({*self.pending_predictions(project), *task_ids})
+        self.put(f"pending_predictions:{project}", json.dumps(ids))
+
+    def pending_predictions(self, project: int) -> set[int]:
+        return set(json.loads(self.get(f"pending_predictions:{project}") or "[]"))
+
+    def clear_pending_predictions(self, project: int, task_ids: Iterable[int]) -> None:
+        left = self.pending_predictions(project) - set(task_ids)
+        self.put(f"pending_predictions:{project}", json.dumps(sorted(left)))
+
     # --- per-project bookkeeping ----------------------------------------------------------
     def project_info(self, project: int) -> dict[str, Any]:
         row = self._db.execute(

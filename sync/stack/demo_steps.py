@@ -66,17 +66,25 @@ def learning_view(stack: DemoStack, project: int) -> int | None:
 
 
 def _wait_for_model(backend_url: str, project: int, timeout_s: float = 300) -> str:
-    """Poll the backend's /health until a trained model serves ``project``."""
+    """Poll the backend's /health until a training run of ``project`` is decided; returns the
+    version that serves it. A trained model replaces zero-shot only if it is not worse on the
+    same held-out tasks, so zero-shot may rightly keep serving: the demo says which won."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         health = httpx.get(f"{backend_url}/health", timeout=10).json()
+        entry = (health.get("projects") or {}).get(str(project)) or {}
         version = (health.get("models") or {}).get(str(project))
-        if version and not version.startswith(("imagenet-", "clip-")):
-            return version
         if health.get("training") == "failed":
             raise ServiceError(f"training failed: {health.get('training_error')}")
+        decided = entry.get("decisions") or entry.get("unsupported")
+        trained = version and not version.startswith(("imagenet-", "clip-"))
+        if version and (decided or trained) and health.get("training") != "training":
+            for reason in entry.get("decisions") or []:
+                print(f"  training: {reason}")
+            print(f"  serving project {project}: {version} ({entry.get('model_class')})")
+            return version
         time.sleep(2)
-    raise ServiceError(f"no trained model for project {project} after {timeout_s:.0f} s")
+    raise ServiceError(f"no training run of project {project} decided after {timeout_s:.0f} s")
 
 
 def start_api_and_ui(stack: DemoStack, project: int | None, workdir: Path) -> tuple[str, str]:

@@ -8,6 +8,7 @@ auth, calling the protocol without credentials and posting more tasks than the c
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -24,6 +25,7 @@ pytestmark = pytest.mark.integration
 
 USER, PASSWORD = "label-studio", "backend-exposure-pass-1"
 CAP = 5
+BODY_CAP = 256 * 1024
 
 
 def _start_exposed(
@@ -69,6 +71,7 @@ def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
         "WINNOW_BACKEND__BASIC_AUTH_USER": USER,
         "WINNOW_BACKEND__BASIC_AUTH_PASSWORD": PASSWORD,
         "WINNOW_BACKEND__MAX_TASKS_PER_REQUEST": str(CAP),
+        "WINNOW_BACKEND__MAX_REQUEST_BYTES": str(BODY_CAP),
     }
     with running_backend(tmp_path_factory.mktemp("backend-exposure"), env) as server:
         yield server
@@ -84,6 +87,29 @@ def test_protocol_endpoints_need_the_credentials(backend: Backend) -> None:
     with backend.client(auth=(USER, "wrong")) as wrong:
         answers["/setup (wrong password)"] = wrong.post("/setup", json={"schema": LABEL_CONFIG})
     assert {path: r.status_code for path, r in answers.items()} == dict.fromkeys(answers, 401)
+
+
+def test_a_huge_body_is_cut_while_it_streams(backend: Backend) -> None:
+    """One task padded to 4 MB, streamed chunked: under the task cap, over
+    backend.max_request_bytes, so only the body limit can answer 413."""
+    sent: list[int] = []
+
+    def chunks():
+        yield b'{"label_config": %s, "tasks": [{"data": {"image": "x.jpg"}, "pad": "' % (
+            json.dumps(LABEL_CONFIG).encode()
+        )
+        for _ in range(1000):  # 4 MB, 16 times the cap
+            sent.append(4096)
+            yield b"x" * 4096
+        yield b'"}]}'
+
+    with backend.client(auth=(USER, PASSWORD)) as http:
+        answer = http.post(
+            "/predict", content=chunks(), headers={"Content-Type": "application/json"}
+        )
+    assert answer.status_code == 413
+    assert "too_many_tasks" not in answer.text
+    assert sum(sent) > BODY_CAP
 
 
 def test_predict_refuses_more_tasks_than_the_cap(backend: Backend) -> None:

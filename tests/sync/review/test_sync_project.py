@@ -202,16 +202,27 @@ def test_sync_queues_decisions_and_kill_mid_push(
     project = _make_project(label_studio, folder, ls_files_root, labels)
     before = _annotations(label_studio, project)
 
+    untouched = _end_state(label_studio, project)
+    dry = run_sync(settings, project, dry_run=True)  # says what it would write, writes nothing
+    assert dry.pushed.dry_run and dry.pushed.tasks_updated > 0
+    assert _end_state(label_studio, project) == untouched
+    assert dry.meter.phases["push"].calls == 0
     summary = run_sync(settings, project)
     views = summary.views
     assert _annotations(label_studio, project) == before  # human annotations untouched
     first_state = _end_state(label_studio, project)
     _check_queues(label_studio, project, views)
     assert len(views) == 7 and summary.pushed.predictions_created >= len(WRONG)
+    assert (summary.pushed.tasks_updated, summary.pushed.predictions_created) == (
+        dry.pushed.tasks_updated,
+        dry.pushed.predictions_created,
+    )
     _check_project_frame(settings, project, labels)
 
-    again = run_sync(settings, project)  # nothing changed: nothing written
-    assert (again.pushed.tasks_updated, again.pushed.predictions_created) == (0, 0)
+    again = run_sync(settings, project)  # nothing changed: nothing re-read, audited or written
+    assert (again.pulled.fetched, again.pulled.total) == (0, len(labels))
+    assert not again.audited and again.pushed.writes == 0
+    assert again.meter.phases["push"].calls == 0
     assert _end_state(label_studio, project) == first_state
 
     # before any dismissal: dismissals hold per content and label in every project
@@ -305,6 +316,7 @@ def _relabel_and_keep(
     )
     summary = run_sync(settings, project)
     assert (summary.decisions.kept, summary.decisions.relabelled) == (1, 1)
+    assert summary.pulled.fetched == 2 and summary.audited  # only the two edited tasks
     for _ in range(2):  # and not raised again by the sync after
         issues = _label_queues(ls, project, views)
         assert "bird_01.png" not in _names(issues) and "mammal_03.png" in _names(issues)
@@ -313,7 +325,8 @@ def _relabel_and_keep(
         fixed = next(t for t in _tasks(ls, project) if t["data"]["name"] == "bird_01.png")
         assert _ours(fixed) == [] and "winnow_suggested_label" not in fixed["data"]
         summary = run_sync(settings, project)
-        assert summary.pushed.tasks_updated == 0
+        assert summary.pushed.writes == 0
+        assert summary.pulled.fetched == 0 and not summary.audited
     with SyncState(state_path(settings.data_dir)) as state:
         log = state.audit_log(project)
     assert [row["action"] for row in log] == ["relabel", "keep"]

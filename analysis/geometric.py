@@ -1,0 +1,130 @@
+"""Geometric verification of a near-duplicate candidate: do two images share a homography?
+
+Why: an embedding or a perceptual hash says two pictures *look* alike, which also holds for a
+stereo pair, two frames of one video or the glyphs b and d. A copy (cropped, rotated, resized,
+watermarked, recompressed) differs from its source by a plane-to-plane mapping, so many local
+features of one land where a single homography sends them in the other. Copy detection has
+long used this check to keep precision while a looser candidate threshold raises recall.
+
+How: ORB keypoints (OpenCV) on small grayscale working copies, brute-force Hamming matching
+with Lowe's ratio test, then RANSAC (``cv2.findHomography``). A mirrored copy has mirrored
+descriptors, so the second image's left-right flip is matched as well and the better of the
+two kept. Arrays in, a :class:`GeometricMatch` out; no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from analysis.validation import check_float, check_int
+
+N_FEATURES = 500  # ORB keypoints per working copy
+LOWE_RATIO = 0.8  # best match must beat the second best by this factor
+RANSAC_PIXELS = 6.0  # reprojection error allowed, in working-copy pixels (about 320 px wide)
+MAX_SCALE = 8.0  # a homography scaling area by more than this (or less than 1/this) is a fluke
+
+
+@dataclass(frozen=True)
+class LocalFeatures:
+    """ORB features of one working copy and of its left-right mirror image."""
+
+    shape: tuple[int, int]  # (height, width) of the working copy
+    points: np.ndarray  # float32 (K, 2) keypoint x, y
+    descriptors: np.ndarray  # uint8 (K, 32)
+    mirror_points: np.ndarray  # float32 (K', 2) in the mirror image's own coordinates
+    mirror_descriptors: np.ndarray  # uint8 (K', 32)
+
+
+@dataclass(frozen=True)
+class GeometricMatch:
+    """The evidence for one pair: RANSAC inliers among the ratio-test matches."""
+
+    inliers: int
+    matches: int  # tentative matches that passed the ratio test
+    homography: np.ndarray | None  # float64 (3, 3): working copy a -> working copy b
+    mirrored: bool  # the homography maps a onto b's mirror image
+
+    @property
+    def ratio(self) -> float:
+        """Inliers per tentative match, 0 when nothing matched."""
+        return self.inliers / self.matches if self.matches else 0.0
+
+
+NO_MATCH = GeometricMatch(inliers=0, matches=0, homography=None, mirrored=False)
+
+
+def local_features(gray: np.ndarray, *, n_features: int = N_FEATURES) -> LocalFeatures:
+    """ORB features of a uint8 grayscale working copy ``gray`` (H, W) and of its mirror."""
+    gray = np.ascontiguousarray(gray, dtype=np.uint8)
+    if gray.ndim != 2:
+        raise ValueError(f"gray must be (H, W) uint8, got shape {gray.shape}")
+    n_features = check_int(n_features, "n_features", 10)
+    orb = cv2.ORB_create(nfeatures=n_features)
+    points, descriptors = _detect(orb, gray)
+    mirror_points, mirror_descriptors = _detect(orb, np.ascontiguousarray(gray[:, ::-1]))
+    return LocalFeatures(gray.shape, points, descriptors, mirror_points, mirror_descriptors)
+
+
+def _detect(orb: cv2.ORB, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    keypoints, descriptors = orb.detectAndCompute(gray, None)
+    if descriptors is None:
+        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+    return np.array([k.pt for k in keypoints], np.float32), descriptors
+
+
+def match_features(a: LocalFeatures, b: LocalFeatures) -> GeometricMatch:
+    """The better of ``a`` against ``b`` and ``a`` against ``b``'s mirror (more inliers)."""
+    straight = _match(a.points, a.descriptors, b.points, b.descriptors)
+    mirrored = _match(a.points, a.descriptors, b.mirror_points, b.mirror_descriptors)
+    if mirrored.inliers <= straight.inliers:
+        return straight
+    return GeometricMatch(mirrored.inliers, mirrored.matches, mirrored.homography, mirrored=True)
+
+
+def _match(pa: np.ndarray, da: np.ndarray, pb: np.ndarray, db: np.ndarray) -> GeometricMatch:
+    if len(da) < 2 or len(db) < 2:
+        return NO_MATCH
+    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+    good = [
+        pair[0]
+        for pair in matcher.knnMatch(da, db, k=2)
+        if len(pair) == 2 and pair[0].distance < LOWE_RATIO * pair[1].distance
+    ]
+    if len(good) < 4:
+        return GeometricMatch(0, len(good), None, mirrored=False)
+    src = pa[[m.queryIdx for m in good]]
+    dst = pb[[m.trainIdx for m in good]]
+    h, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PIXELS, maxIters=2000)
+    if h is None or not _plausible(h):
+        return GeometricMatch(0, len(good), None, mirrored=False)
+    return GeometricMatch(int(mask.sum()), len(good), h, mirrored=False)
+
+
+def _plausible(h: np.ndarray) -> bool:
+    """Rejects degenerate fits: a flipped or collapsed plane, or an absurd change of scale."""
+    det = float(np.linalg.det(h[:2, :2]))
+    return 1.0 / MAX_SCALE < det < MAX_SCALE and abs(h[2, 0]) + abs(h[2, 1]) < 2e-3
+
+
+def is_same_picture(match: GeometricMatch, *, min_inliers: int, min_ratio: float) -> bool:
+    """The acceptance rule: enough RANSAC inliers, and enough of the matches among them."""
+    min_inliers = check_int(min_inliers, "min_inliers", 4)
+    min_ratio = check_float(min_ratio, "min_ratio", 0.0, 1.0)
+    return match.inliers >= min_inliers and match.ratio >= min_ratio
+
+
+def full_size_homography(
+    h: np.ndarray, scale_a: float, scale_b: float, *, mirrored: bool, width_b: int
+) -> np.ndarray:
+    """``h`` (working copies) rewritten for the full-size images: ``scale_*`` is working-copy
+    pixels per full-size pixel; with ``mirrored`` the result maps a onto b's mirror image of
+    width ``width_b`` (full size) and is composed with the flip, so it lands on b itself."""
+    to_a = np.diag([scale_a, scale_a, 1.0])
+    from_b = np.diag([1.0 / scale_b, 1.0 / scale_b, 1.0])
+    full = from_b @ h @ to_a
+    if mirrored:
+        full = np.array([[-1.0, 0.0, width_b - 1.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]) @ full
+    return full / full[2, 2]
