@@ -17,7 +17,7 @@ DEPS_VENV := $(CACHE_DIR)/venv-deps-$(APP_HASH)
 LS_VENV := $(CACHE_DIR)/venv-label-studio-$(LS_HASH)
 VENV := .venv
 PY := $(VENV)/bin/python
-APT_PACKAGES := tuxpaint-stamps-default dataset-fashion-mnist labelme-examples chromium postgresql-15
+APT_PACKAGES := tuxpaint-stamps-default dataset-fashion-mnist labelme-examples chromium postgresql-15 opencv-doc
 SAMPLES := build/samples
 DEMO_DIR := build/demo
 CODE := winnow ml_backend sync analysis serve tests benchmarks
@@ -71,7 +71,6 @@ $(LS_VENV)/.complete:
 	touch $@
 
 bench: setup
-	@dpkg -s opencv-doc >/dev/null 2>&1 || $(MAKE) APT_PACKAGES="opencv-doc" apt
 	$(VENV)/bin/winnow samples $(SAMPLES) --which bench
 	$(PY) benchmarks/features.py --folder $(SAMPLES)/bench
 

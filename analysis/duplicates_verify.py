@@ -40,8 +40,8 @@ class VerifyOptions:
     candidate_cosine: float = 0.70  # embedding candidates from here up are verified
     neighbors: int = 10  # candidates per item: its k nearest embeddings
     accept_cosine: float | None = None  # at or above: kept without verification (None: never)
-    min_inliers: int = 25  # RANSAC inliers needed
-    min_ratio: float = 0.25  # inliers per ratio-test match needed
+    min_inliers: int = 20  # RANSAC inliers needed (stereo pairs, other views: 11 to 46)
+    min_ratio: float = 0.5  # inliers per ratio-test match (stereo 0.38-0.45; copies 0.62+)
     fallback_cosine: float = 0.90  # items without usable features: the plain cosine rule
 
 

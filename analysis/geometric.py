@@ -22,8 +22,12 @@ import numpy as np
 from analysis.validation import check_float, check_int
 
 N_FEATURES = 500  # ORB keypoints per working copy
+FAST_THRESHOLD = 8  # ORB's corner contrast (OpenCV default 20 leaves smooth photos bare)
 LOWE_RATIO = 0.8  # best match must beat the second best by this factor
-RANSAC_PIXELS = 6.0  # reprojection error allowed, in working-copy pixels (about 320 px wide)
+# Reprojection error allowed, in working-copy pixels (about 320 px wide). Tight on purpose: a
+# copy is the same pixels resampled, while a stereo pair or another viewpoint fits one plane
+# only loosely (parallax), so at 2 px its inliers fall to half of its matches.
+RANSAC_PIXELS = 2.0
 MAX_SCALE = 8.0  # a homography scaling area by more than this (or less than 1/this) is a fluke
 
 
@@ -62,7 +66,7 @@ def local_features(gray: np.ndarray, *, n_features: int = N_FEATURES) -> LocalFe
     if gray.ndim != 2:
         raise ValueError(f"gray must be (H, W) uint8, got shape {gray.shape}")
     n_features = check_int(n_features, "n_features", 10)
-    orb = cv2.ORB_create(nfeatures=n_features)
+    orb = cv2.ORB_create(nfeatures=n_features, fastThreshold=FAST_THRESHOLD)
     points, descriptors = _detect(orb, gray)
     mirror_points, mirror_descriptors = _detect(orb, np.ascontiguousarray(gray[:, ::-1]))
     return LocalFeatures(gray.shape, points, descriptors, mirror_points, mirror_descriptors)
@@ -76,8 +80,11 @@ def _detect(orb: cv2.ORB, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def match_features(a: LocalFeatures, b: LocalFeatures) -> GeometricMatch:
-    """The better of ``a`` against ``b`` and ``a`` against ``b``'s mirror (more inliers)."""
+    """The better of ``a`` against ``b`` and ``a`` against ``b``'s mirror (more inliers). The
+    mirror is tried only when the straight match leaves most matches unexplained."""
     straight = _match(a.points, a.descriptors, b.points, b.descriptors)
+    if straight.ratio >= 0.5:
+        return straight
     mirrored = _match(a.points, a.descriptors, b.mirror_points, b.mirror_descriptors)
     if mirrored.inliers <= straight.inliers:
         return straight
@@ -97,16 +104,18 @@ def _match(pa: np.ndarray, da: np.ndarray, pb: np.ndarray, db: np.ndarray) -> Ge
         return GeometricMatch(0, len(good), None, mirrored=False)
     src = pa[[m.queryIdx for m in good]]
     dst = pb[[m.trainIdx for m in good]]
-    h, mask = cv2.findHomography(src, dst, cv2.RANSAC, RANSAC_PIXELS, maxIters=2000)
-    if h is None or not _plausible(h):
+    a, mask = cv2.estimateAffine2D(
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=RANSAC_PIXELS, maxIters=2000
+    )
+    if a is None or not _plausible(a):
         return GeometricMatch(0, len(good), None, mirrored=False)
-    return GeometricMatch(int(mask.sum()), len(good), h, mirrored=False)
+    return GeometricMatch(int(mask.sum()), len(good), np.vstack([a, [0.0, 0.0, 1.0]]), False)
 
 
-def _plausible(h: np.ndarray) -> bool:
-    """Rejects degenerate fits: a flipped or collapsed plane, or an absurd change of scale."""
-    det = float(np.linalg.det(h[:2, :2]))
-    return 1.0 / MAX_SCALE < det < MAX_SCALE and abs(h[2, 0]) + abs(h[2, 1]) < 2e-3
+def _plausible(a: np.ndarray) -> bool:
+    """Rejects a flipped or collapsed plane and an absurd change of scale."""
+    det = float(np.linalg.det(a[:2, :2]))
+    return 1.0 / MAX_SCALE < det < MAX_SCALE
 
 
 def is_same_picture(match: GeometricMatch, *, min_inliers: int, min_ratio: float) -> bool:

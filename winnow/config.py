@@ -235,7 +235,23 @@ class AuditSettings(BaseModel):
         0.9, gt=0, le=1, description='estimated precision at which the "likely" queue is cut'
     )
     label_estimate_seeds: int = Field(
-        3, ge=0, le=20, description="planted-flip runs per estimate (0: none; each is one fit)"
+        3,
+        ge=0,
+        le=20,
+        description="planted-flip runs that place the likely cut and estimate both queues "
+        "(0: none, the cut falls back to the model's posterior; each run is one fit)",
+    )
+    # Near duplicates: embedding candidates checked with ORB + RANSAC (benchmarks/RESULTS.md).
+    duplicate_verify: bool = Field(True, description="near duplicates must share a geometry")
+    duplicate_candidate_cosine: float = Field(
+        0.70, ge=-1, le=1, description="embedding cosine from which pairs are verified"
+    )
+    duplicate_min_inliers: int = Field(20, ge=4, description="RANSAC inliers a copy needs")
+    duplicate_min_inlier_ratio: float = Field(
+        0.5, ge=0, le=1, description="RANSAC inliers per ORB match a copy needs"
+    )
+    duplicate_working_size: int = Field(
+        320, ge=64, le=1024, description="long side of the copy decoded for verification"
     )
 
 

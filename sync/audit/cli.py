@@ -44,7 +44,7 @@ def audit(
         raise typer.BadParameter(f"unknown layout {layout!r}", param_hint="--layout")
     settings = get_settings()
     try:
-        options = audit_options(settings, frozenset(checks or ISSUE_TYPES))
+        options = audit_options(settings, frozenset(checks or ISSUE_TYPES), roots=(folder,))
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--checks") from None
     scan, report, result = audit_folder(

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from analysis.audit import ISSUE_TYPES, AuditOptions, AuditResult, audit
+from analysis.duplicates_verify import VerifyOptions
+from sync.audit.pixels import SourcePixels
 from winnow.config import Settings
 from winnow.features.extract import ExtractionReport
 from winnow.features.folder import compute_folder
@@ -31,6 +34,7 @@ def audit_folder(
 ) -> tuple[ScanResult, ExtractionReport, AuditResult]:
     """Fill the feature store for ``folder`` (cache hits for known content), then audit it.
     Pass ``embedder`` to reuse a loaded model."""
+    options = options or audit_options(settings, roots=(folder,))
     if embedder is None and embed and settings.features.embed:
         embedder = make_embedder(settings.embedding)
     scan, report = compute_folder(
@@ -47,12 +51,26 @@ def audit_folder(
     return scan, report, audit(table, embeddings=vectors, options=options)
 
 
-def audit_options(settings: Settings, checks: frozenset[str] | None = None) -> AuditOptions:
-    """The audit's options from the settings' ``audit`` section (one place for both jobs)."""
+def audit_options(
+    settings: Settings, checks: frozenset[str] | None = None, *, roots: Sequence[Path] = ()
+) -> AuditOptions:
+    """The audit's options from the settings' ``audit`` section (one place for both jobs).
+    ``roots``: folders the operator named, whose files the duplicate check may read again."""
+    a = settings.audit
     return AuditOptions(
         checks=checks or frozenset(ISSUE_TYPES),
-        label_issue_precision=settings.audit.label_issue_precision,
-        label_estimate_seeds=settings.audit.label_estimate_seeds,
+        label_issue_precision=a.label_issue_precision,
+        label_estimate_seeds=a.label_estimate_seeds,
+        pixels=(
+            SourcePixels(settings, size=a.duplicate_working_size, trusted_roots=roots)
+            if a.duplicate_verify
+            else None
+        ),
+        verify=VerifyOptions(
+            candidate_cosine=a.duplicate_candidate_cosine,
+            min_inliers=a.duplicate_min_inliers,
+            min_ratio=a.duplicate_min_inlier_ratio,
+        ),
     )
 
 

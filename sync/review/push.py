@@ -96,7 +96,7 @@ def wanted_data(task: TaskRow, findings: list[Finding]) -> tuple[dict[str, Any],
     data = {k: v for k, v in task.data.items() if k not in FIELDS}
     others = [f for f in task.data.get("winnow_flags") or [] if not is_managed(f)]
     meta = {k: v for k, v in task.meta.items() if k != META_KEY}
-    ranked = sorted(findings, key=lambda f: -f.score)
+    ranked = sorted(findings, key=lambda f: (-f.score, f.issue_type))  # ties: stable order
     flags = [*others, *(f.issue_type for f in ranked)]
     if flags:
         data["winnow_flags"] = flags
