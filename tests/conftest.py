@@ -36,6 +36,7 @@ from skimage import data
 from winnow.config import LabelStudioSettings
 from winnow.services.label_studio import LabelStudio, installed_version
 from winnow.services.postgres import PostgreSQL
+from winnow.services.process import serving_in_thread
 from winnow.services.seaweedfs import SeaweedFS
 
 TEST_DATA = Path(__file__).resolve().parent / "data"
@@ -283,12 +284,5 @@ class _ImageWebHandler(BaseHTTPRequestHandler):
 @pytest.fixture
 def web_server() -> Iterator[ImageWebServer]:
     """An :class:`ImageWebServer` on a free loopback port, stopped after the test."""
-    server = ImageWebServer()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(ImageWebServer()) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

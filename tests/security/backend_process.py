@@ -24,7 +24,14 @@ import httpx
 from PIL import Image
 from skimage import data
 
-from winnow.services.process import free_port, http_status, spawn, stop_process, wait_until
+from winnow.services.process import (
+    free_port,
+    http_status,
+    serving_in_thread,
+    spawn,
+    stop_process,
+    wait_until,
+)
 
 LABEL_CONFIG = """<View>
   <Image name="image" value="$image"/>
@@ -142,12 +149,5 @@ class _RecordingHandler(BaseHTTPRequestHandler):
 
 @contextmanager
 def recording_server(body: bytes) -> Iterator[RecordingServer]:
-    server = RecordingServer(body)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(RecordingServer(body)) as server:
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)

@@ -10,7 +10,6 @@ while the same import from the allowed address works (so the test can fail).
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -18,6 +17,7 @@ import httpx
 import pytest
 
 from winnow.services.label_studio import LOCAL_SSRF_ALLOWED, LabelStudio
+from winnow.services.process import serving_in_thread
 
 pytestmark = pytest.mark.integration
 TASKS = json.dumps([{"image": "http://example.invalid/a.jpg", "secret": "instance-role"}])
@@ -42,14 +42,8 @@ class _Metadata(BaseHTTPRequestHandler):
 def _serve(address: str) -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer((address, 0), _Metadata)
     server.hits = []  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
+    with serving_in_thread(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 @pytest.fixture

@@ -9,22 +9,32 @@ import typer
 from winnow import samples as sample_sets
 from winnow.cli.console import console
 
+
+
+def _mosaics(out: Path) -> int:
+    from winnow.mosaics import build_mosaics
+
+    return build_mosaics(out)
+
+
 BUILDERS = {
     "demo": sample_sets.build_demo,
     "tuxpaint": sample_sets.build_tuxpaint,
     "bench": sample_sets.build_bench,
     "edge-cases": sample_sets.build_edge_cases,
+    "mosaics": _mosaics,
 }
 
 
 def samples(
     out: Path = typer.Argument(..., help="where to write the data sets"),
     which: list[str] = typer.Option(
-        ["demo"], "--which", "-w", help="demo | tuxpaint | bench | edge-cases"
+        ["demo"], "--which", "-w", help="demo | tuxpaint | bench | edge-cases | mosaics"
     ),
     force: bool = typer.Option(False, help="rebuild even if present"),
 ) -> None:
-    """Build class-folder sample data sets from Debian/PyPI packages (no downloads)."""
+    """Build sample data sets from Debian/PyPI packages (no downloads); mosaics is
+    multi-label, with its label sets in labels.csv."""
     for name in which:
         if name not in BUILDERS:
             raise typer.BadParameter(f"unknown sample set {name!r}", param_hint="--which")

@@ -11,12 +11,14 @@ import contextlib
 import os
 import signal
 import socket
+import socketserver
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import Self, TypeVar
 
 import httpx
 
@@ -43,6 +45,22 @@ def free_ports(count: int, host: str = LOOPBACK) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+_Server = TypeVar("_Server", bound=socketserver.BaseServer)
+
+
+@contextlib.contextmanager
+def serving_in_thread(server: _Server) -> Iterator[_Server]:
+    """Run an already bound ``server`` in a daemon thread; shut it down and close it after."""
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 def free_port(host: str = LOOPBACK) -> int:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -28,6 +27,7 @@ from winnow.ingest.download import DownloadPolicy
 from winnow.labelstudio.label_config import REVIEW_CONTROL, find_label_control
 from winnow.models import make_embedder
 from winnow.services import LabelStudio, SeaweedFS
+from winnow.services.process import serving_in_thread
 from winnow.store import FeatureStore
 from winnow.store.import_log import ImportLog
 
@@ -431,13 +431,8 @@ class _BackendHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def backend() -> Iterator[_Backend]:
-    server = _Backend()
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving_in_thread(_Backend()) as server:
+        yield server
 
 
 def test_cli_import_connects_the_configured_ml_backend_once(

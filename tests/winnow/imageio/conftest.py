@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from winnow.services.process import serving_in_thread
 
 Route = Callable[[BaseHTTPRequestHandler], None]
 
@@ -89,7 +92,6 @@ def http_server() -> Iterator[Callable[..., RecordingServer]]:
 
     ``start(tls=(cert_file, key_file))`` serves HTTPS with that certificate.
     """
-    started: list[tuple[RecordingServer, threading.Thread]] = []
 
     def start(tls: tuple[str, str] | None = None) -> RecordingServer:
         server = RecordingServer()  # bound and listening once constructed: ready now
@@ -97,13 +99,7 @@ def http_server() -> Iterator[Callable[..., RecordingServer]]:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*tls)
             server.socket = context.wrap_socket(server.socket, server_side=True)
-        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-        thread.start()
-        started.append((server, thread))
-        return server
+        return stack.enter_context(serving_in_thread(server))
 
-    yield start
-    for server, thread in started:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with contextlib.ExitStack() as stack:
+        yield start

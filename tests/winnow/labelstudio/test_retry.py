@@ -25,6 +25,7 @@ from winnow.errors import LabelStudioError
 from winnow.labelstudio.calls import ls_call, ls_items
 from winnow.labelstudio.client import connect
 from winnow.labelstudio.retry import RetryTransport, retry_after_s
+from winnow.services.process import serving_in_thread
 
 PROJECT = {"id": 3, "title": "p", "label_config": "<View/>"}
 WAIT = 0.2  # Retry-After the scripted server asks for
@@ -95,13 +96,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server() -> Iterator[ScriptedServer]:
-    srv = ScriptedServer()
-    thread = threading.Thread(target=srv.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join(timeout=5)
+    with serving_in_thread(ScriptedServer()) as srv:
+        yield srv
 
 
 def sdk(url: str, retries: int, *, timeout_s: float = 10.0, max_wait_s: float = 8.0) -> LabelStudio:
