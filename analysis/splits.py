@@ -272,3 +272,18 @@ def split_distributions(
     for name in quality or {}:
         out[f"{name}_median"] = grouped[name].median()
     return out.round(4)
+
+
+def label_prevalence_deviation(splits: Sequence[object], labels: Sequence[object]) -> pd.DataFrame:
+    """Per split (rows) and class (columns): the class's prevalence in the split (share of
+    the split's items carrying it) minus its overall prevalence. The multi-label measure of
+    stratification: a perfect split has zeros; ``.abs().max().max()`` is the worst gap."""
+    lists = [_as_list(v) for v in labels]
+    classes = sorted({c for ls in lists for c in ls})
+    index = {c: k for k, c in enumerate(classes)}
+    member = np.zeros((len(lists), len(classes)), dtype=float)
+    for i, ls in enumerate(lists):
+        member[i, [index[c] for c in ls]] = 1.0
+    frame = pd.DataFrame(member, columns=classes)
+    frame["split"] = list(splits)
+    return frame.groupby("split").mean() - member.mean(axis=0)

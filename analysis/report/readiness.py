@@ -5,6 +5,7 @@ and does not block a go."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 LABEL_ISSUE_MAX = 0.05  # share of labelled images flagged by the label-issue audit
@@ -54,3 +55,36 @@ def ratio_check(name: str, bad: int, total: int, limit: float, what: str) -> Che
     share = bad / total if total else 0.0
     passed = bad == 0 if limit == 0 else share < limit
     return CheckItem(name, passed, f"{bad} of {total} {what} ({share:.1%}; limit {limit:.0%})")
+
+
+# multi-label items
+MIN_HELD_OUT_POSITIVES = 5  # fewer positives make a class's AUROC, AP and threshold noise
+LABEL_PREVALENCE_MAX = 0.05  # largest |class prevalence in a split - overall prevalence|
+
+
+def positives_check(
+    positives: Sequence[int], negatives: Sequence[int], classes: Sequence[str]
+) -> CheckItem:
+    """Every class needs ``MIN_HELD_OUT_POSITIVES`` positives and one negative among the
+    held-out images, or its AUROC, AP and tuned threshold mean little."""
+    short = [
+        f"{c} ({p}+/{n}-)"
+        for c, p, n in zip(classes, positives, negatives, strict=True)
+        if p < MIN_HELD_OUT_POSITIVES or n < 1
+    ]
+    return CheckItem(
+        "every class scorable",
+        not short,
+        (f"too few held-out positives or negatives: {', '.join(short)}" if short else "")
+        or f"every class has at least {MIN_HELD_OUT_POSITIVES} held-out positives and a negative",
+    )
+
+
+def label_balance_check(deviation: float, worst: str) -> CheckItem:
+    """Multi-label splits are balanced when every class's prevalence in every split is within
+    ``LABEL_PREVALENCE_MAX`` of its overall prevalence."""
+    return CheckItem(
+        "splits balanced per label",
+        deviation <= LABEL_PREVALENCE_MAX,
+        f"largest prevalence gap {deviation:.3f} ({worst}); limit {LABEL_PREVALENCE_MAX}",
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from analysis.duplicates import split_leakage
-from analysis.splits import split_distributions
+from analysis.splits import label_prevalence_deviation, split_distributions
 from sync.export.card_checks import limitations, source_of
 from sync.export.changelog import Changelog, manifest_labels
 
@@ -46,6 +46,7 @@ def render_card(card: CardInput) -> str:
         _sources(card),
         _dates(card),
         _counts(card),
+        label_sets_section(card),
         _distributions(card),
         _cleaning(card),
         _leakage(card),
@@ -117,6 +118,34 @@ def _counts(card: CardInput) -> str:
     return (
         f"## Counts per class and split\n\nSplits: {shares}. Seed {card.seed}; groups of "
         "near-duplicates (and any group-by field) never straddle splits.\n\n" + _table(counts)
+    )
+
+
+def label_sets_section(card: CardInput) -> str:
+    """Multi-label only: labels per image per split, the commonest label sets and pairs, and
+    how far each split's per-label prevalence strays from the whole set's."""
+    if card.kind != "multi_label":
+        return ""
+    sets = manifest_labels(card.manifest).tolist()
+    split = card.manifest["split"].astype(str).to_numpy()
+    sizes = pd.DataFrame({"labels per image": [len(x) for x in sets], "split": split})
+    cardinality = sizes.groupby(["labels per image", "split"]).size().unstack(fill_value=0)
+    keys = pd.Series([" + ".join(x) or "(none)" for x in sets])
+    common = keys.value_counts().head(10).rename_axis("label set").rename("images")
+    pairs = pd.Series([f"{a} + {b}" for x in sets for i, a in enumerate(x) for b in x[i + 1 :]])
+    top_pairs = pairs.value_counts().head(10).rename_axis("pair").rename("images")
+    gaps = label_prevalence_deviation(split, sets).abs()
+    worst = f"{gaps.max().max():.3f} ({gaps.max().idxmax()})" if gaps.size else "0"
+    mean = sizes["labels per image"].mean() if len(sizes) else 0.0
+    return (
+        f"## Label sets\n\nEach image carries a set of labels: {mean:.2f} per image on "
+        f"average, {keys.nunique()} distinct sets. The manifest's `labels` column holds each "
+        "set as a list. Splits are stratified per label; the largest gap between a label's "
+        f"share of a split and its share of the whole set is {worst}.\n\n"
+        + _table(cardinality.reset_index())
+        + "\nCommonest label sets:\n\n"
+        + _table(common.reset_index())
+        + ("\nCommonest label pairs:\n\n" + _table(top_pairs.reset_index()) if len(pairs) else "")
     )
 
 

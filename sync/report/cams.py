@@ -121,7 +121,7 @@ def checklist(
     readable = int(files["error_kind"].isna().sum())
     assigned = pd.Series(None, index=files.index, dtype=object)
     assigned[train_rows], assigned[test_rows] = "train", "held-out"
-    leaks = _cross_split_clusters(files, assigned)
+    leaks = cross_split_clusters(files, assigned)
     mix = split_balance(files.assign(split=assigned).loc[assigned.notna()])
     sanity = report.shuffle.passed and report.overfit.passed
     return [
@@ -152,7 +152,7 @@ def checklist(
             inputs.embedder is not None,
             preprocessing_text(inputs.embedder) or "no embedder",
         ),
-        _eda_check(data_report, dataset_fingerprint(files)),
+        eda_check(data_report, dataset_fingerprint(files)),
         rd.CheckItem(
             "sanity checks passed",
             sanity,
@@ -160,18 +160,18 @@ def checklist(
             f"{report.shuffle.limit:.3f}); overfit train accuracy "
             f"{report.overfit.train_accuracy:.3f}",
         ),
-        rd.card_check(_card_text(card)),
+        rd.card_check(card_text(card)),
     ]
 
 
-def _cross_split_clusters(files: pd.DataFrame, assigned: pd.Series) -> int:
+def cross_split_clusters(files: pd.DataFrame, assigned: pd.Series) -> int:
     if "dup_group" not in files:
         return 0
     spans = assigned.dropna().groupby(files["dup_group"]).nunique()
     return int((spans > 1).sum())
 
 
-def _eda_check(path: Path | None, fingerprint: str) -> rd.CheckItem:
+def eda_check(path: Path | None, fingerprint: str) -> rd.CheckItem:
     if path is None or not path.is_file():
         return rd.CheckItem(
             "EDA done", False, f"no data report at {path}; run `winnow report data`"
@@ -189,7 +189,7 @@ def _eda_check(path: Path | None, fingerprint: str) -> rd.CheckItem:
     )
 
 
-def _card_text(card: Path | None) -> str | None:
+def card_text(card: Path | None) -> str | None:
     if card is None:
         return None
     path = card / "DATASET_CARD.md" if card.is_dir() else card

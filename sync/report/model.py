@@ -32,8 +32,21 @@ def write_model_report(
     plotlyjs: str = "compressed",
     gradcam: int = 6,
 ) -> tuple[Path, bool]:
-    """Write the model report to ``out``; returns the path and the readiness verdict."""
+    """Write the model report to ``out``; returns the path and the readiness verdict.
+    Data whose labels are sets (joined with "+") get the multi-label report."""
     files = inputs.result.files
+    if is_multilabel(files):
+        from sync.report.multilabel import write_multilabel_report
+
+        return write_multilabel_report(
+            inputs,
+            settings,
+            out,
+            card=card,
+            data_report=data_report,
+            project=project,
+            plotlyjs=plotlyjs,
+        )
     usable = usable_rows(files, inputs.vectors)
     train_rows, test_rows, how = held_out_split(files, usable, seed=settings.training.seed)
     classes = sorted(files.loc[usable, "label"].unique())
@@ -77,13 +90,16 @@ def write_model_report(
     return out, all(item.passed is not False for item in items)
 
 
+def is_multilabel(files: pd.DataFrame) -> bool:
+    """Label sets arrive joined with "+" (:func:`sync.report.inputs.project_table`)."""
+    return bool(files["label"].dropna().astype(str).str.contains("+", regex=False).any())
+
+
 def usable_rows(files: pd.DataFrame, vectors: np.ndarray | None) -> np.ndarray:
-    """Readable, single-labelled rows with an embedding."""
+    """Readable, labelled rows with an embedding."""
     if vectors is None:
         raise WinnowError("the model report needs embeddings; enable features.embed")
     labels = files["label"]
-    if labels.dropna().str.contains("+", regex=False).any():
-        raise WinnowError("the model report covers single-label classification only")
     ok = files["error_kind"].isna() & labels.notna() & (np.abs(vectors).sum(axis=1) > 0)
     rows = files.index[ok].to_numpy()
     if len(rows) < 10 or labels[rows].nunique() < 2:
@@ -134,14 +150,19 @@ def zero_shot(
     classes: list[str],
     files: pd.DataFrame,
     test_rows: np.ndarray,
+    *,
+    multiple: bool = False,
 ) -> dict[str, np.ndarray | str]:
-    """Zero-shot probabilities on the held-out rows (CLIP, or the offline ImageNet stand-in)."""
+    """Zero-shot probabilities on the held-out rows (CLIP, or the offline ImageNet stand-in);
+    ``multiple``: per-class scores of a multiple-choice control, rows not renormalised."""
     from winnow.errors import ConfigError
     from winnow.labelstudio.controls.choices import ChoiceClass, ChoicesControl
     from winnow.zeroshot.clip import ClipZeroShot
     from winnow.zeroshot.imagenet import ImageNetZeroShot
 
     embedder = inputs.embedder
+    if embedder is None:
+        return {"zero-shot": "no embedder to compute zero-shot features with."}
     if settings.embedding.kind == "clip":
         predictor, name = (
             ClipZeroShot(embedder, settings.backend.prompt_templates),
@@ -150,15 +171,15 @@ def zero_shot(
     else:
         predictor, name = ImageNetZeroShot(embedder), "zero-shot ImageNet"
     control = ChoicesControl(
-        "label", "image", "image", False, tuple(ChoiceClass(c, (c,)) for c in classes)
+        "label", "image", "image", multiple, tuple(ChoiceClass(c, (c,)) for c in classes)
     )
     try:
         head = predictor.class_head(control)
     except ConfigError as exc:
         return {name: str(exc).split(". ")[0] + "."}
     features = _zero_shot_features(predictor.feature_model, inputs, settings, files, test_rows)
-    probs = predictor.probabilities(features, head, multiple=False)
-    return {name: probs / probs.sum(axis=1, keepdims=True)}
+    probs = predictor.probabilities(features, head, multiple=multiple)
+    return {name: probs if multiple else probs / probs.sum(axis=1, keepdims=True)}
 
 
 def _zero_shot_features(
@@ -189,9 +210,15 @@ def _zero_shot_features(
 
 
 def registry_models(
-    settings: Settings, project: int | None, classes: list[str], x_test: np.ndarray
+    settings: Settings,
+    project: int | None,
+    classes: list[str],
+    x_test: np.ndarray,
+    *,
+    multiple: bool = False,
 ) -> dict[str, np.ndarray | str]:
-    """The project's current registered model, when the registry has one."""
+    """The project's current registered model, when the registry has one (``multiple``:
+    per-class probabilities kept as they are, not renormalised)."""
     if project is None:
         return {}
     try:
@@ -206,5 +233,7 @@ def registry_models(
     for j, c in enumerate(model.classes):
         if c in classes:
             out[:, classes.index(c)] = probs[:, j]
+    if multiple:
+        return {f"registered model {model.version}": out}
     total = out.sum(axis=1, keepdims=True)
     return {f"registered model {model.version}": out / np.where(total > 0, total, 1)}

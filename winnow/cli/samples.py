@@ -10,7 +10,6 @@ from winnow import samples as sample_sets
 from winnow.cli.console import console
 
 
-
 def _mosaics(out: Path) -> int:
     from winnow.mosaics import build_mosaics
 
