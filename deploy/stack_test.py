@@ -112,9 +112,13 @@ def pip_build_args() -> list[str]:
     return args
 
 
+def build_log(tag: str) -> Path:
+    return WORK / f"build-{tag.rsplit('/', 1)[-1].replace(':', '-')}.log"
+
+
 def build(tag: str, containerfile: Path, context: Path, *extra: str) -> float:
     start = time.monotonic()
-    log_path = WORK / f"build-{tag.rsplit('/', 1)[-1].replace(':', '-')}.log"
+    log_path = build_log(tag)
     with open(log_path, "w") as out:
         result = subprocess.run(
             [
@@ -134,6 +138,25 @@ def build(tag: str, containerfile: Path, context: Path, *extra: str) -> float:
     if result.returncode:
         sys.exit(f"building {tag} failed; see {log_path}")
     return time.monotonic() - start
+
+
+def dangling_images() -> list[str]:
+    """Untagged images now: earlier builds' stages and replaced finals."""
+    found = podman("images", "--filter", "dangling=true", "--quiet", "--no-trunc", capture=True)
+    return [line.removeprefix("sha256:") for line in found.stdout.split()]
+
+
+def drop_stale_builds(stale: list[str], build_log: Path) -> int:
+    """Remove ``stale`` images the last build did not reuse; its own cache stays. Without
+    this, every source change leaves another 8 GB stage behind and the disk fills up."""
+    text = build_log.read_text(errors="replace") if build_log.exists() else ""
+    removed = 0
+    for image in stale:
+        if image[:12] in text:
+            continue
+        if podman("rmi", image, check=False, capture=True).returncode == 0:
+            removed += 1
+    return removed
 
 
 def image_exists(tag: str) -> bool:
@@ -165,12 +188,15 @@ def build_images(winnow_tag: str, rebuild: bool) -> None:
         if rebuild or not image_exists(tag):
             seconds = build(tag, HERE / name, context, *pip_args)
             log(f"built {tag} in {seconds:.0f} s")
+    stale = dangling_images()
     seconds = build(
         winnow_tag, REPO / "Dockerfile", REPO, "--build-arg", f"BASE_IMAGE={PYTHON}",
         # Debian bookworm's Python is 3.11.2; a few wheels in the lock ask for >=3.11.5
         "--build-arg", "PIP_IGNORE_REQUIRES_PYTHON=1", *pip_args,
     )  # fmt: skip
     log(f"built {winnow_tag} from the Dockerfile in {seconds:.0f} s (layers cached when unchanged)")
+    removed = drop_stale_builds(stale, build_log(winnow_tag))
+    log(f"removed {removed} untagged images of earlier builds (each holds the 8 GB venv)")
     for tag in (DEBIAN, PYTHON, *STAND_INS, winnow_tag):
         log(f"image {tag}: {size_mb(tag):.0f} MB")
 
