@@ -29,10 +29,16 @@ from analysis.validation import check_choice, check_pred_probs, check_shape
 
 METHODS = ("least_confidence", "margin", "entropy")
 DEFAULT_METHOD = "margin"
+REDUCTIONS = ("min", "mean")
+DEFAULT_REDUCTION = "min"
 
 
 def uncertainty_score(
-    probs: np.ndarray, method: str = DEFAULT_METHOD, *, multi_label: bool = False
+    probs: np.ndarray,
+    method: str = DEFAULT_METHOD,
+    *,
+    multi_label: bool = False,
+    reduce: str = DEFAULT_REDUCTION,
 ) -> np.ndarray:
     """Scores ``(N,)`` in [0, 1] of probabilities ``(N, K)``; low = most informative.
 
@@ -42,11 +48,12 @@ def uncertainty_score(
     that does not sum to 1, an unknown method) and TypeError for a non-float array.
     """
     method = check_choice(method, "method", METHODS)
+    reduce = check_choice(reduce, "reduce", REDUCTIONS)
     if multi_label:
         p = _check_probs(probs, min_classes=1)
         binary = np.stack([p.ravel(), 1.0 - p.ravel()], axis=1)
         per_class = _score(binary, method).reshape(p.shape)
-        return per_class.min(axis=1)
+        return per_class.min(axis=1) if reduce == "min" else per_class.mean(axis=1)
     if len(_check_probs(probs, min_classes=2)) == 0:
         return np.zeros(0)
     return _score(check_pred_probs(probs, "probs", rows_sum_to_one=True), method)

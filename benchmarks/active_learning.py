@@ -20,6 +20,7 @@ the docs can say from how many labels fine-tuning pays on the CPU.
 
     python benchmarks/active_learning.py [--seeds 3] [--pool 4000] [--test 2000] [--record]
     python benchmarks/active_learning.py --fastai 120 [--seed 0] [--record]
+    python benchmarks/active_learning.py --multi-label [--seeds 3] [--record]
 """
 
 from __future__ import annotations
@@ -338,6 +339,130 @@ def _tuxpaint_raw():
     return tuxpaint(make_embedder(get_settings().embedding))
 
 
+# --- multi-label: Fashion-MNIST mosaics -----------------------------------------------------
+
+MULTI_TITLE = "Active learning: multi-label uncertainty vs random sampling"
+# (method, reduce) of analysis.uncertainty.uncertainty_score(multi_label=True), or random
+MULTI_STRATEGIES = {
+    "random": None,
+    "min-margin": ("margin", "min"),
+    "mean-margin": ("margin", "mean"),
+    "mean-entropy": ("entropy", "mean"),
+}
+MULTI_BUDGETS = (200, 500)
+
+
+@dataclass(frozen=True)
+class MultiTask:
+    """Mosaics as mean-pooled pixels; label matrices ``(N, K)`` bool."""
+
+    classes: tuple[str, ...]
+    x_pool: np.ndarray
+    y_pool: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+def load_mosaics(pool: int, test: int) -> MultiTask:
+    """Pool from the train split, test from the test split: 4 x 4 mean-pooled pixels (14 x 14),
+    cheap features that still leave room between a few labels and the full pool."""
+    from winnow.mosaics import fashion_mnist_mosaics
+
+    def pooled(images: np.ndarray) -> np.ndarray:
+        n = len(images)
+        return images.reshape(n, 14, 4, 14, 4).mean(axis=(2, 4)).reshape(n, -1) / 255.0
+
+    xp, yp, names = fashion_mnist_mosaics(pool, split="train", seed=0)
+    xt, yt, _ = fashion_mnist_mosaics(test, split="test", seed=1)
+    return MultiTask(names, pooled(xp), yp, pooled(xt), yt)
+
+
+def _fit_multi(task: MultiTask, picked: np.ndarray):
+    from winnow.learn.linear_head import fit_linear_head
+
+    labels = [[task.classes[c] for c in np.flatnonzero(row)] for row in task.y_pool[picked]]
+    return fit_linear_head(
+        task.x_pool[picked], labels, classes=list(task.classes), multi_label=True
+    )
+
+
+def macro_ap(task: MultiTask, head) -> float:
+    """Macro average precision over classes on the held-out mosaics (sklearn)."""
+    from sklearn.metrics import average_precision_score
+
+    return float(
+        average_precision_score(task.y_test, head.predict_proba(task.x_test), average="macro")
+    )
+
+
+def simulate_multi(task: MultiTask, strategy: str, seed: int) -> np.ndarray:
+    """Held-out macro AP after each round (the label schedule of the single-label case)."""
+    from analysis.uncertainty import uncertainty_score
+
+    rng = np.random.default_rng(seed)
+    counts = schedule(2 * len(task.classes), max(MULTI_BUDGETS), 10)
+    order = rng.permutation(len(task.y_pool))
+    picked, curve = order[: counts[0]], []
+    for nxt in [*counts[1:], None]:
+        head = _fit_multi(task, picked)
+        curve.append(macro_ap(task, head))
+        if nxt is None:
+            break
+        if MULTI_STRATEGIES[strategy] is None:
+            new = order[len(picked) : nxt]
+        else:
+            method, reduce = MULTI_STRATEGIES[strategy]
+            rest = rng.permutation(np.setdiff1d(order, picked))
+            probs = head.predict_proba(task.x_pool[rest]).astype(np.float64)
+            scores = uncertainty_score(probs, method, multi_label=True, reduce=reduce)
+            new = rest[np.argsort(scores, kind="stable")[: nxt - len(picked)]]
+        picked = np.concatenate([picked, new])
+    return np.array(curve)
+
+
+_MULTI: MultiTask | None = None
+
+
+def _init_multi(task: MultiTask) -> None:
+    global _MULTI
+    _MULTI = task
+    _one_blas_thread()
+
+
+def _run_multi(job: tuple[str, int]) -> tuple[str, int, np.ndarray]:
+    return job[0], job[1], simulate_multi(_MULTI, *job)
+
+
+def multi_label_case(pool: int, test: int, seeds: int, workers: int) -> list[str]:
+    """Macro AP at each budget per strategy (mean and per seed), and the gain over random."""
+    task = load_mosaics(pool, test)
+    full = macro_ap(task, _fit_multi(task, np.arange(len(task.y_pool))))
+    jobs = [(s, seed) for seed in range(seeds) for s in MULTI_STRATEGIES]
+    curves: dict[str, list] = {s: [None] * seeds for s in MULTI_STRATEGIES}
+    with ProcessPoolExecutor(workers, get_context("spawn"), _init_multi, (task,)) as ex:
+        for strategy, seed, curve in ex.map(_run_multi, jobs):
+            curves[strategy][seed] = curve
+    counts = schedule(2 * len(task.classes), max(MULTI_BUDGETS), 10)
+    cardinality = task.y_pool.sum(axis=1).mean()
+    lines = [
+        f"fashion-mnist mosaics: pool {len(task.y_pool)}, test {len(task.y_test)}, "
+        f"{len(task.classes)} classes, mean {cardinality:.2f} labels per mosaic; 14x14 "
+        f"mean-pooled pixels, one-vs-rest linear head; full-pool macro AP {full:.3f}; seed set "
+        f"{counts[0]}, {seeds} seeds"
+    ]
+    for budget in MULTI_BUDGETS:
+        i = counts.index(budget) if budget in counts else int(np.searchsorted(counts, budget))
+        base = np.vstack(curves["random"])[:, i].mean()
+        cells = []
+        for strategy, per_seed in curves.items():
+            at = np.vstack(per_seed)[:, i]
+            gain = "" if strategy == "random" else f" [{at.mean() - base:+.3f} vs random]"
+            seeds_txt = "/".join(f"{a:.3f}" for a in at)
+            cells.append(f"{strategy} {at.mean():.3f}{gain} (seeds {seeds_txt})")
+        lines.append(f"  macro AP at {counts[i]} labels: " + "; ".join(cells))
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
@@ -348,9 +473,25 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
     parser.add_argument("--fastai", type=int, metavar="LABELS", help="only the fine-tune case")
     parser.add_argument("--seed", type=int, default=0, help="seed of the --fastai case")
+    parser.add_argument(
+        "--multi-label", action="store_true", help="only the multi-label case (mosaics)"
+    )
+    parser.add_argument("--mosaic-pool", type=int, default=3000, help="mosaics in the pool")
+    parser.add_argument("--mosaic-test", type=int, default=1000, help="held-out mosaics")
     args = parser.parse_args()
 
     start = time.perf_counter()
+    if args.multi_label:
+        _one_blas_thread()
+        lines = multi_label_case(args.mosaic_pool, args.mosaic_test, args.seeds, args.workers)
+        lines += [
+            f"total {time.perf_counter() - start:.0f} s, load average {os.getloadavg()[0]:.1f}",
+            machine_line(),
+        ]
+        print("\n".join(lines))
+        if args.record:
+            record_result(MULTI_TITLE, lines)
+        return
     if args.fastai:
         lines = fastai_case(args.fastai, args.seed)
         lines += [
