@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from analysis.duplicates import hash_neighbors, near_duplicate_groups, split_leakage
+from analysis.duplicates import (
+    hash_neighbors,
+    near_duplicate_groups,
+    resolution_keepers,
+    split_leakage,
+)
 from analysis.duplicates_evidence import match_evidence
 from analysis.duplicates_verify import VerifyOptions, features_from_pixels, verified_neighbors
 from analysis.embedding_pairs import embedding_neighbors
@@ -25,6 +30,7 @@ from analysis.label_issue_estimate import SEEDS, QueueEstimate, run_queues
 from analysis.outliers import find_outliers
 from analysis.quality import CHECKS as QUALITY_CHECKS
 from analysis.quality import QualityThresholds, quality_scores
+from analysis.resolution import ResolutionSignal
 from analysis.validation import require_columns
 
 # Most severe first: the order findings are listed in.
@@ -53,6 +59,9 @@ class AuditOptions:
     # homography (analysis.duplicates_verify); ``cosine_threshold`` then only serves items
     # whose pixels cannot be read. Without it, the plain cosine rule above.
     pixels: Callable[[str], np.ndarray | None] | None = None
+    # With ``resolution`` (sha256 -> ResolutionSignal at native size, or None), each cluster
+    # keeps the copy with the highest effective resolution, then JPEG quality, not the largest.
+    resolution: Callable[[str], ResolutionSignal | None] | None = None
     verify: VerifyOptions = field(default_factory=VerifyOptions)
     n_folds: int = 5
     # Label issues: the "likely" queue's estimated precision, and how many planting seeds
@@ -169,11 +178,15 @@ def _duplicates(
         content["blur"].to_numpy(float)
     )
     groups = near_duplicate_groups(len(content), pairs, quality=quality)
+    keep = groups.keep
+    if opts.resolution is not None:  # the keeper must not be an upscaled or re-saved copy
+        measure, shas = opts.resolution, list(content["sha256"])
+        keep = resolution_keepers(groups.cluster, keep, lambda i: measure(shas[i]))
     best = _best_similarity(len(content), pairs, sims)
     cluster = groups.cluster[codes]  # per good file
     size = groups.size[codes]
     rows: list[dict] = []
-    keeper_of = {c: content.iloc[i]["uri"] for i, c in enumerate(groups.cluster) if groups.keep[i]}
+    keeper_of = {c: content.iloc[i]["uri"] for i, c in enumerate(groups.cluster) if keep[i]}
     exact_keeper = pd.Series(good["uri"].to_numpy()).groupby(codes).transform("first").to_numpy()
     for i, (_, f) in enumerate(good.iterrows()):
         group = f"dup-{cluster[i]}"
@@ -185,7 +198,7 @@ def _duplicates(
         if (
             "near_duplicate" in opts.checks
             and size[i] > 1
-            and not groups.keep[c]
+            and not keep[c]
             and exact_keeper[i] == f["uri"]
         ):
             rows.append(

@@ -29,7 +29,7 @@ hashes is the extractor's job; the feature store does not keep them yet.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,6 +39,7 @@ from scipy.sparse.csgraph import connected_components
 
 from analysis.embedding_pairs import embedding_neighbors, embedding_neighbors_from_knn
 from analysis.hamming_index import expand_ranges, pairs_within, plan_search, unique_pairs
+from analysis.resolution import ResolutionSignal, keeper_order
 from analysis.validation import (
     MAX_PAIRS,
     check_choice,
@@ -54,6 +55,7 @@ __all__ = [
     "MAX_PAIRS",
     "NearDuplicates",
     "choose_keepers",
+    "resolution_keepers",
     "cluster_pairs",
     "embedding_neighbors",
     "embedding_neighbors_from_knn",
@@ -185,6 +187,32 @@ def choose_keepers(cluster_ids: np.ndarray, *, quality: np.ndarray) -> np.ndarra
     keep = np.zeros(len(clusters), dtype=bool)
     keep[order[first]] = True
     return keep
+
+
+def resolution_keepers(
+    cluster_ids: np.ndarray,
+    keep: np.ndarray,
+    signal: Callable[[int], ResolutionSignal | None],
+) -> np.ndarray:
+    """Keepers re-chosen by effective resolution and JPEG quality (``keeper_order``), so an
+    upscaled or re-compressed copy does not win on pixel count. ``signal(i)`` is measured only
+    for members of clusters with more than one item; a cluster where any member cannot be
+    measured keeps its ``keep`` choice. Members are tried in index order within ties, except
+    that the previous keeper goes first."""
+    clusters = np.asarray(cluster_ids)
+    out = np.asarray(keep, dtype=bool).copy()
+    for c in np.unique(clusters):
+        members = np.flatnonzero(clusters == c)
+        if len(members) < 2:
+            continue
+        members = sorted(members, key=lambda i: not out[i])
+        signals = [signal(int(i)) for i in members]
+        if any(s is None for s in signals):
+            continue
+        best = members[keeper_order(signals)[0]]  # type: ignore[arg-type]
+        out[members] = False
+        out[best] = True
+    return out
 
 
 def split_leakage(cluster_ids: np.ndarray, splits: np.ndarray) -> np.ndarray:

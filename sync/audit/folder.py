@@ -57,15 +57,13 @@ def audit_options(
     """The audit's options from the settings' ``audit`` section (one place for both jobs).
     ``roots``: folders the operator named, whose files the duplicate check may read again."""
     a = settings.audit
+    pixels = SourcePixels(settings, size=a.duplicate_working_size, trusted_roots=roots)
     return AuditOptions(
         checks=checks or frozenset(ISSUE_TYPES),
         label_issue_precision=a.label_issue_precision,
         label_estimate_seeds=a.label_estimate_seeds,
-        pixels=(
-            SourcePixels(settings, size=a.duplicate_working_size, trusted_roots=roots)
-            if a.duplicate_verify
-            else None
-        ),
+        pixels=pixels if a.duplicate_verify else None,
+        resolution=pixels.resolution,
         verify=VerifyOptions(
             candidate_cosine=a.duplicate_candidate_cosine,
             min_inliers=a.duplicate_min_inliers,

@@ -8,12 +8,15 @@ roots, SSRF guard, byte and pixel limits) and decoded small: JPEG draft mode str
 
 from __future__ import annotations
 
+import io
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
+from analysis.resolution import ResolutionSignal, resolution_signal
 from winnow.config import Settings
 from winnow.errors import ImageError
 from winnow.features.measure import make_thumbnail
@@ -42,6 +45,21 @@ class SourcePixels:
             except ImageError:
                 continue
             return np.asarray(make_thumbnail(decoded.image, self.size).convert("L"))
+        return None
+
+    def resolution(self, sha256: str) -> ResolutionSignal | None:
+        """The keeper signal of that content, decoded at native size (only cluster members
+        are measured, so the full decode is paid for a few files), or None when unreadable."""
+        for uri in self._sources().get(sha256, []):
+            try:
+                data = self._open().read(uri)
+                decoded = decode_image(data, uri, max_pixels=self.settings.io.max_pixels)
+                with Image.open(io.BytesIO(data)) as header:
+                    tables = getattr(header, "quantization", None)
+                gray = np.asarray(decoded.image.convert("L"))
+                return resolution_signal(gray, tables) if min(gray.shape) >= 16 else None
+            except (ImageError, OSError, ValueError):
+                continue
         return None
 
     def _sources(self) -> dict[str, list[str]]:

@@ -167,8 +167,22 @@ def accept(
     report.candidates = len(ids)
     fresh = [t for page in fetch_batches(ls, project, ids, page_size=page_size) for t in page]
     sort_tasks(fresh, spec, min_score, report, skip_annotated=skip_annotated)
-    if dry_run or not report.accepted:
+    if dry_run:
         return report
+    _complete_pending(ls, project, log, page_size)
+    if not report.accepted:
+        return report
+    report.batch = uuid.uuid4().hex[:12]
+    record = {
+        "batch": report.batch,
+        "project": project,
+        "queue": queue,
+        "min_score": min_score,
+        "reviewer": reviewer,
+        "task_ids": report.accepted,
+        "skipped_human": report.human,
+    }
+    _append(log, {**record, "kind": "pending", "at": _now()})  # before any write: see doc
     for chunk in iter_chunks(report.accepted, ACTION_CHUNK):
         ls_call(
             f"create annotations from review predictions of {len(chunk)} tasks",
@@ -179,23 +193,23 @@ def accept(
             request_options={"additional_body_parameters": {"model_version": PREDICTION_VERSION}},
         )
     report.annotations = _created(ls, project, report.accepted, page_size)
-    report.batch = uuid.uuid4().hex[:12]
-    _append(
-        log,
-        {
-            "kind": "accept",
-            "batch": report.batch,
-            "project": project,
-            "queue": queue,
-            "min_score": min_score,
-            "reviewer": reviewer,
-            "at": _now(),
-            "task_ids": report.accepted,
-            "annotations": report.annotations,
-            "skipped_human": report.human,
-        },
-    )
+    _append(log, {**record, "kind": "accept", "at": _now(), "annotations": report.annotations})
     return report
+
+
+def _complete_pending(ls: LabelStudio, project: int, log: Path, page_size: int) -> None:
+    """Write the batch line of a run that died between its pending line and its batch line:
+    the annotations made from our predictions on its tasks that no other batch recorded."""
+    lines = batches(log)
+    done = {b["batch"] for b in lines if b.get("kind") == "accept"}
+    known = {a["id"] for b in lines if b.get("kind") == "accept" for a in b["annotations"]}
+    for line in lines:
+        if line.get("kind") != "pending" or line["batch"] in done or line["project"] != project:
+            continue
+        made = _created(ls, project, line["task_ids"], page_size)
+        found = [a for a in made if a["id"] not in known]
+        _append(log, {**line, "kind": "accept", "at": _now(), "annotations": found,
+                      "recovered": True})  # fmt: skip
 
 
 def _created(ls: LabelStudio, project: int, task_ids: list[int], page_size: int) -> list[dict]:

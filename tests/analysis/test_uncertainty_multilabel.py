@@ -26,7 +26,10 @@ def direct(probs: np.ndarray, method: str, reduce: str) -> np.ndarray:
     p = np.asarray(probs, dtype=np.float64)
     if method == "entropy":
         with np.errstate(divide="ignore", invalid="ignore"):
-            h = -(np.where(p > 0, p * np.log2(p), 0.0) + np.where(p < 1, (1 - p) * np.log2(1 - p), 0.0))
+            h = -(
+                np.where(p > 0, p * np.log2(p), 0.0)
+                + np.where(p < 1, (1 - p) * np.log2(1 - p), 0.0)
+            )
         per_class = 1.0 - h
     else:  # margin and least confidence coincide for a binary decision
         per_class = np.abs(2 * p - 1)
@@ -62,7 +65,9 @@ def test_moving_one_class_towards_one_half_lowers_the_mean_score(method: str) ->
     """Every class counts under ``mean``; only the worst class counts under ``min``."""
     base = np.array([[0.95, 0.05, 0.9]])
     nearer = np.array([[0.95, 0.3, 0.9]])
-    mean = [uncertainty_score(p, method, multi_label=True, reduce="mean")[0] for p in (base, nearer)]
+    mean = [
+        uncertainty_score(p, method, multi_label=True, reduce="mean")[0] for p in (base, nearer)
+    ]
     assert mean[1] < mean[0]
     worst = np.array([[0.5, 0.05, 0.9]])
     worse_elsewhere = np.array([[0.5, 0.3, 0.9]])

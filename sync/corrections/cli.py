@@ -1,4 +1,6 @@
-"""``winnow review accept`` and ``winnow review undo``: bulk correction of a review queue."""
+"""``winnow review accept`` and ``winnow review undo``: bulk correction of a review queue.
+
+The work is in :mod:`sync.review.accept`; this module keeps to options and output."""
 
 from __future__ import annotations
 

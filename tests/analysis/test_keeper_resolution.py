@@ -1,0 +1,106 @@
+"""The keeper rule on real photos: an upscaled or re-saved copy must not be kept."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+from skimage import data
+
+from analysis.duplicates import choose_keepers, resolution_keepers
+from analysis.resolution import (
+    LOSSLESS_QUALITY,
+    ResolutionSignal,
+    jpeg_quality,
+    keeper_order,
+    resolution_signal,
+)
+
+PHOTOS = {"astronaut": data.astronaut, "coffee": data.coffee, "chelsea": data.chelsea}
+
+
+def _photo(name: str) -> Image.Image:
+    return Image.fromarray(PHOTOS[name]()).convert("RGB")
+
+
+def _signal(image: Image.Image) -> ResolutionSignal:
+    """Signal as the audit measures it: native gray pixels plus the file's JPEG tables."""
+    return resolution_signal(np.asarray(image.convert("L")), getattr(image, "quantization", None))
+
+
+def _upscaled(image: Image.Image, factor: float) -> Image.Image:
+    size = (round(image.width * factor), round(image.height * factor))
+    return image.resize(size, Image.Resampling.BICUBIC)
+
+
+def _jpeg(image: Image.Image, quality: int) -> Image.Image:
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=quality)
+    buffer.seek(0)
+    loaded = Image.open(buffer)
+    loaded.load()
+    return loaded
+
+
+def _keeper(copies: list[Image.Image]) -> int:
+    """Index kept in one cluster of ``copies``, starting from the old pixel-count choice."""
+    pixels = np.array([c.width * c.height for c in copies], float)
+    cluster = np.zeros(len(copies), np.int64)
+    keep = choose_keepers(cluster, quality=np.log(pixels))
+    signals = [_signal(c) for c in copies]
+    return int(np.flatnonzero(resolution_keepers(cluster, keep, lambda i: signals[i]))[0])
+
+
+@pytest.mark.parametrize("name", sorted(PHOTOS))
+def test_original_is_kept_over_its_2x_bicubic_upscale(name: str) -> None:
+    original = _photo(name)
+    copies = [_upscaled(original, 2.0), original]  # the old rule keeps index 0 (more pixels)
+    assert _keeper(copies) == 1
+    assert _signal(copies[0]).upscale >= 2.0
+    assert _signal(original).upscale == 1.0
+
+
+@pytest.mark.parametrize("name", sorted(PHOTOS))
+def test_original_is_kept_over_its_quality_30_resave(name: str) -> None:
+    original = _photo(name)
+    resaved = _jpeg(original, 30)
+    assert jpeg_quality(resaved.quantization) == pytest.approx(30, abs=2)
+    assert _keeper([resaved, original]) == 1
+    assert _keeper([original, resaved]) == 0
+
+
+def test_high_quality_jpeg_original_beats_low_quality_resave_of_it() -> None:
+    original = _jpeg(_photo("coffee"), 92)
+    resaved = _jpeg(original.convert("RGB"), 30)
+    assert _keeper([resaved, original]) == 1
+
+
+@pytest.mark.parametrize("name", sorted(PHOTOS))
+def test_signal_is_monotone_in_the_upscale_factor(name: str) -> None:
+    original = _photo(name)
+    signals = [_signal(_upscaled(original, f)) for f in (1.0, 1.5, 2.0, 3.0, 4.0)]
+    detail = [s.detail for s in signals[:4]]  # from 3x on it sits at the 8-bit noise floor
+    assert all(a > b for a, b in zip(detail, detail[1:], strict=False)), detail
+    upscale = [s.upscale for s in signals]
+    assert upscale == sorted(upscale) and upscale[0] == 1.0 and upscale[-1] >= 3.0, upscale
+
+
+def test_a_downscaled_copy_is_not_kept_over_the_original() -> None:
+    original = _photo("astronaut")
+    half = original.resize((256, 256), Image.Resampling.LANCZOS)
+    assert _keeper([half, original]) == 1
+
+
+def test_lossless_files_have_full_quality_and_order_falls_back_to_pixels() -> None:
+    assert jpeg_quality(None) == LOSSLESS_QUALITY
+    small = ResolutionSignal(100, 100, 1.0, 0.5, 100.0)
+    large = ResolutionSignal(200, 200, 1.0, 0.5, 100.0)
+    assert keeper_order([small, large]) == [1, 0]
+
+
+def test_unmeasurable_cluster_keeps_the_previous_choice() -> None:
+    keep = np.array([False, True])
+    out = resolution_keepers(np.zeros(2, np.int64), keep, lambda i: None)
+    assert out.tolist() == [False, True]
