@@ -1,1 +1,1 @@
-"""Bulk correction of review queues: the `winnow review` commands (work in sync.review.accept)."""
+"""Bulk correction of review queues: `winnow review accept` and `winnow review undo`."""

@@ -1,6 +1,6 @@
 """``winnow review accept`` and ``winnow review undo``: bulk correction of a review queue.
 
-The work is in :mod:`sync.review.accept`; this module keeps to options and output."""
+The work is in :mod:`sync.corrections.accept`; this module keeps to options and output."""
 
 from __future__ import annotations
 
@@ -42,8 +42,8 @@ def accept(
     ),
 ) -> None:
     """Add the suggested labels of a queue as annotations (human ones are never edited)."""
-    from sync.review.accept import accept as run_accept
-    from sync.review.accept import log_path
+    from sync.corrections.accept import accept as run_accept
+    from sync.corrections.accept import log_path
     from sync.review.job import sync_lock
     from sync.review.queues import LABEL_QUEUES
     from sync.review.state import SyncState, state_path
@@ -86,8 +86,8 @@ def undo(
     reviewer: str | None = typer.Option(None, "--reviewer", help="who undoes the batch"),
 ) -> None:
     """Delete the annotations a batch added, unless someone edited them since."""
-    from sync.review.accept import log_path
-    from sync.review.accept import undo as run_undo
+    from sync.corrections.accept import log_path
+    from sync.corrections.accept import undo as run_undo
     from winnow.labelstudio import connect
 
     settings = get_settings()

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from label_studio_sdk import LabelStudio as LSClient
 
-from sync.review.accept import accept, batches, log_path, undo
+from sync.corrections.accept import accept, batches, log_path, undo
 from sync.review.pull import pull
 from sync.review.queues import LIKELY, POSSIBLE, PREDICTION_VERSION
 from sync.review.state import SyncState, state_path
@@ -202,3 +202,41 @@ def test_accept_then_undo_restores_the_project(tmp_path: Path, label_studio: Lab
         assert partial.edited == [edited]
         assert sorted(partial.deleted) == sorted(a["id"] for a in second.annotations[1:])
         client.annotations.get(id=edited)  # still there
+
+
+def test_review_commands(
+    tmp_path: Path, label_studio: LabelStudio, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commands as a user runs them: dry run, accept, then undo by the printed batch id."""
+    from typer.testing import CliRunner
+
+    from winnow.cli.app import build_app
+
+    client = LSClient(base_url=label_studio.url, api_key=label_studio.api_key)
+    ids = _make_project(client)
+    project = ids["project"]
+    data_dir = tmp_path / "data"
+    with SyncState(state_path(data_dir)) as state:
+        pull(client, project, state, page_size=100)
+    before = _listing(label_studio, project)
+    monkeypatch.setenv("WINNOW_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("WINNOW_LABEL_STUDIO__URL", label_studio.url)
+    monkeypatch.setenv("WINNOW_LABEL_STUDIO__API_KEY", label_studio.api_key)
+    app, runner = build_app(), CliRunner()
+    base = ["review", "accept", "--project", str(project), "--min-score", "0.5"]
+
+    dry = runner.invoke(app, [*base, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert "would accept 3" in dry.output and not log_path(data_dir).exists()
+
+    done = runner.invoke(app, [*base, "--reviewer", "ana"])
+    assert done.exit_code == 0, done.output
+    (record,) = [b for b in batches(log_path(data_dir)) if b["kind"] == "accept"]
+    assert record["reviewer"] == "ana" and f"winnow review undo {record['batch']}" in done.output
+
+    bad = runner.invoke(app, ["review", "undo", "nosuchbatch"])
+    assert bad.exit_code != 0
+    undone = runner.invoke(app, ["review", "undo", record["batch"]])
+    assert undone.exit_code == 0, undone.output
+    assert "deleted 3 annotations" in undone.output
+    assert _listing(label_studio, project) == before
