@@ -10,7 +10,7 @@ qdrant-client's local mode is pure Python and scans exhaustively: beyond ``--loc
 points its upsert is measured on that many points and scaled linearly, and its query latency
 is scaled linearly from the largest measured size; those rows say "extrapolated".
 
-    python benchmarks/index.py [--sizes 10000 100000] [--int8] [--no-record]
+    python benchmarks/index.py [--sizes 10000 100000] [--int8] [--compare-payload-m] [--no-record]
 """
 
 from __future__ import annotations
@@ -105,7 +105,8 @@ def make_queries(vectors: np.ndarray, n: int, seed: int = 1) -> np.ndarray:
 
 
 def bench_edge(vectors, groups, queries, work: Path, settings: IndexSettings) -> dict[str, float]:
-    index = EdgeIndex(work / f"edge-{len(vectors)}-{settings.quantization}", settings)
+    name = f"edge-{len(vectors)}-{settings.quantization}-pm{settings.hnsw_payload_m}"
+    index = EdgeIndex(work / name, settings)
     upsert = upsert_all(index, vectors, groups)
     started = time.perf_counter()
     index.optimize()
@@ -143,13 +144,18 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--local-max", type=int, default=10_000)
     parser.add_argument("--int8", action="store_true", help="also Edge with int8 quantisation")
+    parser.add_argument(
+        "--compare-payload-m",
+        action="store_true",
+        help="also Edge with per-payload-value graphs (payload_m=16, the engine's old default)",
+    )
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     lines = [
         machine_line(),
         f"load average at start: {os.getloadavg()[0]:.1f}",
         f"{DIM}-d clustered unit vectors (EfficientNet-Lite0 dimension), 200 clusters, "
-        f"{args.queries} queries, k=10, HNSW m=16 ef_construct=100 (defaults)",
+        f"{args.queries} queries, k=10, HNSW m=16 ef_construct=100 payload_m=0 (defaults)",
         HEADER,
     ]
     with tempfile.TemporaryDirectory() as tmp:
@@ -159,6 +165,8 @@ def main() -> None:
             variants = [("edge", IndexSettings())]
             if args.int8:
                 variants.append(("edge int8", IndexSettings(quantization="int8")))
+            if args.compare_payload_m:
+                variants.append(("edge payload_m=16", IndexSettings(hnsw_payload_m=16)))
             for name, settings in variants:
                 lines.append(
                     row(name, n, bench_edge(vectors, groups, queries, Path(tmp), settings))

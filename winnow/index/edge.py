@@ -193,7 +193,10 @@ def _edge_config(dim: int, settings: IndexSettings) -> qe.EdgeConfig:
         else None
     )
     hnsw = qe.HnswIndexConfig(
-        m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct, full_scan_threshold=10_000
+        m=settings.hnsw_m,
+        ef_construct=settings.hnsw_ef_construct,
+        full_scan_threshold=10_000,
+        payload_m=settings.hnsw_payload_m,
     )
     vectors = qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine, on_disk=settings.on_disk)
     return qe.EdgeConfig(vectors=vectors, hnsw_config=hnsw, quantization_config=quantization)

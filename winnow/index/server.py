@@ -218,7 +218,9 @@ def _collection_config(dim: int, settings: IndexSettings) -> dict[str, object]:
             size=dim, distance=qm.Distance.COSINE, on_disk=settings.on_disk
         ),
         "hnsw_config": qm.HnswConfigDiff(
-            m=settings.hnsw_m, ef_construct=settings.hnsw_ef_construct
+            m=settings.hnsw_m,
+            ef_construct=settings.hnsw_ef_construct,
+            payload_m=settings.hnsw_payload_m,
         ),
         "quantization_config": quantization,
         "shard_number": settings.shards,

@@ -151,9 +151,24 @@ def test_server_collection_config_follows_settings() -> None:
     assert config["vectors_config"] == qm.VectorParams(
         size=1280, distance=qm.Distance.COSINE, on_disk=True
     )
-    assert config["hnsw_config"] == qm.HnswConfigDiff(m=32, ef_construct=200)
+    assert config["hnsw_config"] == qm.HnswConfigDiff(m=32, ef_construct=200, payload_m=0)
     assert config["quantization_config"].scalar.type == qm.ScalarType.INT8
     assert (config["shard_number"], config["replication_factor"]) == (4, 2)
     params = _search_params(settings)
     assert params.hnsw_ef == 96 and params.quantization.rescore is True
     assert _search_params(IndexSettings()) is None
+
+
+def test_edge_shard_is_built_without_payload_graphs_by_default(tmp_path: Path) -> None:
+    """One project and one split cover nearly every point, so per-value graphs cost a
+    second and third full HNSW build for nothing (benchmarks/index.py --compare-payload-m)."""
+    import json
+
+    from winnow.index.edge import CONFIG_FILE
+
+    for settings, expected in ((IndexSettings(), 0), (IndexSettings(hnsw_payload_m=16), 16)):
+        path = tmp_path / f"shard-{expected}"
+        index = EdgeIndex(path, settings)
+        index.ensure_collection(8)
+        index.close()
+        assert json.loads((path / CONFIG_FILE).read_text())["hnsw_config"]["payload_m"] == expected
