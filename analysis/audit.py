@@ -181,7 +181,12 @@ def _duplicates(
     keep = groups.keep
     if opts.resolution is not None:  # the keeper must not be an upscaled or re-saved copy
         measure, shas = opts.resolution, list(content["sha256"])
-        keep = resolution_keepers(groups.cluster, keep, lambda i: measure(shas[i]))
+        keep = resolution_keepers(
+            groups.cluster,
+            keep,
+            lambda i: measure(shas[i]),
+            vectors=None if vectors is None else vectors[first],
+        )
     best = _best_similarity(len(content), pairs, sims)
     cluster = groups.cluster[codes]  # per good file
     size = groups.size[codes]

@@ -9,7 +9,9 @@ go in, and pairs, cluster ids and masks come out. No I/O, no global state.
   pairs of embeddings above a cosine threshold, from a blocked exact scan or from a vector
   index's k-nearest-neighbour answer.
 - ``cluster_pairs``, ``choose_keepers``, ``split_leakage`` and ``near_duplicate_groups``: from
-  pairs to groups, the copy to keep in each group, and groups that straddle splits.
+  pairs to groups, the copy to keep in each group, and groups that straddle splits;
+  ``resolution_keepers`` re-chooses the copy by effective resolution and JPEG quality
+  (:mod:`analysis.resolution`), so an upscaled or re-saved copy is not kept for its size.
 
 Identical hashes: flat or nearly empty images all hash to the same value (often 0), and a data
 set can hold thousands of them; 10,000 identical hashes make 50 million pairs. So identical
@@ -193,12 +195,15 @@ def resolution_keepers(
     cluster_ids: np.ndarray,
     keep: np.ndarray,
     signal: Callable[[int], ResolutionSignal | None],
+    *,
+    vectors: np.ndarray | None = None,
 ) -> np.ndarray:
     """Keepers re-chosen by effective resolution and JPEG quality (``keeper_order``), so an
     upscaled or re-compressed copy does not win on pixel count. ``signal(i)`` is measured only
     for members of clusters with more than one item; a cluster where any member cannot be
-    measured keeps its ``keep`` choice. Members are tried in index order within ties, except
-    that the previous keeper goes first."""
+    measured keeps its ``keep`` choice. ``vectors`` (N, D) L2-normalised embeddings, when
+    given, break ties by centrality (mean cosine to the other members). Members are tried in
+    index order within ties, except that the previous keeper goes first."""
     clusters = np.asarray(cluster_ids)
     out = np.asarray(keep, dtype=bool).copy()
     for c in np.unique(clusters):
@@ -209,7 +214,11 @@ def resolution_keepers(
         signals = [signal(int(i)) for i in members]
         if any(s is None for s in signals):
             continue
-        best = members[keeper_order(signals)[0]]  # type: ignore[arg-type]
+        central = None
+        if vectors is not None:
+            v = vectors[members]
+            central = list((v @ v.T).mean(axis=1))
+        best = members[keeper_order(signals, centrality=central)[0]]  # type: ignore[arg-type]
         out[members] = False
         out[best] = True
     return out

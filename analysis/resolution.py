@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FACTORS = (1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0)
+FACTORS = (1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0)
 THRESHOLD = 0.15  # skimage photos: natural 0.17-0.71, 2x bicubic upscales 0.02-0.09
 LOSSLESS_QUALITY = 100.0
 
@@ -97,11 +97,18 @@ def resolution_signal(
     )
 
 
-def keeper_order(signals: Sequence[ResolutionSignal], *, tolerance: float = 0.25) -> list[int]:
+def keeper_order(
+    signals: Sequence[ResolutionSignal],
+    *,
+    centrality: Sequence[float] | None = None,
+    tolerance: float = 0.25,
+) -> list[int]:
     """Indices of ``signals``, best copy first: highest effective resolution (copies within
     ``tolerance`` of the best count as equal, the estimate being coarse), then the best JPEG
-    quality, then the least upscaled, then the most pixels, then the fewest clipped pixels and
-    the most grey levels (a brightened or darkened copy loses tones). Ties keep the given order."""
+    quality, then the least upscaled, then the most pixels, then the most ``centrality`` (mean
+    similarity to the other copies: the source of derived copies sits in their middle, which
+    separates an original from its flip or watermark), then the fewest clipped pixels and the
+    most grey levels (a brightened or darkened copy loses tones). Ties keep the given order."""
     if not signals:
         return []
     best = max(s.effective_pixels for s in signals)
@@ -110,7 +117,9 @@ def keeper_order(signals: Sequence[ResolutionSignal], *, tolerance: float = 0.25
         s = signals[i]
         tier = s.effective_pixels >= best * (1 - tolerance)
         clipped = round(s.clipped, 3)
-        return (not tier, -s.quality, s.upscale, -s.width * s.height, clipped)
+        central = 0.0 if centrality is None else -round(float(centrality[i]), 4)
+        area = -s.width * s.height
+        return (not tier, -s.quality, s.upscale, area, central, clipped, -s.levels)
 
     return sorted(range(len(signals)), key=key)
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import pandas as pd
 import pytest
 from PIL import Image
 from skimage import data
 
+from analysis.audit import AuditOptions, audit
 from analysis.duplicates import choose_keepers, resolution_keepers
 from analysis.resolution import (
     LOSSLESS_QUALITY,
@@ -104,3 +106,42 @@ def test_unmeasurable_cluster_keeps_the_previous_choice() -> None:
     keep = np.array([False, True])
     out = resolution_keepers(np.zeros(2, np.int64), keep, lambda i: None)
     assert out.tolist() == [False, True]
+
+
+def test_audit_flags_the_upscaled_copy_not_the_original() -> None:
+    """The audit's keeper, with a ``resolution`` loader: the original stays, the 2x copy is
+    the near duplicate (without it, the larger copy would be kept)."""
+    original = _photo("chelsea")
+    copies = {"big": _upscaled(original, 2.0), "orig": original}
+    rows = [
+        {
+            "uri": f"/d/{name}.png",
+            "sha256": name,
+            "label": None,
+            "split": None,
+            "error_kind": None,
+            "error": None,
+            "format": "PNG",
+            "phash": 7,
+            "width": image.width,
+            "height": image.height,
+            "blur": 100.0,
+            "brightness": 0.5,
+            "dark_fraction": 0.01,
+            "bright_fraction": 0.01,
+            "entropy": 7.0,
+            "is_grayscale": False,
+            "has_alpha": False,
+            "exif_orientation": 1,
+            "mode": "RGB",
+        }
+        for name, image in copies.items()
+    ]
+    checks = frozenset({"near_duplicate"})
+    signals = {name: _signal(image) for name, image in copies.items()}
+    for resolution, flagged in [(None, "/d/orig.png"), (signals.get, "/d/big.png")]:
+        result = audit(
+            pd.DataFrame(rows), options=AuditOptions(checks=checks, resolution=resolution)
+        )
+        near = result.issues[result.issues["issue_type"] == "near_duplicate"]
+        assert list(near["path"]) == [flagged]
