@@ -9,10 +9,12 @@ script as is for older browsers. Either way the file opens offline.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import gzip
 import io
 import json
 from functools import cache
+from typing import Any
 
 import plotly.graph_objects as go
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -66,6 +68,43 @@ def plotly_script(mode: str = "compressed") -> Markup:
         "const s = document.createElement('script'); s.text = code; document.head.appendChild(s);"
         "winnowDraw();"
         "})();</script>"
+    )
+
+
+def render_model_page(
+    template: str,
+    report: Any,
+    *,
+    curve_metrics: dict[str, tuple[str, str]],
+    checklist: list,
+    verdict: str,
+    plotlyjs: str,
+    generated: str | None,
+    **extra: Any,
+) -> str:
+    """A model report page (single- or multi-label): the learning curve averaged over seeds,
+    the figures, the checklist and its verdict. ``curve_metrics``: output column -> (input
+    column, aggregation), besides ``n_train`` and ``seeds``, which every page shows."""
+    curve = report.curve.groupby("fraction").agg(
+        n_train=("n_train", "mean"), **curve_metrics, seeds=("seed", "count")
+    )
+    curve["n_train"] = curve["n_train"].round().astype(int)
+    curve.index = [f"{100 * f:.0f}%" for f in curve.index]
+    return (
+        environment()
+        .get_template(template)
+        .render(
+            r=report,
+            summary=report.summary(),
+            curve=curve,
+            fig={name: figure_html(fig, name) for name, fig in report.figures.items()},
+            checklist=checklist,
+            go=verdict,
+            plotly=plotly_script(plotlyjs),
+            n_classes=len(report.split.classes),
+            generated=generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            **extra,
+        )
     )
 
 

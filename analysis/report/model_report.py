@@ -8,7 +8,6 @@ backbone and files on disk) and are passed to :func:`render_model_report`.
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +16,7 @@ import plotly.graph_objects as go
 
 from analysis.report import experiments as ex
 from analysis.report import model_figures as figs
-from analysis.report.html import environment, figure_html, plotly_script
+from analysis.report.html import render_model_page
 from analysis.report.metrics import ClassificationMetrics, classification_metrics
 from analysis.report.readiness import CheckItem, verdict
 
@@ -124,32 +123,21 @@ def render_model_report(
     generated: str | None = None,
 ) -> str:
     """The page. ``cams``: group title ("correct", "wrong") -> Grad-CAM examples."""
-    curve = report.curve.groupby("fraction").agg(
-        n_train=("n_train", "mean"),
-        accuracy_mean=("accuracy", "mean"),
-        accuracy_std=("accuracy", "std"),
-        macro_f1_mean=("macro_f1", "mean"),
-        seeds=("seed", "count"),
-    )
-    curve["n_train"] = curve["n_train"].round().astype(int)
-    curve.index = [f"{100 * f:.0f}%" for f in curve.index]
-    return (
-        environment()
-        .get_template("model.html.j2")
-        .render(
-            r=report,
-            sections=SECTIONS,
-            summary=report.summary(),
-            curve=curve,
-            fig={name: figure_html(fig, name) for name, fig in report.figures.items()},
-            checklist=checklist,
-            go=verdict(checklist),
-            cams=cams,
-            cam_note=cam_note,
-            preprocessing=preprocessing,
-            fingerprint=fingerprint,
-            plotly=plotly_script(plotlyjs),
-            n_classes=len(report.split.classes),
-            generated=generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        )
+    return render_model_page(
+        "model.html.j2",
+        report,
+        curve_metrics={
+            "accuracy_mean": ("accuracy", "mean"),
+            "accuracy_std": ("accuracy", "std"),
+            "macro_f1_mean": ("macro_f1", "mean"),
+        },
+        checklist=checklist,
+        verdict=verdict(checklist),
+        plotlyjs=plotlyjs,
+        generated=generated,
+        sections=SECTIONS,
+        cams=cams,
+        cam_note=cam_note,
+        preprocessing=preprocessing,
+        fingerprint=fingerprint,
     )

@@ -11,7 +11,6 @@ the report scores, so the effect shown is what tuning buys on unseen data.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ from sklearn.model_selection import KFold
 
 from analysis.report import multilabel_figures as figs
 from analysis.report import multilabel_metrics as mm
-from analysis.report.html import environment, figure_html, plotly_script
+from analysis.report.html import render_model_page
 from analysis.report.readiness import CheckItem, verdict
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
@@ -213,30 +212,19 @@ def render_multilabel_report(
     generated: str | None = None,
 ) -> str:
     """The page, in the single-label report's look and with the same data attributes."""
-    curve = report.curve.groupby("fraction").agg(
-        n_train=("n_train", "mean"),
-        macro_ap_mean=("macro_ap", "mean"),
-        macro_ap_std=("macro_ap", "std"),
-        micro_f1_mean=("micro_f1", "mean"),
-        seeds=("seed", "count"),
-    )
-    curve["n_train"] = curve["n_train"].round().astype(int)
-    curve.index = [f"{100 * f:.0f}%" for f in curve.index]
-    return (
-        environment()
-        .get_template("multilabel.html.j2")
-        .render(
-            r=report,
-            sections=SECTIONS,
-            summary=report.summary(),
-            curve=curve,
-            fig={name: figure_html(fig, name) for name, fig in report.figures.items()},
-            checklist=checklist,
-            go=verdict(checklist),
-            preprocessing=preprocessing,
-            fingerprint=fingerprint,
-            plotly=plotly_script(plotlyjs),
-            n_classes=len(report.split.classes),
-            generated=generated or dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        )
+    return render_model_page(
+        "multilabel.html.j2",
+        report,
+        curve_metrics={
+            "macro_ap_mean": ("macro_ap", "mean"),
+            "macro_ap_std": ("macro_ap", "std"),
+            "micro_f1_mean": ("micro_f1", "mean"),
+        },
+        checklist=checklist,
+        verdict=verdict(checklist),
+        plotlyjs=plotlyjs,
+        generated=generated,
+        sections=SECTIONS,
+        preprocessing=preprocessing,
+        fingerprint=fingerprint,
     )

@@ -118,12 +118,45 @@ def checklist(
     data_report: Path | None,
 ) -> list[rd.CheckItem]:
     """Every readiness item, computed."""
+    assigned = pd.Series(None, index=files.index, dtype=object)
+    assigned[train_rows], assigned[test_rows] = "train", "held-out"
+    mix = split_balance(files.assign(split=assigned).loc[assigned.notna()])
+    sanity = report.shuffle.passed and report.overfit.passed
+    return [
+        *data_checks(files, train_rows, test_rows, issue, "the label-issue audit"),
+        rd.CheckItem(
+            "splits balanced",
+            bool((mix <= rd.SPLIT_TV_MAX).all()),
+            "class-mix distance (TV) "
+            + ", ".join(f"{k} {v:.3f}" for k, v in mix.items())
+            + f"; limit {rd.SPLIT_TV_MAX}",
+        ),
+        preprocessing_check(inputs),
+        eda_check(data_report, dataset_fingerprint(files)),
+        rd.CheckItem(
+            "sanity checks passed",
+            sanity,
+            f"shuffle accuracy {report.shuffle.accuracy:.3f} (limit "
+            f"{report.shuffle.limit:.3f}); overfit train accuracy "
+            f"{report.overfit.train_accuracy:.3f}",
+        ),
+        rd.card_check(card_text(card)),
+    ]
+
+
+def data_checks(
+    files: pd.DataFrame,
+    train_rows: np.ndarray,
+    test_rows: np.ndarray,
+    issue: np.ndarray,
+    audit: str,
+) -> list[rd.CheckItem]:
+    """The items every model report shares: images open, no near duplicate across the split,
+    few labels flagged by ``audit``."""
     readable = int(files["error_kind"].isna().sum())
     assigned = pd.Series(None, index=files.index, dtype=object)
     assigned[train_rows], assigned[test_rows] = "train", "held-out"
     leaks = cross_split_clusters(files, assigned)
-    mix = split_balance(files.assign(split=assigned).loc[assigned.notna()])
-    sanity = report.shuffle.passed and report.overfit.passed
     return [
         rd.ratio_check(
             "all images open", len(files) - readable, len(files), 0.0, "files unreadable"
@@ -138,30 +171,17 @@ def checklist(
             int(issue.sum()),
             len(issue),
             rd.LABEL_ISSUE_MAX,
-            "labelled images flagged by the label-issue audit",
+            f"labelled images flagged by {audit}",
         ),
-        rd.CheckItem(
-            "splits balanced",
-            bool((mix <= rd.SPLIT_TV_MAX).all()),
-            "class-mix distance (TV) "
-            + ", ".join(f"{k} {v:.3f}" for k, v in mix.items())
-            + f"; limit {rd.SPLIT_TV_MAX}",
-        ),
-        rd.CheckItem(
-            "preprocessing documented",
-            inputs.embedder is not None,
-            preprocessing_text(inputs.embedder) or "no embedder",
-        ),
-        eda_check(data_report, dataset_fingerprint(files)),
-        rd.CheckItem(
-            "sanity checks passed",
-            sanity,
-            f"shuffle accuracy {report.shuffle.accuracy:.3f} (limit "
-            f"{report.shuffle.limit:.3f}); overfit train accuracy "
-            f"{report.overfit.train_accuracy:.3f}",
-        ),
-        rd.card_check(card_text(card)),
     ]
+
+
+def preprocessing_check(inputs: ReportInputs) -> rd.CheckItem:
+    return rd.CheckItem(
+        "preprocessing documented",
+        inputs.embedder is not None,
+        preprocessing_text(inputs.embedder) or "no embedder",
+    )
 
 
 def cross_split_clusters(files: pd.DataFrame, assigned: pd.Series) -> int:

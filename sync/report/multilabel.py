@@ -19,7 +19,13 @@ from analysis.report.multilabel_report import (
     render_multilabel_report,
 )
 from analysis.splits import assign_splits, label_prevalence_deviation
-from sync.report.cams import card_text, cross_split_clusters, eda_check, preprocessing_text
+from sync.report.cams import (
+    card_text,
+    data_checks,
+    eda_check,
+    preprocessing_check,
+    preprocessing_text,
+)
 from sync.report.inputs import ReportInputs
 from sync.report.model import HELD_OUT, registry_models, usable_rows, zero_shot
 from winnow.config import Settings
@@ -133,10 +139,6 @@ def multilabel_checklist(
 ) -> list[rd.CheckItem]:
     """The readiness items, with the class-mix and label-audit items read per label."""
     s = report.split
-    readable = int(files["error_kind"].isna().sum())
-    assigned = pd.Series(None, index=files.index, dtype=object)
-    assigned[train_rows], assigned[test_rows] = "train", "held-out"
-    leaks = cross_split_clusters(files, assigned)
     sets = [[s.classes[k] for k in np.flatnonzero(row)] for row in np.vstack([s.y_train, s.y_test])]
     gaps = label_prevalence_deviation(
         ["train"] * len(s.y_train) + ["held-out"] * len(s.y_test), sets
@@ -144,28 +146,10 @@ def multilabel_checklist(
     worst = gaps.abs().max().idxmax() if gaps.size else "no labels"
     positives = np.asarray(s.y_test, bool).sum(axis=0)
     return [
-        rd.ratio_check(
-            "all images open", len(files) - readable, len(files), 0.0, "files unreadable"
-        ),
-        rd.CheckItem(
-            "no cross-split near duplicates",
-            leaks == 0,
-            f"{leaks} near-duplicate clusters span training and held-out",
-        ),
-        rd.ratio_check(
-            "labels validated",
-            int(issue.sum()),
-            len(issue),
-            rd.LABEL_ISSUE_MAX,
-            "labelled images flagged by the multi-label label-issue audit",
-        ),
+        *data_checks(files, train_rows, test_rows, issue, "the multi-label label-issue audit"),
         rd.label_balance_check(float(gaps.abs().max().max()) if gaps.size else 0.0, str(worst)),
         rd.positives_check(positives.tolist(), (len(s.y_test) - positives).tolist(), s.classes),
-        rd.CheckItem(
-            "preprocessing documented",
-            inputs.embedder is not None,
-            preprocessing_text(inputs.embedder) or "no embedder",
-        ),
+        preprocessing_check(inputs),
         eda_check(data_report, dataset_fingerprint(files)),
         rd.CheckItem(
             "sanity checks passed",
