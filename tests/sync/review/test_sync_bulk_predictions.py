@@ -13,7 +13,7 @@ from label_studio_sdk import LabelStudio as LSClient
 
 import sync.review.push as push_module
 from sync.review.pull import pull
-from sync.review.push import push_all
+from sync.review.push import PushReport, push_all
 from sync.review.queues import PREDICTION_VERSION
 from sync.review.state import Finding, SyncState
 from winnow.labelstudio import connect
@@ -46,6 +46,20 @@ def _review_predictions(ls: LabelStudio, project: int) -> dict[int, int]:
     return counts
 
 
+def _push(ls: LSClient, project: int, state: SyncState, findings: list[Finding]) -> PushReport:
+    """One push of every task, as the sync runs it (two writes in flight)."""
+    return push_all(
+        ls,
+        project,
+        state.tasks(project),
+        findings,
+        control=CONTROL,
+        state=state,
+        image_key="image",
+        workers=2,
+    )
+
+
 def _flags(task_ids: list[int]) -> list[Finding]:
     return [Finding(t, "label_issue", 0.9, None, "cat", "dog", "why", None) for t in task_ids]
 
@@ -66,45 +80,18 @@ def test_a_run_killed_after_the_import_leaves_one_prediction_a_task(
         with monkeypatch.context() as m:  # the run dies right after the bulk import
             m.setattr(push_module, "fetch_batches", killed)
             with pytest.raises(RuntimeError):
-                push_all(
-                    ls,
-                    project,
-                    state.tasks(project),
-                    findings,
-                    control=CONTROL,
-                    state=state,
-                    image_key="image",
-                    workers=2,
-                )
+                _push(ls, project, state, findings)
         assert _review_predictions(label_studio, project) == dict.fromkeys(ids[:3], 1)
         assert state.pending_predictions(project) == set(ids[:3])
 
         report = pull(ls, project, state, page_size=4)  # the next run
         # the three pending tasks only: the blurry task's PATCH stored what it produced
         assert report.fetched == 3 and state.pending_predictions(project) == set()
-        again = push_all(
-            ls,
-            project,
-            state.tasks(project),
-            findings,
-            control=CONTROL,
-            state=state,
-            image_key="image",
-            workers=2,
-        )
+        again = _push(ls, project, state, findings)
         assert again.writes == 0
         assert _review_predictions(label_studio, project) == dict.fromkeys(ids[:3], 1)
 
         # the sync's own writes (PATCHes, predictions read back) are not re-read
         assert pull(ls, project, state, page_size=4).fetched == 0
-        last = push_all(
-            ls,
-            project,
-            state.tasks(project),
-            findings,
-            control=CONTROL,
-            state=state,
-            image_key="image",
-            workers=2,
-        )
+        last = _push(ls, project, state, findings)
         assert last.writes == 0
