@@ -23,9 +23,9 @@ ENV PIP_NO_CACHE_DIR=1 \
     PATH=/opt/winnow/bin:$PATH
 WORKDIR /src
 # Dependencies first, from the same lock file `make` uses, so code edits reuse this layer.
-COPY requirements/lock.txt requirements/lock.txt
+COPY requirements/lock.txt requirements/pip_check.py requirements/
 RUN python3 -m venv /opt/winnow \
-    && pip install --no-deps -r requirements/lock.txt && pip check
+    && pip install --no-deps -r requirements/lock.txt && python requirements/pip_check.py
 
 COPY pyproject.toml README.md ./
 COPY winnow winnow
@@ -37,7 +37,7 @@ COPY deploy/prune_venv.py deploy/prune_venv.py
 # The lock also holds the test tools: keep only what `winnow[ray]` needs at run time.
 RUN pip install --no-deps --no-build-isolation . \
     && python deploy/prune_venv.py winnow ray \
-    && pip check
+    && python requirements/pip_check.py
 
 # --- the image: the virtualenv on a clean base, no compilers, no test tools ------------------
 FROM ${BASE_IMAGE}

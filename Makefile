@@ -49,7 +49,7 @@ $(DEPS_VENV)/.complete:
 	$(PYTHON) -m venv $(DEPS_VENV)
 	$(DEPS_VENV)/bin/pip install -q --upgrade pip
 	$(DEPS_VENV)/bin/pip install -q --no-deps -r $(APP_LOCK)
-	$(DEPS_VENV)/bin/pip check
+	$(DEPS_VENV)/bin/python requirements/pip_check.py
 	touch $@
 
 venv: $(VENV)/.complete-$(APP_HASH)
