@@ -13,7 +13,7 @@ from importlib.metadata import entry_points
 
 import typer
 
-from winnow.cli import config, doctor, features, samples
+from winnow.cli import config, doctor, features, samples, store
 from winnow.cli.console import run_guarded
 from winnow.config import get_settings
 from winnow.errors import ConfigError
@@ -32,6 +32,7 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     app.add_typer(config.app, name="config")
+    app.add_typer(store.app, name="store")
     app.command("features")(features.features)
     app.command("samples")(samples.samples)
     app.command("doctor")(doctor.doctor)

@@ -182,6 +182,48 @@ class FeatureStore:
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO embeddings VALUES (?,?,?,?)", rows)
 
+    def merge_from(self, other: Path | str) -> dict[str, int]:
+        """Copy another store's rows into this one; returns the rows added per table.
+
+        The route past one writer: nodes fill stores of their own, then one merge. Image and
+        embedding rows depend only on the content's sha256 (and model), so an existing row is
+        kept; a source keeps whichever sighting is newer.
+        """
+        other = Path(other)
+        if other.resolve() == self.path.resolve():
+            raise StoreError(f"cannot merge {other} into itself")
+        try:
+            with FeatureStore(other, readonly=True) as source:
+                version = source._db.execute(
+                    "SELECT value FROM meta WHERE key='schema_version'"
+                ).fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"{other} is not a readable feature store: {exc}") from exc
+        if version is None or int(version[0]) != SCHEMA_VERSION:
+            raise StoreError(f"{other} is not a feature store of schema {SCHEMA_VERSION}")
+        before = self.counts()
+        self._db.execute("ATTACH DATABASE ? AS other", (str(other),))
+        try:
+            with self._db:
+                self._db.execute("INSERT OR IGNORE INTO images SELECT * FROM other.images")
+                self._db.execute("INSERT OR IGNORE INTO embeddings SELECT * FROM other.embeddings")
+                self._db.execute(
+                    "INSERT OR REPLACE INTO sources SELECT o.* FROM other.sources o "
+                    "LEFT JOIN sources s ON s.uri = o.uri "
+                    "WHERE s.uri IS NULL OR o.seen_at > s.seen_at"
+                )
+        finally:
+            self._db.execute("DETACH DATABASE other")
+        after = self.counts()
+        return {
+            "images": after["images"]
+            + after["undecodable"]
+            - before["images"]
+            - before["undecodable"],
+            "embeddings": after["embeddings"] - before["embeddings"],
+            "sources": after["sources"] - before["sources"],
+        }
+
     # --- reads --------------------------------------------------------------------------
     def known_images(self, shas: Iterable[str]) -> set[str]:
         return self._present("SELECT sha256 FROM images WHERE sha256 IN ({})", list(shas))
@@ -238,6 +280,11 @@ class FeatureStore:
             return [], np.zeros((0, 0), dtype=np.float32)
         matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
         return [r[0] for r in rows], matrix.reshape(len(rows), -1).copy()
+
+    def embedding_models(self) -> list[str]:
+        """The model ids that have embeddings here."""
+        rows = self._db.execute("SELECT DISTINCT model_id FROM embeddings ORDER BY 1").fetchall()
+        return [r[0] for r in rows]
 
     def counts(self) -> dict[str, int]:
         queries = {
