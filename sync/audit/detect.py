@@ -19,6 +19,7 @@ from analysis.detection_audit import DetectionAuditOptions, DetectionAuditResult
 from winnow.config import Settings
 from winnow.detection import Detector, make_detector, make_face_detector
 from winnow.detection.coco import load_coco
+from winnow.detection.face_notes import with_face_notes
 from winnow.detection.run import detect_cached, pixel_loader
 from winnow.errors import ImageError, ModelError
 from winnow.store.detections import DetectionStore
@@ -65,6 +66,9 @@ def detect_folder(
         options=options,
     )
     files = result.files.merge(found.files.drop(columns="sha256"), on="uri", how="left")
+    sha_of = dict(zip(good["uri"], good["sha256"], strict=True))
+    noted = with_face_notes(found.issues, sha_of, found_faces, min_score=options.min_score)
+    found = DetectionAuditResult(issues=noted, files=found.files)
     issues = pd.concat([result.issues, found.issues], ignore_index=True)
     return AuditResult(issues=issues, files=files), found, skipped
 
@@ -127,7 +131,9 @@ def detect_project(
         options=options,
     )
     fields = task_object_fields(frame, objects, found_faces, classes=classes, options=options)
-    return result, fields
+    sha_of = dict(zip(files["uri"], files["sha256"], strict=True))
+    noted = with_face_notes(result.issues, sha_of, found_faces, min_score=options.min_score)
+    return DetectionAuditResult(issues=noted, files=result.files), fields
 
 
 def _content_ids(frame: pd.DataFrame, reader: object) -> tuple[list, dict[str, str]]:

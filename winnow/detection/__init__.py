@@ -2,7 +2,8 @@
 
 ``make_detector(settings.detection)`` builds the configured object detector (torchvision by
 default, detectron2 when installed, or the Haar face detector on its own);
-``make_face_detector`` the face detector behind the PII flag. Heavy imports happen inside.
+``make_face_detector`` the face detector behind the PII flag (MTCNN, Haar or YuNet). Heavy
+imports happen inside.
 """
 
 from __future__ import annotations
@@ -27,9 +28,14 @@ def make_detector(settings: DetectionSettings) -> Detector:
 
 
 def make_face_detector(settings: DetectionSettings) -> Detector | None:
-    """The face detector for the PII flag, or None when ``detection.faces`` is ``none``."""
+    """The face detector for the PII flag (MTCNN by default), or None when
+    ``detection.faces`` is ``none``; raises ModelError when its weights are missing."""
     if settings.faces == "none":
         return None
+    if settings.faces == "mtcnn":
+        from winnow.detection.mtcnn import MTCNNFaceDetector
+
+        return MTCNNFaceDetector()
     from winnow.detection.faces import HaarFaceDetector, YuNetFaceDetector
 
     if settings.faces == "yunet":

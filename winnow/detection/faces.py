@@ -1,6 +1,6 @@
-"""Faces for the PII flag: OpenCV's Haar cascade, which ships in the wheel and works offline.
-
-(``detection.faces: yunet`` with ``detection.face_model`` selects the stronger YuNet.)
+"""OpenCV face detectors: the Haar cascade (``detection.faces: haar``), which ships in the
+wheel, and YuNet (``detection.faces: yunet`` with ``detection.face_model``). The default PII
+face detector is MTCNN (:mod:`winnow.detection.mtcnn`); the cascade is the older option.
 A classic detector: it finds frontal faces of a reasonable size and misses profiles, small
 faces and faces in drawings. It gives no probability, so every face scores 1.0; treat it as a
 cheap first pass for "this picture may show a person", not as a guarantee of absence.

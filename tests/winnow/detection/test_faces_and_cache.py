@@ -49,7 +49,7 @@ def test_large_images_are_searched_downscaled_but_answered_in_full_pixels(faces)
 
 
 def test_factories(faces):
-    assert isinstance(make_face_detector(DetectionSettings()), HaarFaceDetector)
+    assert isinstance(make_face_detector(DetectionSettings(faces="haar")), HaarFaceDetector)
     assert make_face_detector(DetectionSettings(faces="none")) is None
     assert make_detector(DetectionSettings(backend="haar")).classes == ("face",)
 
