@@ -22,12 +22,13 @@ from analysis.duplicates import (
 )
 from analysis.duplicates_evidence import match_evidence
 from analysis.duplicates_verify import VerifyOptions, features_from_pixels, verified_neighbors
-from analysis.embedding_pairs import embedding_neighbors
+from analysis.embedding_pairs import embedding_knn, embedding_neighbors, knn_with_copies
 from analysis.findings import ISSUE_COLUMNS
 from analysis.integrity import wrong_extension_mask
 from analysis.label_issue_cut import PRECISION_DEFAULT
 from analysis.label_issue_estimate import SEEDS, QueueEstimate, run_queues
-from analysis.outliers import find_outliers
+from analysis.label_set_issues import disagreements, label_set_issues
+from analysis.outliers import OUTLIER_K, find_outliers
 from analysis.quality import CHECKS as QUALITY_CHECKS
 from analysis.quality import QualityThresholds, quality_scores
 from analysis.resolution import ResolutionSignal
@@ -45,6 +46,8 @@ ISSUE_TYPES = (
     "outlier",
     *QUALITY_CHECKS,
 )
+
+DUPLICATE_CHECKS = frozenset({"exact_duplicate", "near_duplicate", "split_leak"})
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,10 @@ class AuditOptions:
     # estimate each queue's precision and recall (0: no estimate; each seed is one more fit).
     label_issue_precision: float = PRECISION_DEFAULT
     label_estimate_seeds: int = SEEDS
+    # Multi-label data: each ``label`` is a set of classes joined by this separator ("|" in
+    # the sync's table, "+" in the reports'), audited per class (analysis.label_set_issues).
+    # None: a label is one class, even when it holds the separator.
+    label_set_separator: str | None = None
     quality: QualityThresholds = field(default_factory=QualityThresholds)
 
     def __post_init__(self) -> None:
@@ -108,12 +115,15 @@ def audit(
     if len(good):
         if "wrong_extension" in opts.checks:
             rows += _wrong_extension(good)
-        rows += _duplicates(files, good, vectors, opts)
-        rows += _quality(files, good, opts)
+        knn = _content_knn(good, vectors, opts)
+        if opts.checks & DUPLICATE_CHECKS:  # a labels-only audit reads no pixels
+            rows += _duplicates(files, good, vectors, opts, knn)
+        if opts.checks & set(QUALITY_CHECKS):
+            rows += _quality(files, good, opts)
         if vectors is not None:
             label_rows, estimate = _labels(files, good, vectors, opts)
             rows += label_rows
-            rows += _outliers(files, good, vectors, opts)
+            rows += _outliers(files, good, vectors, opts, knn)
     issues = pd.DataFrame(rows, columns=ISSUE_COLUMNS)
     order = {name: i for i, name in enumerate(ISSUE_TYPES)}
     issues = issues.sort_values(
@@ -152,8 +162,28 @@ def _wrong_extension(good: pd.DataFrame) -> list[dict]:
     ]
 
 
+def _content_knn(
+    good: pd.DataFrame, vectors: np.ndarray | None, opts: AuditOptions
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """One blocked kNN pass over distinct contents, shared by the verified duplicate search
+    and the outlier scores; None when neither runs."""
+    if vectors is None:
+        return None
+    first = pd.Series(np.arange(len(good))).groupby(pd.factorize(good["sha256"])[0]).first()
+    verify = opts.pixels is not None and {"near_duplicate", "split_leak"} & opts.checks
+    outliers = "outlier" in opts.checks and len(good) >= 12
+    if len(first) < 2 or not (verify or outliers):
+        return None
+    k = min(max(opts.verify.neighbors, OUTLIER_K), len(first) - 1)
+    return embedding_knn(vectors[first.to_numpy()], k=k)
+
+
 def _duplicates(
-    files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray | None, opts: AuditOptions
+    files: pd.DataFrame,
+    good: pd.DataFrame,
+    vectors: np.ndarray | None,
+    opts: AuditOptions,
+    knn: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[dict]:
     """Exact copies (same sha256), near duplicates among distinct contents, split leaks."""
     codes, uniques = pd.factorize(good["sha256"])
@@ -167,7 +197,7 @@ def _duplicates(
         pairs.append(hp)
         sims.append(1.0 - _hamming(content["phash"].to_numpy(np.int64), hp) / 64.0)
         if vectors is not None and opts.pixels is not None:
-            ep, es, evidence = _verified_pairs(content, vectors[first], hp, opts)
+            ep, es, evidence = _verified_pairs(content, vectors[first], hp, opts, knn)
             pairs.append(ep)
             sims.append(es.astype(float))
         elif vectors is not None:
@@ -240,12 +270,16 @@ def _duplicates(
 
 
 def _verified_pairs(
-    content: pd.DataFrame, vectors: np.ndarray, joined: np.ndarray, opts: AuditOptions
+    content: pd.DataFrame,
+    vectors: np.ndarray,
+    joined: np.ndarray,
+    opts: AuditOptions,
+    knn: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """Embedding candidates kept by geometric verification, with per-item evidence."""
     assert opts.pixels is not None
     features = features_from_pixels(opts.pixels, list(content["sha256"]))
-    found = verified_neighbors(vectors, features, joined=joined, options=opts.verify)
+    found = verified_neighbors(vectors, features, joined=joined, options=opts.verify, knn=knn)
     sizes = content[["width", "height"]].to_numpy(float)
     return found.pairs, found.sims, match_evidence(found, list(content["uri"]), sizes)
 
@@ -304,6 +338,8 @@ def _labels(
     the posterior probability that the label is wrong is kept as evidence."""
     labelled = good["label"].notna().to_numpy()
     names = sorted(good["label"][labelled].unique())
+    if opts.label_set_separator is not None:
+        return _label_sets(files, good[labelled], vectors[labelled], opts), None
     if "label_issue" not in opts.checks or len(names) < 2 or labelled.sum() < 2 * opts.n_folds:
         return [], None
     y = good["label"][labelled].map({n: i for i, n in enumerate(names)}).to_numpy()
@@ -338,12 +374,48 @@ def _labels(
     return rows, run.estimate
 
 
+def _label_sets(
+    files: pd.DataFrame, subset: pd.DataFrame, x: np.ndarray, opts: AuditOptions
+) -> list[dict]:
+    """Multi-label: Cleanlab's multi-label flags, all "possible" (no calibrated cut exists
+    for sets: analysis.label_set_issues). The suggestion is the set of classes the model
+    finds probable, joined like the given one."""
+    sep = opts.label_set_separator or "|"
+    sets = [str(label).split(sep) for label in subset["label"]]
+    n_classes = len({c for s in sets for c in s})
+    if "label_issue" not in opts.checks or n_classes < 2 or len(sets) < 2 * opts.n_folds:
+        return []
+    found = label_set_issues(x, sets, n_folds=opts.n_folds)
+    suggested = [sep.join(np.asarray(found.classes)[row]) or None for row in found.suggested]
+    files.loc[subset.index, "label_quality"] = found.quality
+    files.loc[subset.index, "label_wrong_probability"] = found.wrong
+    files.loc[subset.index, "suggested_label"] = suggested
+    return [
+        _row(
+            subset.iloc[i],
+            "possible_label_issue",
+            1.0 - found.quality[i],
+            f"per class, out of sample: {disagreements(found, i)}",
+            suggested=suggested[i],
+        )
+        for i in found.ranked
+    ]
+
+
 def _outliers(
-    files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray, opts: AuditOptions
+    files: pd.DataFrame,
+    good: pd.DataFrame,
+    vectors: np.ndarray,
+    opts: AuditOptions,
+    knn: tuple[np.ndarray, np.ndarray] | None,
 ) -> list[dict]:
     if "outlier" not in opts.checks or len(good) < 12:
         return []
-    found = find_outliers(vectors)
+    if knn is None:  # a single content: every neighbour is an exact copy
+        found = find_outliers(vectors, k=OUTLIER_K)
+    else:
+        sims = knn_with_copies(knn[1], knn[0], pd.factorize(good["sha256"])[0], k=OUTLIER_K)
+        found = find_outliers(vectors, k=OUTLIER_K, neighbor_sims=sims)
     files.loc[good.index, "outlier_score"] = 1.0 - found.score
     return [
         _row(

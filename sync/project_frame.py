@@ -54,6 +54,21 @@ def project_frame(settings: Settings, project_id: int, *, pull: bool = True) -> 
     return frame
 
 
+def labels_are_sets(settings: Settings, project_id: int) -> bool | None:
+    """Whether the project's labeling config makes labels sets (``<Choices
+    choice="multiple">``), from the sync state: the config decides, not how many labels the
+    tasks happen to carry. None before the project's first pull."""
+    from sync.review.pull import label_control
+    from sync.review.state import SyncState, state_path
+
+    with SyncState(state_path(settings.data_dir)) as state:
+        config = state.project_info(project_id)["label_config"]
+    if not config:
+        return None
+    control = label_control(config)
+    return control.tag == "Choices" and control.multiple
+
+
 def _sizes(settings: Settings, shas: set[str]) -> dict[str, tuple[Any, Any]]:
     from winnow.store import FeatureStore
 

@@ -52,9 +52,22 @@ def export(
         time_aware=time_aware,
         title=title or name,
         source=source,
-        kind=None if kind == "auto" else kind,
+        kind=resolve_kind(kind, settings, project),
         from_folder=folder is not None,
     )
+
+
+def resolve_kind(kind: str, settings: Settings, project: int | None) -> str | None:
+    """``--kind auto``: a project whose labeling config is ``choice="multiple"`` exports
+    multi-label even when every task carries one label; otherwise the records decide."""
+    if kind != "auto":
+        return kind
+    if project is not None:
+        from sync.project_frame import labels_are_sets
+
+        if labels_are_sets(settings, project):
+            return "multi_label"
+    return None
 
 
 def _records(settings: Settings, project: int | None, folder: Path | None, embed: bool):

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from analysis.audit import AuditResult, audit
+from analysis.audit import AuditOptions, AuditResult, audit
 from analysis.report.html import thumbnail_data_uri
 from winnow.config import Settings
 from winnow.errors import ImageError
@@ -36,6 +36,8 @@ class ReportInputs:
     embedder: Embedder | None
     read: Callable[[str], bytes]  # uri -> bytes
     source: str  # what the report is about, for its title
+    # labels are sets (a choice="multiple" project); None: judge by the labels (folders)
+    multi_label: bool | None = None
 
 
 def folder_inputs(
@@ -63,22 +65,26 @@ def folder_inputs(
 
 
 def project_inputs(settings: Settings, project_id: int) -> ReportInputs:
-    """The project's tasks joined with the stored features, audited like a folder."""
-    from sync.project_frame import project_frame
+    """The project's tasks joined with the stored features, audited like a folder. Whether
+    labels are sets comes from the project's labeling config."""
+    from sync.project_frame import labels_are_sets, project_frame
 
     frame = project_frame(settings, project_id)
+    multi_label = labels_are_sets(settings, project_id)
     with FeatureStore(settings.store_path) as store:
         images = store.images_frame()
     table = project_table(frame, images)
     embedder = make_embedder(settings.embedding) if settings.features.embed else None
     vectors = aligned_vectors(settings, embedder, table)
     reader = ImageReader(settings.io, settings.label_studio, settings.s3)
+    options = AuditOptions(label_set_separator="+") if multi_label else None
     return ReportInputs(
-        audit(table, embeddings=vectors),
+        audit(table, embeddings=vectors, options=options),
         vectors,
         embedder,
         reader.read,
         f"Label Studio project {project_id}",
+        multi_label,
     )
 
 

@@ -13,6 +13,7 @@ from analysis.label_issues import find_label_issues, out_of_sample_probs
 from analysis.report.eda import dataset_fingerprint
 from analysis.report.model_report import Split, build_model_report, render_model_report
 from sync.report.cams import checklist, gradcam_examples, preprocessing_text
+from sync.report.cleanliness import audit_labels
 from sync.report.inputs import ReportInputs, load_images
 from winnow.config import Settings
 from winnow.errors import WinnowError
@@ -33,9 +34,9 @@ def write_model_report(
     gradcam: int = 6,
 ) -> tuple[Path, bool]:
     """Write the model report to ``out``; returns the path and the readiness verdict.
-    Data whose labels are sets (joined with "+") get the multi-label report."""
+    Data whose labels are sets get the multi-label report (:func:`wants_multilabel`)."""
     files = inputs.result.files
-    if is_multilabel(files):
+    if wants_multilabel(inputs):
         from sync.report.multilabel import write_multilabel_report
 
         return write_multilabel_report(
@@ -73,6 +74,7 @@ def write_model_report(
         train_issue=flagged[train_rows].to_numpy(),
         test_issue=flagged[test_rows].to_numpy(),
         title=f"Model report: {inputs.source}",
+        audit_labels=audit_labels(inputs, usable, classes, seed=settings.training.seed),
     )
     cams, note = gradcam_examples(inputs, settings, report, files, test_rows, per_group=gradcam)
     items = checklist(inputs, report, files, train_rows, test_rows, issue, card, data_report)
@@ -88,6 +90,14 @@ def write_model_report(
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(html, encoding="utf-8")
     return out, all(item.passed is not False for item in items)
+
+
+def wants_multilabel(inputs: ReportInputs) -> bool:
+    """A project's labeling config decides (``choice="multiple"`` is multi-label even when
+    every task carries one label); without one (a folder), the labels do."""
+    if inputs.multi_label is not None:
+        return inputs.multi_label
+    return is_multilabel(inputs.result.files)
 
 
 def is_multilabel(files: pd.DataFrame) -> bool:

@@ -18,19 +18,33 @@ index or report) waits for a running sync instead, up to ``PULL_WAIT_S``.
 
 from __future__ import annotations
 
+import resource
 import time
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 from label_studio_sdk import LabelStudio
 
+from analysis.findings import ISSUE_COLUMNS
 from sync.audit.folder import audit_options
 from sync.review.agreement import disagreement_issues, ontology_warnings, project_kappa
-from sync.review.audit_inputs import AuditRecord, audit_key, last_audit, remember_audit
-from sync.review.audit_project import audit_table, audit_tasks
+from sync.review.audit_inputs import (
+    AuditPart,
+    AuditRecord,
+    audit_key,
+    changed,
+    last_audit,
+    last_part,
+    part_inputs,
+    part_key,
+    remember_audit,
+    remember_part,
+)
+from sync.review.audit_project import audit_table, audit_tasks, content_issues, label_issues
 from sync.review.content import read_errors, resolve_content
 from sync.review.decisions import DecisionReport, record_decisions
+from sync.review.evidence import review_evidence
 from sync.review.meter import CountingClient, Meter
 from sync.review.pii import pii_issues
 from sync.review.pull import PullReport, image_key_of, label_control, pull
@@ -59,8 +73,10 @@ class SyncSummary:
     ontology: list[str] = field(default_factory=list)  # class names that look like one
     label_estimate: dict | None = None  # est. precision/recall of the label-issue queues
     audited: bool = True  # False: nothing the audit reads changed; the stored findings stand
+    audit_work: str = ""  # what the audit recomputed and what it reused
     meter: Meter = field(default_factory=Meter)  # per-phase seconds and Label Studio calls
     seconds: float = 0.0
+    peak_mb: float = 0.0  # the process's peak resident memory so far (ru_maxrss)
 
 
 PULL_WAIT_S = 600.0  # a refresh before an export waits this long for a running sync
@@ -176,12 +192,13 @@ def run_sync(
             record = last_audit(state, project)
             summary.audited = record is None or record.key != key
             if summary.audited:
-                findings, record = _audit(settings, state, project, tasks, control, model_id, key)
+                findings, record, summary.audit_work = _audit(
+                    settings, state, project, tasks, control, model_id, key
+                )
             else:
                 findings = state.findings(project)
             summary.label_estimate = record.estimate
-            summary.kappa = project_kappa(tasks, control)
-            summary.ontology = ontology_warnings(tasks, control)
+            summary.kappa, summary.ontology = record.kappa, record.ontology
         summary.unreadable = sum(f.issue_type == "unreadable" for f in findings)
         with meter.phase("push"), progress("push", None) as advance:
             summary.pushed = push_all(
@@ -197,6 +214,9 @@ def run_sync(
                 pace_s=settings.sync.pace_s,
                 dry_run=dry_run,
                 advance=advance,
+                evidence=review_evidence(
+                    settings, project, tasks, findings, control=control, model_id=model_id
+                ),
             )
         with meter.phase("views"):
             views = (
@@ -215,7 +235,13 @@ def run_sync(
     summary.views = {t: queue_url(settings.label_studio.url, project, v) for t, v in views.items()}
     summary.findings = _counts(findings, views)
     summary.seconds = time.perf_counter() - started
+    summary.peak_mb = peak_memory_mb()
     return summary
+
+
+def peak_memory_mb() -> float:
+    """This process's peak resident set size in MB (Linux reports ``ru_maxrss`` in KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _audit(
@@ -226,8 +252,10 @@ def _audit(
     control: LabelControl,
     model_id: str | None,
     key: str,
-) -> tuple[list[Finding], AuditRecord]:
-    """Audit every task, store the findings, then the key that says what they were found from."""
+) -> tuple[list[Finding], AuditRecord, str]:
+    """Audit the tasks, reusing each part whose inputs did not change (see
+    :mod:`sync.review.audit_inputs`); store the findings, then the key that says what they
+    were found from. Returns what was recomputed and what reused, for the summary."""
     with FeatureStore(settings.store_path) as store:
         errors = read_errors(tasks, store, settings.label_studio.url)
         table = audit_table(
@@ -237,27 +265,99 @@ def _audit(
             store=store,
             read_errors=errors,
         )
-        extra = [disagreement_issues(tasks, control)]
-        if not table.empty:
-            extra.append(pii_issues(tasks, table, settings))
-        estimates: dict[str, object] = {}
+        options = audit_options(settings)
+        if control.tag == "Choices" and control.multiple:  # label sets, joined by label_key
+            options = replace(options, label_set_separator="|")
+
+        def by_content() -> AuditPart:
+            pii = pii_issues(tasks, table, settings) if not table.empty else None
+            found = content_issues(table, store=store, model_id=model_id, options=options, pii=pii)
+            return AuditPart("", {}, _records(found))
+
+        def by_labels() -> AuditPart:
+            found, estimate = label_issues(table, store=store, model_id=model_id, options=options)
+            notes = queue_notes(estimate)
+            return AuditPart("", {}, _records(found), estimate and estimate.as_dict(), notes)
+
+        content, content_n = _part(
+            state, project, "content", table, tasks, model_id, settings, "", by_content
+        )
+        labels, labels_n = _part(
+            state, project, "labels", table, tasks, model_id, settings, content.key, by_labels
+        )
         findings = audit_tasks(
             table,
             control=control,
-            store=store,
-            model_id=model_id,
             dismissed=state.dismissed(),
-            extra=pd.concat(extra, ignore_index=True),
-            options=audit_options(settings),
-            estimates=estimates,
+            content=_frame(content.records),
+            labels=_frame(labels.records),
+            extra=disagreement_issues(tasks, control),
         )
-    estimate = estimates.get("label")
     record = AuditRecord(
-        key, None if estimate is None else estimate.as_dict(), queue_notes(estimate)
+        key,
+        labels.estimate,
+        labels.notes or {},
+        project_kappa(tasks, control),  # annotations are in the key: kept beside it
+        ontology_warnings(tasks, control),
     )
     state.replace_findings(project, findings)
     remember_audit(state, project, record)
-    return findings, record
+    return findings, record, audit_work_line(content_n, labels_n, embedded=model_id is not None)
+
+
+def _part(
+    state: SyncState,
+    project: int,
+    name: str,
+    table: pd.DataFrame,
+    tasks: list,
+    model_id: str | None,
+    settings: Settings,
+    under: str,
+    compute,
+) -> tuple[AuditPart, tuple[int, float] | None]:
+    """The stored part when its inputs are unchanged (None: reused), else computed and
+    stored (with how many tasks it reads differently, and the seconds it took)."""
+    inputs = part_inputs(table, tasks, name) if not table.empty else {}
+    key = part_key(inputs, settings=settings, model_id=model_id, under=under)
+    before = last_part(state, project, name)
+    if before is not None and before.key == key:
+        return before, None
+    started = time.perf_counter()
+    part = replace(compute(), key=key, inputs=inputs)
+    remember_part(state, project, name, part)
+    return part, (changed(before, inputs), time.perf_counter() - started)
+
+
+def audit_work_line(
+    content: tuple[int, float] | None, labels: tuple[int, float] | None, *, embedded: bool
+) -> str:
+    """What the audit recomputed and what it reused, e.g. "label issues refit (100 changed
+    labels, 2.1 s); duplicates, quality, outliers, PII reused". Each part: None when reused,
+    else (tasks it reads differently, seconds)."""
+    done, reused = [], []
+    if labels is None:
+        reused.append("label issues")
+    else:
+        how = "refit" if embedded else "not run (no embeddings)"
+        done.append(f"label issues {how} ({labels[0]} changed labels, {labels[1]:.1f} s)")
+    if content is None:
+        reused.append("duplicates, quality, outliers, PII")
+    else:
+        done.append(
+            f"duplicates, quality, outliers, PII rerun ({content[0]} tasks with new content or "
+            f"split, {content[1]:.1f} s; per-content features and detections from the cache)"
+        )
+    line = "; ".join(done) or "agreement and dismissals only"
+    return line + (f"; {', '.join(reused)} reused" if reused else "")
+
+
+def _records(issues: pd.DataFrame) -> list[dict]:
+    return issues[ISSUE_COLUMNS].to_dict("records")
+
+
+def _frame(records: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame(records, columns=ISSUE_COLUMNS)
 
 
 def _counts(findings: list, views: dict[str, int]) -> dict[str, int]:
