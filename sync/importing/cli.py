@@ -23,6 +23,14 @@ def import_(
     layout: str = typer.Option("auto", help="folders, S3: auto | flat | class | split/class"),
     task: str = typer.Option("classification", help="classification | detection"),
     multi_label: bool = typer.Option(False, "--multi-label", help="several labels per image"),
+    labels: Path | None = typer.Option(
+        None,
+        "--labels",
+        exists=True,
+        dir_okay=False,
+        help="folders: a CSV of image,labels[,split] (labels |-joined); "
+        "default: the folder's labels.csv when it has those columns",
+    ),
     licence: str | None = typer.Option(None, help="licence of images whose source names none"),
     author: str | None = typer.Option(None, help="author of images whose source names none"),
     embed: bool = typer.Option(False, "--embed/--no-embed", help="also compute embeddings"),
@@ -48,6 +56,8 @@ def import_(
     _check_choice("--task", task, ("classification", "detection"))
     _check_choice("--url-mode", url_mode, ("copy", "link"))
     _check_choice("--s3-mode", s3_mode, ("storage", "presign"))
+    if labels is not None and not Path(source).is_dir():
+        raise typer.BadParameter("a label table goes with a folder source", param_hint="--labels")
     if s3_mode == "presign" and source.startswith("s3://"):
         err_console.print(PRESIGN_WARNING, highlight=False)
     settings = get_settings()
@@ -60,6 +70,7 @@ def import_(
         layout=layout,
         task=task,  # type: ignore[arg-type]
         multi_label=multi_label,
+        label_table=labels,
         licence=licence,
         author=author,
         embed=embed,

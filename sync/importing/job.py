@@ -53,6 +53,7 @@ class ImportOptions:
     layout: Layout = "auto"
     task: TaskKind = "classification"
     multi_label: bool = False
+    label_table: Path | None = None  # folders: labels.csv; default folder/labels.csv if present
     licence: str | None = None  # for images whose source gives none
     author: str | None = None
     embed: bool = False
@@ -130,7 +131,9 @@ def _plan(opts: ImportOptions, settings: Settings) -> Plan:
     kind = source_kind(opts.source)
     common = {"licence": opts.licence, "author": opts.author}
     if kind == "folder":
-        plan = plan_folder(Path(opts.source), layout=opts.layout, **common)
+        plan = plan_folder(
+            Path(opts.source), layout=opts.layout, label_table=opts.label_table, **common
+        )
     elif kind == "url_list":
         plan = plan_url_list(Path(opts.source), **common)
     else:

@@ -468,3 +468,45 @@ def test_cli_import_connects_the_configured_ml_backend_once(
     # score sorting needs the project's model version to equal the backend's
     assert connected.title == "stub" == client.projects.get(id=project.id).model_version
     assert len(_tasks(label_studio, project.id)) == sum(len(v) for v in CLASSES.values())
+
+
+def test_mosaics_folder_with_its_label_table_imports_label_sets_through_the_cli(
+    tmp_path: Path,
+    label_studio: LabelStudio,
+    ls_files_root: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from winnow.mosaics import build_mosaics
+
+    folder = ls_files_root / f"mosaics {uuid.uuid4().hex[:6]}"
+    build_mosaics(folder, n=12, seed=5)  # 12 train + 3 test, labels.csv beside them
+    with open(folder / "labels.csv", newline="", encoding="utf-8") as fh:
+        want = {
+            str((folder / row["image"]).resolve()): sorted(row["labels"].split("|"))
+            for row in __import__("csv").DictReader(fh)
+        }
+    monkeypatch.setenv("WINNOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WINNOW_LABEL_STUDIO__URL", label_studio.url)
+    monkeypatch.setenv("WINNOW_LABEL_STUDIO__API_KEY", label_studio.api_key)
+    title = f"mosaics {uuid.uuid4().hex[:6]}"
+    app = build_app()
+
+    refused = CliRunner().invoke(app, ["import", str(folder), "--project", title])
+    assert refused.exit_code == 1 and "--multi-label" in str(refused.exception)
+
+    done = CliRunner().invoke(app, ["import", str(folder), "--project", title, "--multi-label"])
+    assert done.exit_code == 0, done.output
+    assert "labels.csv layout" in done.output
+
+    client = LSClient(base_url=label_studio.url, api_key=label_studio.api_key)
+    (project,) = [p for p in client.projects.list() if p.title == title]
+    assert 'choice="multiple"' in project.label_config
+    tasks = _tasks(label_studio, project.id)
+    got = {
+        task["data"]["winnow_source"]: sorted(
+            task["annotations"][0]["result"][0]["value"]["choices"]
+        )
+        for task in tasks
+    }
+    assert got == want
+    assert any(len(labels) > 1 for labels in got.values())
