@@ -58,15 +58,14 @@ def export(
 
 
 def resolve_kind(kind: str, settings: Settings, project: int | None) -> str | None:
-    """``--kind auto``: a project whose labeling config is ``choice="multiple"`` exports
-    multi-label even when every task carries one label; otherwise the records decide."""
+    """``--kind auto``: the project's labeling config decides multi-label (see
+    ``project_kind``); otherwise the records do."""
     if kind != "auto":
         return kind
     if project is not None:
-        from sync.project_frame import labels_are_sets
+        from sync.export.sources import project_kind
 
-        if labels_are_sets(settings, project):
-            return "multi_label"
+        return project_kind(settings, project)
     return None
 
 

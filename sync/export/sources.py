@@ -137,4 +137,14 @@ def export_project(settings: Settings, project_id: int, dest: str, **kwargs: Any
     what a demo calls in one line). Returns the ``ExportResult``."""
     kwargs.setdefault("source", ["--project", str(project_id)])
     kwargs.setdefault("title", f"Label Studio project {project_id}")
+    if kwargs.get("kind") in (None, "auto"):
+        kwargs["kind"] = project_kind(settings, project_id)
     return export_records(project_records(settings, project_id), dest, settings, **kwargs)
+
+
+def project_kind(settings: Settings, project_id: int) -> str | None:
+    """A project whose labeling config is ``choice="multiple"`` exports multi-label even when
+    every task carries one label; otherwise None, and the records decide."""
+    from sync.project_frame import labels_are_sets
+
+    return "multi_label" if labels_are_sets(settings, project_id) else None

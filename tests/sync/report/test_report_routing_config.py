@@ -7,6 +7,7 @@ import pytest
 
 from analysis.audit import AuditResult
 from sync.export.cli import resolve_kind
+from sync.export.sources import project_kind
 from sync.project_frame import labels_are_sets
 from sync.report.inputs import ReportInputs
 from sync.report.model import wants_multilabel
@@ -56,3 +57,9 @@ def test_export_kind_auto_follows_the_config(settings_with_projects) -> None:
     assert resolve_kind("auto", settings_with_projects, 2) is None  # the records decide
     assert resolve_kind("auto", settings_with_projects, None) is None
     assert resolve_kind("classification", settings_with_projects, 1) == "classification"
+    # the one-call export the demo uses decides the same way
+    assert [project_kind(settings_with_projects, p) for p in (1, 2, 3)] == [
+        "multi_label",
+        None,
+        None,
+    ]
