@@ -37,6 +37,7 @@ from sync.review.queues import (
     LABEL_ISSUE_TYPES,
     PREDICTION_VERSION,
     is_managed,
+    queue_names,
     queue_of,
 )
 from sync.review.state import Finding, SyncState, TaskRow, iter_chunks
@@ -91,8 +92,11 @@ class TaskPlan:
         return self.data is not None or bool(self.update) or bool(self.delete)
 
 
-def wanted_data(task: TaskRow, findings: list[Finding]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The task's data and meta with Winnow's fields set from ``findings`` (or removed)."""
+def wanted_data(
+    task: TaskRow, findings: list[Finding], evidence: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The task's data and meta with Winnow's fields set from ``findings`` (or removed);
+    ``evidence``: the task's evidence panel HTML (:mod:`sync.review.evidence`)."""
     data = {k: v for k, v in task.data.items() if k not in FIELDS}
     others = [f for f in task.data.get("winnow_flags") or [] if not is_managed(f)]
     meta = {k: v for k, v in task.meta.items() if k != META_KEY}
@@ -100,9 +104,14 @@ def wanted_data(task: TaskRow, findings: list[Finding]) -> tuple[dict[str, Any],
     flags = [*others, *(f.issue_type for f in ranked)]
     if flags:
         data["winnow_flags"] = flags
+    if "winnow_evidence" in task.data or evidence:
+        # Label Studio refuses task data without a field its config shows (the panel):
+        # once written, the field stays, emptied when the task is no longer flagged.
+        data["winnow_evidence"] = evidence or ""
     if not ranked:
         return data, meta
     data["winnow_queues"] = sorted({queue_of(f.issue_type).key for f in ranked})
+    data["winnow_queue_names"] = queue_names(set(data["winnow_queues"]))
     data["winnow_severity"] = round(max(f.score for f in ranked), 4)
     for f in ranked:
         if f.issue_type in LABEL_ISSUE_TYPES and "winnow_label_issue_score" not in data:
@@ -123,10 +132,12 @@ def wanted_prediction(findings: list[Finding], control: LabelControl) -> list[di
     return control.choices_result(issue.suggested_label.split("|"))
 
 
-def plan_task(task: TaskRow, findings: list[Finding], control: LabelControl) -> TaskPlan:
+def plan_task(
+    task: TaskRow, findings: list[Finding], control: LabelControl, evidence: str | None = None
+) -> TaskPlan:
     """Compare ``task`` as last seen with what ``findings`` want written."""
     plan = TaskPlan(task)
-    data, meta = wanted_data(task, findings)
+    data, meta = wanted_data(task, findings, evidence)
     if data != task.data or meta != task.meta:
         plan.data, plan.meta = data, meta
     result = wanted_prediction(findings, control)
@@ -141,13 +152,19 @@ def plan_task(task: TaskRow, findings: list[Finding], control: LabelControl) -> 
 
 
 def plan_push(
-    tasks: list[TaskRow], findings: list[Finding], control: LabelControl
+    tasks: list[TaskRow],
+    findings: list[Finding],
+    control: LabelControl,
+    evidence: dict[int, str] | None = None,
 ) -> list[TaskPlan]:
-    """Every task that needs a write, in task order."""
+    """Every task that needs a write, in task order; ``evidence``: task id -> panel HTML."""
     by_task: dict[int, list[Finding]] = {}
     for f in findings:
         by_task.setdefault(f.task_id, []).append(f)
-    plans = (plan_task(t, by_task.get(t.task_id, []), control) for t in tasks)
+    panels = evidence or {}
+    plans = (
+        plan_task(t, by_task.get(t.task_id, []), control, panels.get(t.task_id)) for t in tasks
+    )
     return [p for p in plans if not p.empty]
 
 
@@ -182,12 +199,14 @@ def push_all(
     pace_s: float = 0.0,
     dry_run: bool = False,
     advance: Callable[[int], None] | None = None,
+    evidence: dict[int, str] | None = None,
 ) -> PushReport:
     """Bring every task's fields and review prediction to the wanted state.
 
-    ``workers`` PATCH at once; ``pace_s`` spaces the per-task writes. With ``dry_run``
-    nothing is written and the report says what would be."""
-    plans = plan_push(tasks, findings, control)
+    ``workers`` PATCH at once; ``pace_s`` spaces the per-task writes; ``evidence``: task id
+    -> evidence panel HTML. With ``dry_run`` nothing is written and the report says what
+    would be."""
+    plans = plan_push(tasks, findings, control, evidence)
     if dry_run:
         return describe(plans)
     report = PushReport()

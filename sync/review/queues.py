@@ -21,6 +21,11 @@ class Queue:
     title: str  # the View's name
     score_field: str  # task data field the View sorts on (descending)
 
+    @property
+    def name(self) -> str:
+        """The queue's name as plain text, e.g. "near duplicates" (the readable column)."""
+        return self.title.removeprefix("Review: ")
+
 
 LIKELY = Queue("label_issues_likely", "Review: label issues (likely)", "winnow_label_issue_score")
 POSSIBLE = Queue(
@@ -60,6 +65,8 @@ FIELDS = (
     "winnow_label_issue_score",
     "winnow_suggested_label",
     "winnow_dup_group",
+    "winnow_queue_names",  # the queues as plain text, for the Data Manager column
+    "winnow_evidence",  # the evidence panel's HTML (sync.review.evidence_panel)
 )
 PREDICTION_VERSION = "winnow-review"
 
@@ -67,6 +74,12 @@ PREDICTION_VERSION = "winnow-review"
 def is_managed(flag: str) -> bool:
     """True for flags a sync raises and clears (box checks are every ``box_*`` type)."""
     return flag in MANAGED_FLAGS or flag.startswith("box_")
+
+
+def queue_names(keys: set[str]) -> str:
+    """Queue keys as readable text in queue order, e.g. "label issues (likely), near
+    duplicates"; filters keep using the ``winnow_queues`` list."""
+    return ", ".join(q.name for q in QUEUES if q.key in keys)
 
 
 def queue_of(issue_type: str) -> Queue:

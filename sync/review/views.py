@@ -41,7 +41,9 @@ _NOISE = [
         "updated_by",
         "avg_lead_time",
         "draft_exists",
-        "data.winnow_queues",
+        "data.winnow_queues",  # the filters' list; data.winnow_queue_names reads as text
+        "data.winnow_flags",
+        "data.winnow_evidence",  # the panel's HTML, shown in the labelling view instead
     )
 ]
 _HIDDEN = {"explore": _NOISE, "labeling": _NOISE}

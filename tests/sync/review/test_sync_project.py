@@ -168,6 +168,12 @@ def _end_state(ls: LabelStudio, project: int) -> dict[str, Any]:
     names = {str(t["id"]): t["data"]["name"] for t in listed}
     for t in listed:
         fields = {k: v for k, v in t["data"].items() if k.startswith("winnow_")}
+        if "winnow_evidence" in fields:  # the panel links tasks by id: compare by name
+            fields["winnow_evidence"] = re.sub(
+                r"/projects/\d+/data\?task=(\d+)|task (\d+)",
+                lambda m: names[m.group(1) or m.group(2)],
+                fields["winnow_evidence"],
+            )
         preds = sorted(json.dumps(p["result"][0]["value"]) for p in _ours(t))
         meta = [
             re.sub(r"task (\d+)", lambda m: names[m.group(1)], line)
@@ -317,6 +323,10 @@ def _relabel_and_keep(
     summary = run_sync(settings, project)
     assert (summary.decisions.kept, summary.decisions.relabelled) == (1, 1)
     assert summary.pulled.fetched == 2 and summary.audited  # only the two edited tasks
+    # a label edit refits the label-issue model; what content decides is reused
+    assert summary.audit_work.startswith("label issues refit (1 changed labels, ")
+    assert summary.audit_work.endswith("duplicates, quality, outliers, PII reused")
+    assert 0 < summary.peak_mb < 4096
     for _ in range(2):  # and not raised again by the sync after
         issues = _label_queues(ls, project, views)
         assert "bird_01.png" not in _names(issues) and "mammal_03.png" in _names(issues)
