@@ -43,6 +43,8 @@ def build_task(
     all_flags = list(dict.fromkeys([*p.flags, *flags]))
     if all_flags:
         data["winnow_flags"] = all_flags
+    for key in control.shown_fields:  # e.g. the evidence panel: empty until a sync fills it
+        data.setdefault(key, "")
     annotate = bool(candidate.labels) and control.tag == "Choices"
     meta = {
         "winnow": {

@@ -33,6 +33,10 @@ class LabelControl:
     image_key: str  # task data key the image is read from ($image -> "image")
     labels: tuple[str, ...]
     multiple: bool  # Choices with choice="multiple"
+    # Winnow's own task fields the config shows (the evidence panel's ``winnow_evidence``):
+    # Label Studio refuses a new task that lacks any field its config shows, so imports
+    # start them empty.
+    shown_fields: tuple[str, ...] = ()
 
     def choices_result(self, labels: Sequence[str]) -> list[dict[str, Any]]:
         """An annotation ``result`` choosing ``labels`` for the whole image."""
@@ -81,7 +85,12 @@ def find_label_control(config: str, *, task: TaskKind = "classification") -> Lab
         if name and name != REVIEW_CONTROL and images.get(to_name, "").startswith("$"):
             labels = tuple(v for c in el.iter(_ITEM_TAG[tag]) if (v := c.get("value")))
             multiple = el.get("choice") == "multiple"
-            return LabelControl(tag, name, to_name, images[to_name][1:], labels, multiple)
+            shown = sorted(
+                {v[1:] for e in root.iter() if (v := e.get("value", "")).startswith("$winnow_")}
+            )
+            return LabelControl(
+                tag, name, to_name, images[to_name][1:], labels, multiple, tuple(shown)
+            )
     example = build_label_config(["cat", "dog"], task=task)
     raise ConfigError(
         f"the project's labeling config has no <{tag}> control pointing at an <Image> with a "

@@ -510,3 +510,33 @@ def test_mosaics_folder_with_its_label_table_imports_label_sets_through_the_cli(
     }
     assert got == want
     assert any(len(labels) > 1 for labels in got.values())
+
+
+def test_import_into_a_project_that_shows_the_evidence_panel(
+    tmp_path: Path, label_studio: LabelStudio, class_folder: Path, ls_files_root: Path
+) -> None:
+    """Label Studio refuses a task without every field its config shows; an import into a
+    project that `winnow sync --add-review-control` extended starts the panel's field empty."""
+    from sync.review.review_control import has_evidence_panel, with_review_control
+
+    settings = _settings(tmp_path, label_studio)
+    title = f"panel {uuid.uuid4().hex[:8]}"
+    first = run_import(ImportOptions(str(class_folder), title), settings=settings)
+    client = LSClient(base_url=label_studio.url, api_key=label_studio.api_key)
+    config = client.projects.get(id=first.project_id).label_config
+    client.projects.update(id=first.project_id, label_config=with_review_control(config, "image"))
+    assert has_evidence_panel(client.projects.get(id=first.project_id).label_config)
+
+    more = ls_files_root / f"more {uuid.uuid4().hex[:6]}" / "cat"
+    more.mkdir(parents=True)
+    from PIL import Image  # new content: the same photo, mirrored
+
+    mirrored = Image.open(class_folder / "person" / "astronaut.bmp").transpose(0)
+    mirrored.save(more / "astronaut-mirrored.png")
+    second = run_import(ImportOptions(str(more.parent), title), settings=settings)
+
+    assert (second.project_id, second.imported) == (first.project_id, 1)
+    (new,) = [
+        t for t in _tasks(label_studio, first.project_id) if "more " in t["data"]["winnow_source"]
+    ]
+    assert new["data"]["winnow_evidence"] == ""
