@@ -139,6 +139,8 @@ def plan_task(
     plan = TaskPlan(task)
     data, meta = wanted_data(task, findings, evidence)
     if data != task.data or meta != task.meta:
+        for key in control.shown_fields:  # Label Studio refuses data without a shown field
+            data.setdefault(key, "")
         plan.data, plan.meta = data, meta
     result = wanted_prediction(findings, control)
     ours = [p for p in task.predictions if p.get("model_version") == PREDICTION_VERSION]

@@ -4,6 +4,7 @@ the sync writes it (and the readable queue names) next to the fields the Views f
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -15,7 +16,7 @@ from PIL import Image
 
 from sync.review.evidence import evidence_panels
 from sync.review.evidence_panel import Section, Tile, render_panel, safe_url
-from sync.review.push import wanted_data
+from sync.review.push import plan_task, wanted_data
 from sync.review.queues import FIELDS, QUEUES
 from sync.review.review_control import has_evidence_panel, with_review_control
 from sync.review.state import Finding, TaskRow
@@ -245,6 +246,27 @@ def test_review_control_adds_the_panel_once_and_keeps_the_label_control() -> Non
     added = with_review_control(config, "image")
     assert has_evidence_panel(added) and with_review_control(added, "image") == added
     assert '<HyperText name="winnow_evidence" value="$winnow_evidence" inline="true"' in added
-    assert find_label_control(added) == CONTROL
+    assert find_label_control(added) == dataclasses.replace(
+        CONTROL, shown_fields=("winnow_evidence",)
+    )
     views = view_data(QUEUES[0])["hiddenColumns"]["explore"]
     assert "tasks:data.winnow_evidence" in views and "tasks:data.winnow_queue_names" not in views
+
+
+def test_a_task_flagged_before_the_panel_existed_gets_the_field_when_cleared() -> None:
+    """Label Studio refuses a write whose data lacks a field the config shows: a task an older
+    sync flagged (no panel field) is cleared with the field present, and an untouched task in
+    the same project gets no write just for the field."""
+    config = with_review_control(build_label_config(["cat", "dog"]), "image")
+    shown = find_label_control(config)
+    assert shown.shown_fields == ("winnow_evidence",)
+    flagged_long_ago = _task(
+        1, "cat", "1" * 64, "/data/upload/1/a.png", winnow_queues=["near_duplicates"]
+    )
+    untouched = _task(2, "dog", "2" * 64, "/data/upload/1/b.png")
+
+    cleared = plan_task(flagged_long_ago, [], shown)
+    assert cleared.data is not None and cleared.data["winnow_evidence"] == ""
+    assert "winnow_queues" not in cleared.data
+    assert plan_task(untouched, [], shown).data is None
+    assert "winnow_evidence" not in (plan_task(flagged_long_ago, [], CONTROL).data or {})
