@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from dataclasses import replace
 
 import pandas as pd
 
-from analysis.audit import AuditOptions, audit
+from analysis.audit import ISSUE_TYPES, AuditOptions, audit
+from analysis.findings import ISSUE_COLUMNS
+from analysis.label_issue_estimate import QueueEstimate
 from sync.audit.folder import aligned_embeddings
 from sync.review.state import Finding, TaskRow
 from sync.review.taskinfo import boxes_of, label_key, labels_of
@@ -61,29 +64,65 @@ def audit_table(
     return table
 
 
+LABEL_CHECKS = frozenset({"label_issue", "possible_label_issue"})  # all that labels decide
+
+
+def content_issues(
+    table: pd.DataFrame,
+    *,
+    store: FeatureStore,
+    model_id: str | None,
+    options: AuditOptions,
+    pii: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Raw findings that only content decides (duplicates, split leaks, quality, outliers,
+    unreadable files; ``pii`` appended): a label edit cannot change them."""
+    checks = options.checks - LABEL_CHECKS
+    if table.empty or not checks:
+        return pd.DataFrame(columns=ISSUE_COLUMNS)
+    vectors = aligned_embeddings(store, model_id, table) if model_id else None
+    issues = audit(table, embeddings=vectors, options=replace(options, checks=checks)).issues
+    return pd.concat([p for p in (issues, pii) if p is not None and len(p)] or [issues])
+
+
+def label_issues(
+    table: pd.DataFrame, *, store: FeatureStore, model_id: str | None, options: AuditOptions
+) -> tuple[pd.DataFrame, QueueEstimate | None]:
+    """Raw label-issue findings and their queues' estimate: the label-issue model refitted on
+    the cached embeddings; nothing is read from the images."""
+    checks = options.checks & LABEL_CHECKS
+    if table.empty or not checks or not model_id:
+        return pd.DataFrame(columns=ISSUE_COLUMNS), None
+    vectors = aligned_embeddings(store, model_id, table)
+    if vectors is None:
+        return pd.DataFrame(columns=ISSUE_COLUMNS), None
+    only = replace(options, checks=checks, pixels=None, resolution=None)
+    result = audit(table, embeddings=vectors, options=only)
+    return result.issues, result.label_estimate
+
+
 def audit_tasks(
     table: pd.DataFrame,
     *,
     control: LabelControl,
-    store: FeatureStore,
-    model_id: str | None,
     dismissed: set[tuple[str, str, str]],
-    options: AuditOptions | None = None,
+    content: pd.DataFrame,
+    labels: pd.DataFrame,
     extra: pd.DataFrame | None = None,
-    estimates: dict[str, object] | None = None,
 ) -> list[Finding]:
     """Findings per task, most severe first, without dismissed (sha256, label, issue) keys.
 
-    ``extra``: findings computed elsewhere in the same shape (PII), merged in. ``estimates``,
-    when given, receives the label-issue queues' estimate under ``"label"``."""
+    ``content`` and ``labels``: the two parts' raw findings, possibly from an earlier run;
+    content findings take each task's current label. ``extra``: findings computed elsewhere
+    in the same shape (annotator disagreement), merged in."""
     if table.empty:
         return []
-    vectors = aligned_embeddings(store, model_id, table) if model_id else None
-    result = audit(table, embeddings=vectors, options=options)
-    if estimates is not None:
-        estimates["label"] = result.label_estimate
-    issues = result.issues
-    parts = [issues, _box_issues(table, control), extra]
+    pii = content[content["issue_type"] == "pii"]
+    content = content[content["issue_type"] != "pii"].copy()
+    label_of = dict(zip(table["uri"], table["label"], strict=True))
+    content["given_label"] = content["path"].map(label_of)
+    issues = _most_severe_first(pd.concat([content, labels], ignore_index=True))
+    parts = [issues, _box_issues(table, control), extra, pii]
     issues = pd.concat([p for p in parts if p is not None and len(p)], ignore_index=True)
     by_uri = table.set_index("uri")
     findings: dict[tuple[int, str], Finding] = {}
@@ -107,6 +146,16 @@ def audit_tasks(
             sha256=sha,
         )
     return list(findings.values())
+
+
+def _most_severe_first(issues: pd.DataFrame) -> pd.DataFrame:
+    """The audit's own order (issue type by severity, then score), for the two parts merged."""
+    order = {name: i for i, name in enumerate(ISSUE_TYPES)}
+    return issues.sort_values(
+        ["issue_type", "score"],
+        key=lambda c: c.map(order) if c.name == "issue_type" else -c,
+        kind="stable",
+    ).reset_index(drop=True)
 
 
 def _box_issues(table: pd.DataFrame, control: LabelControl) -> pd.DataFrame:

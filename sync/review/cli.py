@@ -75,9 +75,12 @@ def render(summary) -> None:
         f"decisions: {d.kept} kept, {d.relabelled} relabelled, {d.other} other; "
         f"{'would write' if pushed.dry_run else 'wrote'} {pushed.tasks_updated} tasks, "
         f"predictions +{pushed.predictions_created} ~{pushed.predictions_updated} "
-        f"-{pushed.predictions_deleted}; {summary.seconds:.1f}s",
+        f"-{pushed.predictions_deleted}; {summary.seconds:.1f}s, "
+        f"peak memory {summary.peak_mb:.0f} MB",
         highlight=False,
     )
+    if summary.audited and summary.audit_work:
+        console.print(f"audit: {summary.audit_work}", highlight=False)
     if pushed.dry_run:
         for kind, ids in pushed.sample.items():
             console.print(f"  {kind}: tasks {', '.join(map(str, ids))}, ...", highlight=False)

@@ -7,7 +7,9 @@ same inputs, and writes only the differences: the end state equals one clean run
 A sync when nothing changed in Label Studio does nothing: the pull lists ids and timestamps
 only and re-reads no task (the sync's own writes stored the ``updated_at`` they produced), the
 audit is skipped because its inputs' fingerprint equals the stored one
-(:mod:`sync.review.audit_inputs`), and the push finds nothing to write.
+(:mod:`sync.review.audit_inputs`), and the push finds nothing to write. When only labels
+changed, the audit refits the label-issue model and reuses what content decides (duplicates,
+quality, outliers, PII); ``SyncSummary.audit_work`` says which.
 
 One sync per project at a time (``sync_lock``, a lock file under ``data_dir/locks``): a second
 ``winnow sync`` of a project that is being synced stops at once with ``LockBusyError``
