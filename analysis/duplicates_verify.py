@@ -11,18 +11,20 @@ Cost: verification needs pixels, so the caller passes ``features``: item index -
 of its working copy (None when unreadable). Candidates run from the most similar down through
 a union-find; a candidate whose items are already in one group (by an earlier verified pair or
 a perceptual-hash pair passed as ``joined``) is not verified, because it cannot change the
-groups. Features are computed at most once per item, and only for items that get verified.
+groups. Features are computed at most once per item, and only for items that get verified;
+the mirror image's features only for an item whose straight match failed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache, partial
 
 import numpy as np
 from scipy.cluster.hierarchy import DisjointSet
 
-from analysis.embedding_pairs import embedding_neighbors_from_knn
+from analysis.embedding_pairs import embedding_knn, embedding_neighbors_from_knn
 from analysis.geometric import (
     GeometricMatch,
     LocalFeatures,
@@ -30,7 +32,7 @@ from analysis.geometric import (
     local_features,
     match_features,
 )
-from analysis.validation import check_float, check_indices, check_int, check_unit_rows
+from analysis.validation import check_float, check_indices
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,10 @@ class VerifyOptions:
 
     candidate_cosine: float = 0.70  # embedding candidates from here up are verified
     neighbors: int = 10  # candidates per item: its k nearest embeddings
-    accept_cosine: float | None = None  # at or above: kept without verification (None: never)
+    # At or above: kept without verification (None: never). Off, because no cosine is safe on
+    # drawings: Tux Paint look-alike stamps were rejected by RANSAC at up to 0.98, the bench's
+    # stereo pairs at 0.96, while 0.99 would spare only 2 of the bench's 870 verifications.
+    accept_cosine: float | None = None
     min_inliers: int = 20  # RANSAC inliers needed (stereo pairs, other views: 11 to 46)
     min_ratio: float = 0.5  # inliers per ratio-test match (stereo 0.38-0.45; copies 0.62+)
     fallback_cosine: float = 0.90  # items without usable features: the plain cosine rule
@@ -58,53 +63,27 @@ class VerifiedPairs:
     skipped: int = 0  # candidates already inside one group
 
 
-def embedding_knn(
-    vectors: np.ndarray, *, k: int, block: int = 2048
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each item's ``k`` nearest other items by cosine: exact, blocked in both directions, so
-    memory is O(block² + N * k) rather than O(N²). ``vectors`` (N, D) L2-normalised.
-
-    Returns int64 indices (N, k) (-1 where N - 1 < k) and float32 cosines (N, k), best first.
-    """
-    v = check_unit_rows(vectors, "vectors")
-    k = check_int(k, "k", 1)
-    block = check_int(block, "block", 1)
-    n = len(v)
-    best_i = np.full((n, k), -1, np.int64)
-    best_s = np.full((n, k), -np.inf, np.float32)
-    for a in range(0, n, block):
-        rows = slice(a, min(a + block, n))
-        for b in range(0, n, block):
-            tile = v[rows] @ v[b : b + block].T
-            if a == b:
-                np.fill_diagonal(tile, -np.inf)
-            cols = np.broadcast_to(np.arange(b, b + tile.shape[1]), tile.shape)
-            all_s = np.concatenate([best_s[rows], tile], axis=1)
-            all_i = np.concatenate([best_i[rows], cols], axis=1)
-            top = np.argsort(-all_s, axis=1, kind="stable")[:, :k]
-            best_s[rows] = np.take_along_axis(all_s, top, axis=1)
-            best_i[rows] = np.take_along_axis(all_i, top, axis=1)
-    best_i[~np.isfinite(best_s)] = -1
-    return best_i, np.where(np.isfinite(best_s), best_s, -1.0).astype(np.float32)
-
-
 def verified_neighbors(
     vectors: np.ndarray,
     features: Callable[[int], LocalFeatures | None],
     *,
     joined: np.ndarray | None = None,
     options: VerifyOptions | None = None,
+    knn: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> VerifiedPairs:
     """Pairs of ``vectors`` (N, D) whose embeddings are candidates and whose pixels share a
     homography. ``joined`` (E, 2): pairs already known to be duplicates (for example pHash
-    neighbours); they only save work and are not returned."""
+    neighbours); they only save work and are not returned. ``knn``: (indices, cosines) (N, k)
+    from :func:`~analysis.embedding_pairs.embedding_knn` (or a vector index) when the caller
+    already has them; only the first ``options.neighbors`` columns are used."""
     opts = options or VerifyOptions()
     check_float(opts.candidate_cosine, "candidate_cosine", -1.0, 1.0)
     n = len(vectors)
     if n < 2:
         empty = np.zeros((0, 2), np.int64)
         return VerifiedPairs(empty, np.zeros(0, np.float32), [])
-    idx, sims = embedding_knn(vectors, k=min(opts.neighbors, n - 1))
+    k = min(opts.neighbors, n - 1)
+    idx, sims = embedding_knn(vectors, k=k) if knn is None else (knn[0][:, :k], knn[1][:, :k])
     cand, cand_sims = embedding_neighbors_from_knn(idx, sims, threshold=opts.candidate_cosine)
     groups = DisjointSet(range(n))
     known = np.zeros((0, 2), np.int64) if joined is None else joined
@@ -139,13 +118,16 @@ def verified_neighbors(
 
 
 def features_from_pixels(
-    pixels: Callable[[str], np.ndarray | None], keys: Sequence[str]
+    pixels: Callable[[str], np.ndarray | None], keys: Sequence[str], *, keep: int = 256
 ) -> Callable[[int], LocalFeatures | None]:
-    """``features`` for :func:`verified_neighbors` from a loader of working copies by key."""
+    """``features`` for :func:`verified_neighbors` from a loader of working copies by key.
+    The last ``keep`` working copies stay in memory for a late mirror; older ones are read
+    again (memory stays bounded however many items are verified)."""
+    recent = lru_cache(maxsize=keep)(pixels)
 
     def features(i: int) -> LocalFeatures | None:
-        gray = pixels(keys[i])
-        return None if gray is None else local_features(gray)
+        gray = recent(keys[i])
+        return None if gray is None else local_features(gray, reload=partial(recent, keys[i]))
 
     return features
 
@@ -162,6 +144,6 @@ def _decide(
     if not all(usable):
         return sim >= opts.fallback_cosine
     out.verified += 1
-    match = match_features(fa, fb)  # type: ignore[arg-type]
-    ok = is_same_picture(match, min_inliers=opts.min_inliers, min_ratio=opts.min_ratio)
-    return match if ok else False
+    inliers, ratio = opts.min_inliers, opts.min_ratio
+    match = match_features(fa, fb, min_inliers=inliers)  # type: ignore[arg-type]
+    return match if is_same_picture(match, min_inliers=inliers, min_ratio=ratio) else False

@@ -6,6 +6,11 @@ upper triangle only, so memory is O(block² + pairs) whatever N is, and the work
 Past a few hundred thousand items, ask the vector index (Qdrant) for each item's k nearest
 neighbours and turn the answer into the same pairs with ``embedding_neighbors_from_knn``; that
 finds every pair as long as no item has more than k neighbours above the threshold.
+
+``embedding_knn`` is the same blocked product kept as each item's k best instead of a
+threshold: one pass serves both the duplicate candidates and the outlier scores
+(:mod:`analysis.outliers`), and ``knn_with_copies`` spreads an answer over distinct contents to
+every file, exact copies included, without a second pass.
 """
 
 from __future__ import annotations
@@ -56,6 +61,72 @@ def embedding_neighbors(
             found.append(np.stack([i + a, j + b], axis=1))
             sims.append(tile[i, j])
     return _sorted(found, sims)
+
+
+def embedding_knn(
+    vectors: np.ndarray, *, k: int, block: int = 1024
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each item's ``k`` nearest other items by cosine, exact. ``vectors`` (N, D) L2-normalised.
+
+    Tiles of the upper triangle only (each serves its rows and, transposed, its columns), and
+    each row keeps a running top k, so memory is O(block² + N * k) rather than O(N²).
+    Returns int64 indices (N, k) (-1 where N - 1 < k) and float32 cosines (N, k), best first.
+    """
+    v = check_unit_rows(vectors, "vectors")
+    k = check_int(k, "k", 1)
+    block = check_int(block, "block", 1)
+    n = len(v)
+    best_i = np.full((n, k), -1, np.int64)
+    best_s = np.full((n, k), -np.inf, np.float32)
+    for a in range(0, n, block):
+        rows = slice(a, min(a + block, n))
+        for b in range(a, n, block):
+            cols = slice(b, min(b + block, n))
+            tile = v[rows] @ v[cols].T
+            if a == b:
+                np.fill_diagonal(tile, -np.inf)
+            _keep_best(best_i, best_s, rows, tile, b)
+            if a != b:
+                _keep_best(best_i, best_s, cols, np.ascontiguousarray(tile.T), a)
+    order = np.argsort(-best_s, axis=1, kind="stable")
+    best_s = np.take_along_axis(best_s, order, axis=1)
+    best_i = np.take_along_axis(best_i, order, axis=1)
+    best_i[~np.isfinite(best_s)] = -1
+    return best_i, np.where(np.isfinite(best_s), best_s, -1.0).astype(np.float32)
+
+
+def _keep_best(
+    best_i: np.ndarray, best_s: np.ndarray, rows: slice, tile: np.ndarray, offset: int
+) -> None:
+    """Merge ``tile`` (R, C), the cosines of ``rows`` to items ``offset...``, into the top k."""
+    k = best_s.shape[1]
+    both = np.concatenate([best_s[rows], tile], axis=1)
+    top = np.argpartition(-both, k - 1, axis=1)[:, :k]
+    old = np.take_along_axis(best_i[rows], np.minimum(top, k - 1), axis=1)
+    best_i[rows] = np.where(top < k, old, top - k + offset)
+    best_s[rows] = np.take_along_axis(both, top, axis=1)
+
+
+def knn_with_copies(
+    sims: np.ndarray, indices: np.ndarray, codes: np.ndarray, *, k: int
+) -> np.ndarray:
+    """Each file's ``k`` best cosines to other files, from a kNN answer over distinct contents.
+
+    ``sims``, ``indices`` (C, k') with k' >= k: each content's nearest other contents, best
+    first (-1: none); ``codes`` (N,): each file's content. A file's nearest files are its exact
+    copies (cosine 1), then each neighbour content once per file holding it, which is what a
+    kNN over all N files would return. Returns float32 (N, k), -1 past the last neighbour.
+    """
+    codes = check_indices(codes, "codes", (None,), len(sims))
+    count = np.bincount(codes, minlength=len(sims))
+    per_content = np.full((len(sims), k), -1.0, np.float32)
+    per_content[:, : min(k, sims.shape[1])] = sims[:, :k]
+    weights = np.where(indices >= 0, count[np.maximum(indices, 0)], 1)
+    odd = np.flatnonzero((count > 1) | (weights[:, :k] > 1).any(axis=1))
+    for c in odd:  # only contents with copies, or near contents with copies
+        row = np.concatenate([np.ones(count[c] - 1), np.repeat(sims[c], weights[c])])[:k]
+        per_content[c] = np.pad(row, (0, k - len(row)), constant_values=-1.0)
+    return per_content[codes]
 
 
 def embedding_neighbors_from_knn(

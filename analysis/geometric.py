@@ -7,14 +7,16 @@ features of one land where a single homography sends them in the other. Copy det
 long used this check to keep precision while a looser candidate threshold raises recall.
 
 How: ORB keypoints (OpenCV) on small grayscale working copies, brute-force Hamming matching
-with Lowe's ratio test, then RANSAC (``cv2.findHomography``). A mirrored copy has mirrored
-descriptors, so the second image's left-right flip is matched as well and the better of the
-two kept. Arrays in, a :class:`GeometricMatch` out; no I/O.
+with Lowe's ratio test, then RANSAC (an affine ``cv2.estimateAffine2D``). A mirrored copy has
+mirrored descriptors, so when the straight match leaves most matches unexplained the second
+image's left-right flip is matched as well. Arrays in, a :class:`GeometricMatch` out; no I/O
+(a mirror computed late asks the caller's loader for the working copy again).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -33,13 +35,27 @@ MAX_SCALE = 8.0  # a homography scaling area by more than this (or less than 1/t
 
 @dataclass(frozen=True)
 class LocalFeatures:
-    """ORB features of one working copy and of its left-right mirror image."""
+    """ORB features of one working copy and, once asked for, of its left-right mirror image.
+
+    The mirror is only needed when a straight match fails, so with ``reload`` (the working
+    copy again, from its source) it is computed on first use instead of for every item."""
 
     shape: tuple[int, int]  # (height, width) of the working copy
     points: np.ndarray  # float32 (K, 2) keypoint x, y
     descriptors: np.ndarray  # uint8 (K, 32)
-    mirror_points: np.ndarray  # float32 (K', 2) in the mirror image's own coordinates
-    mirror_descriptors: np.ndarray  # uint8 (K', 32)
+    mirror_points: np.ndarray | None = None  # float32 (K', 2), mirror image coordinates
+    mirror_descriptors: np.ndarray | None = None  # uint8 (K', 32)
+    n_features: int = N_FEATURES
+    reload: Callable[[], np.ndarray | None] | None = field(default=None, repr=False)
+
+    def mirror(self) -> tuple[np.ndarray, np.ndarray]:
+        """Points and descriptors of the mirror image (empty when it cannot be reloaded)."""
+        if self.mirror_points is None or self.mirror_descriptors is None:
+            gray = None if self.reload is None else self.reload()
+            found = _detect_mirror(gray, self.n_features) if gray is not None else _EMPTY
+            object.__setattr__(self, "mirror_points", found[0])  # a cache, set once
+            object.__setattr__(self, "mirror_descriptors", found[1])
+        return self.mirror_points, self.mirror_descriptors  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -60,38 +76,57 @@ class GeometricMatch:
 NO_MATCH = GeometricMatch(inliers=0, matches=0, homography=None, mirrored=False)
 
 
-def local_features(gray: np.ndarray, *, n_features: int = N_FEATURES) -> LocalFeatures:
-    """ORB features of a uint8 grayscale working copy ``gray`` (H, W) and of its mirror."""
+def local_features(
+    gray: np.ndarray,
+    *,
+    n_features: int = N_FEATURES,
+    reload: Callable[[], np.ndarray | None] | None = None,
+) -> LocalFeatures:
+    """ORB features of a uint8 grayscale working copy ``gray`` (H, W). Its mirror's features
+    are computed now, or, with ``reload`` (a loader of the same working copy), on first use."""
     gray = np.ascontiguousarray(gray, dtype=np.uint8)
     if gray.ndim != 2:
         raise ValueError(f"gray must be (H, W) uint8, got shape {gray.shape}")
     n_features = check_int(n_features, "n_features", 10)
-    orb = cv2.ORB_create(nfeatures=n_features, fastThreshold=FAST_THRESHOLD)
-    points, descriptors = _detect(orb, gray)
-    mirror_points, mirror_descriptors = _detect(orb, np.ascontiguousarray(gray[:, ::-1]))
-    return LocalFeatures(gray.shape, points, descriptors, mirror_points, mirror_descriptors)
+    points, descriptors = _detect(_orb(n_features), gray)
+    mirror = (None, None) if reload is not None else _detect_mirror(gray, n_features)
+    return LocalFeatures(gray.shape, points, descriptors, *mirror, n_features, reload)
+
+
+def _orb(n_features: int) -> cv2.ORB:
+    return cv2.ORB_create(nfeatures=n_features, fastThreshold=FAST_THRESHOLD)
+
+
+def _detect_mirror(gray: np.ndarray, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    return _detect(_orb(n_features), np.ascontiguousarray(gray[:, ::-1]))
 
 
 def _detect(orb: cv2.ORB, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keypoints, descriptors = orb.detectAndCompute(gray, None)
     if descriptors is None:
-        return np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+        return _EMPTY
     return np.array([k.pt for k in keypoints], np.float32), descriptors
 
 
-def match_features(a: LocalFeatures, b: LocalFeatures) -> GeometricMatch:
+_EMPTY = (np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8))
+
+
+def match_features(a: LocalFeatures, b: LocalFeatures, *, min_inliers: int = 4) -> GeometricMatch:
     """The better of ``a`` against ``b`` and ``a`` against ``b``'s mirror (more inliers). The
-    mirror is tried only when the straight match leaves most matches unexplained."""
-    straight = _match(a.points, a.descriptors, b.points, b.descriptors)
+    mirror is tried only when the straight match leaves most matches unexplained, and skips
+    RANSAC when it has fewer ratio-test matches than ``min_inliers`` (it could not pass)."""
+    straight = _match(a.points, a.descriptors, b.points, b.descriptors, 4)
     if straight.ratio >= 0.5:
         return straight
-    mirrored = _match(a.points, a.descriptors, b.mirror_points, b.mirror_descriptors)
+    mirrored = _match(a.points, a.descriptors, *b.mirror(), min_inliers)
     if mirrored.inliers <= straight.inliers:
         return straight
     return GeometricMatch(mirrored.inliers, mirrored.matches, mirrored.homography, mirrored=True)
 
 
-def _match(pa: np.ndarray, da: np.ndarray, pb: np.ndarray, db: np.ndarray) -> GeometricMatch:
+def _match(
+    pa: np.ndarray, da: np.ndarray, pb: np.ndarray, db: np.ndarray, min_matches: int
+) -> GeometricMatch:
     if len(da) < 2 or len(db) < 2:
         return NO_MATCH
     matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
@@ -100,7 +135,7 @@ def _match(pa: np.ndarray, da: np.ndarray, pb: np.ndarray, db: np.ndarray) -> Ge
         for pair in matcher.knnMatch(da, db, k=2)
         if len(pair) == 2 and pair[0].distance < LOWE_RATIO * pair[1].distance
     ]
-    if len(good) < 4:
+    if len(good) < max(4, min_matches):
         return GeometricMatch(0, len(good), None, mirrored=False)
     src = pa[[m.queryIdx for m in good]]
     dst = pb[[m.trainIdx for m in good]]

@@ -4,8 +4,9 @@ The folder: ``winnow.samples.build_bench`` JPEGs (real photo content, about 0.8 
 5,000 by default). Every tool starts cold: Winnow with an empty feature store, each peer in a
 fresh process from its own virtualenv (``peers/setup.sh``). Timed runs, one after the other:
 
-- ``winnow audit DIR --out OUT``: features (decode, hashes, quality measurements, EfficientNet
-  -Lite0 embeddings) and every check (duplicates, quality, outliers; no labels in this folder);
+- ``winnow audit DIR --out OUT``, once per ``--runtimes`` entry (``embedding.runtime``):
+  features (decode, hashes, quality measurements, EfficientNet-Lite0 embeddings) and every
+  check (duplicates, quality, outliers; no labels in this folder);
 - ``winnow audit --no-embed``: the same without the embedding model (no near duplicates by
   embedding, no outliers), which is what cleanvision computes;
 - ``winnow audit`` again on the filled store (the features are cache hits);
@@ -15,7 +16,8 @@ fresh process from its own virtualenv (``peers/setup.sh``). Timed runs, one afte
 Times are wall clock of the whole process, start-up included (the peers' in-process time is
 printed too). The machine is shared: the load average before each run is printed.
 
-    python benchmarks/audit_speed.py [--count 5000] [--folder DIR] [--record]
+    python benchmarks/audit_speed.py [--count 5000] [--folder DIR] [--runtimes openvino,torch]
+        [--record]
 """
 
 from __future__ import annotations
@@ -38,9 +40,14 @@ from winnow.samples import build_bench
 WINNOW = Path(sys.executable).with_name("winnow")
 
 
-def run_winnow(folder: Path, store: Path, out: Path, *extra: str) -> dict:
+def run_winnow(folder: Path, store: Path, out: Path, *extra: str, runtime: str = "auto") -> dict:
     """One ``winnow audit`` process; wall seconds, the features' own seconds, findings."""
-    env = {**os.environ, "WINNOW_DATA_DIR": str(store), "COLUMNS": "160"}
+    env = {
+        **os.environ,
+        "WINNOW_DATA_DIR": str(store),
+        "WINNOW_EMBEDDING__RUNTIME": runtime,
+        "COLUMNS": "160",
+    }
     command = [str(WINNOW), "audit", str(folder), "--out", str(out), *extra]
     load = os.getloadavg()[0]
     start = time.perf_counter()
@@ -84,7 +91,13 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=5000, help="images to build")
     parser.add_argument("--folder", type=Path, help="an existing folder instead of building")
     parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
+    parser.add_argument(
+        "--runtimes",
+        default="auto",
+        help="comma-separated embedding runtimes for the cold audit, e.g. openvino,torch",
+    )
     args = parser.parse_args()
+    runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
     with tempfile.TemporaryDirectory(prefix="winnow-auditspeed-") as tmp:
         work = Path(tmp)
         folder = args.folder or work / "bench"
@@ -92,12 +105,17 @@ def main() -> None:
         n = build_bench(folder, count=args.count) if not args.folder else _count(folder)
         build_s = time.perf_counter() - start
         runs = {
-            "winnow audit (cold store)": run_winnow(folder, work / "s1", work / "o1"),
+            _cold(runtime): run_winnow(
+                folder, work / f"s1-{runtime}", work / f"o1-{runtime}", runtime=runtime
+            )
+            for runtime in runtimes
+        }
+        runs |= {
             "winnow audit --no-embed (cold store)": run_winnow(
                 folder, work / "s2", work / "o2", "--no-embed"
             ),
             "winnow audit (warm store: features cached)": run_winnow(
-                folder, work / "s1", work / "o3"
+                folder, work / f"s1-{runtimes[0]}", work / "o3", runtime=runtimes[0]
             ),
             "cleanvision (all default issue types)": run_peer_timed(
                 "run_cleanvision.py", [str(folder)], work / "peers.log"
@@ -112,8 +130,12 @@ def main() -> None:
         record_result(f"Audit speed: winnow audit vs cleanvision and fastdup, {n:,} images", lines)
 
 
+def _cold(runtime: str) -> str:
+    return f"winnow audit (cold store, runtime {runtime})"
+
+
 def report(runs: dict, n: int, folder: Path, build_s: float, given: bool) -> list[str]:
-    base = runs["winnow audit (cold store)"].get("wall_seconds")
+    base = next(iter(runs.values())).get("wall_seconds")  # the first runtime's cold audit
     source = str(folder) if given else f"built by build_bench in {build_s:.0f} s (not timed)"
     lines = [
         machine_line() + f"; load average {os.getloadavg()[0]:.1f} at the end "
@@ -121,7 +143,7 @@ def report(runs: dict, n: int, folder: Path, build_s: float, given: bool) -> lis
         f"data: {n:,} real-content JPEGs (~0.8 Mpx), {source}",
     ]
     for name, r in runs.items():
-        lines += describe(name, r, n, None if name.startswith("winnow audit (cold") else base)
+        lines += describe(name, r, n, None if name.startswith("winnow audit (cold s") else base)
     lines.append(
         "note: crops of 43 photos overlap, so near-duplicate counts are high by "
         "construction; the tools define findings differently (counts, not accuracy)"

@@ -11,7 +11,8 @@ Because draft decoding changes pixels slightly, the script also reports agreemen
 of identical hashes, the Hamming distances of the rest, the lowest embedding cosine, and
 whether the duplicate pairs found at the documented thresholds are the same.
 
-    python benchmarks/features.py --folder build/samples/bench [--limit 1000] [--record]
+    python benchmarks/features.py --folder build/samples/bench [--limit 1000]
+        [--runtimes openvino,torch] [--record]
 """
 
 from __future__ import annotations
@@ -129,6 +130,19 @@ def agreement(naive: dict, fast: dict) -> list[str]:
     return lines
 
 
+def _runtime_agreement(timed: dict) -> list[str]:
+    """Embedding cosine between the first runtime and each other one, per image."""
+    names = list(timed)
+    first = timed[names[0]][1].get("vectors")
+    lines = []
+    for name in names[1:]:
+        other = timed[name][1].get("vectors")
+        if first is not None and other is not None:
+            cos = np.sum(first * other, axis=1)
+            lines.append(f"embedding cosine {names[0]} vs {name}: min {cos.min():.6f}")
+    return lines
+
+
 def _hamming(hashes: np.ndarray, i: int, j: int) -> int:
     return int(
         np.bitwise_count(hashes[i : i + 1].view(np.uint64) ^ hashes[j : j + 1].view(np.uint64))[0]
@@ -147,13 +161,23 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--no-embed", action="store_true", help="hash-only path")
     parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
+    parser.add_argument(
+        "--runtimes",
+        default="auto",
+        help="comma-separated embedding runtimes to time winnow with, e.g. openvino,torch",
+    )
     args = parser.parse_args()
 
     items = scan_folder(args.folder).items[: args.limit]
     paths = [item.uri for item in items]
     embed = not args.no_embed
-    embedder = make_embedder(get_settings().embedding)
-    embedder.embed_images([Image.new("RGB", (224, 224))])  # warm-up outside the timings
+    runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
+    embedders = {}
+    for runtime in runtimes:
+        settings = get_settings().embedding.model_copy(update={"runtime": runtime})
+        embedders[runtime] = make_embedder(settings)
+        embedders[runtime].embed_images([Image.new("RGB", (224, 224))])  # warm-up, untimed
+    embedder = embedders[runtimes[0]]
 
     stock = StockBackbone(get_settings())
     stock.embed_images([Image.new("RGB", (224, 224))])
@@ -165,9 +189,12 @@ def main() -> None:
         t0 = time.perf_counter()
         naive_loop(paths, embedder, embed=embed)
         t_tuned = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    fast = winnow_run(paths, items, embedder, embed=embed)
-    t_fast = time.perf_counter() - t0
+    timed = {}
+    for runtime, model in embedders.items():
+        t0 = time.perf_counter()
+        result = winnow_run(paths, items, model, embed=embed)
+        timed[runtime] = (time.perf_counter() - t0, result)
+    t_fast, fast = timed[runtimes[0]]
 
     mode = "hash + measure + embed" if embed else "hash + measure only"
     lines = [
@@ -181,10 +208,15 @@ def main() -> None:
             if t_tuned
             else []
         ),
-        f"winnow:     {len(paths) / t_fast:.1f} img/s ({t_fast:.1f} s)",
-        f"ratio winnow/naive: {t_naive / t_fast:.2f}x",
+        *(
+            f"winnow, runtime {runtime} ({getattr(embedders[runtime], 'runtime', runtime)}): "
+            f"{len(paths) / t:.1f} img/s ({t:.1f} s)"
+            for runtime, (t, _) in timed.items()
+        ),
+        f"ratio winnow ({runtimes[0]})/naive: {t_naive / t_fast:.2f}x",
         *([f"ratio winnow/naive-with-tuned-model: {t_tuned / t_fast:.2f}x"] if t_tuned else []),
         *agreement(naive, fast),
+        *_runtime_agreement(timed),
         machine_line(),
     ]
     print("\n".join(lines))

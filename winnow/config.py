@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -147,7 +154,21 @@ class EmbeddingSettings(BaseModel):
     clip_checkpoint: Path | None = None
     clip_cache_dir: Path | None = None
     batch_size: int = Field(32, gt=0, le=1024)
-    threads: int | None = Field(None, gt=0, description="torch threads; default all cores")
+    threads: int | None = Field(
+        None, gt=0, description="inference threads (torch or OpenVINO); default all cores"
+    )
+    runtime: Literal["auto", "torch", "openvino"] = Field(
+        "auto",
+        description="backbone inference on the CPU: auto = OpenVINO when installed and no GPU "
+        "is visible, else torch (training, Grad-CAM and CUDA always use torch)",
+    )
+    # Where exported models are cached: filled in by Settings from data_dir (data_dir/models).
+    _model_cache: Path | None = PrivateAttr(None)
+
+    @property
+    def model_cache(self) -> Path | None:
+        """Folder for converted models (the OpenVINO IR); None when built without Settings."""
+        return self._model_cache
 
 
 class FeatureSettings(BaseModel):
@@ -366,7 +387,9 @@ class DetectionSettings(BaseModel):
     checkpoint: Path | None = Field(None, description="local weights; unset = download")
     download: bool = Field(True, description="fetch torchvision's COCO weights when not cached")
     score_threshold: float = Field(0.5, gt=0, lt=1)
-    faces: Literal["haar", "yunet", "none"] = "haar"
+    faces: Literal["mtcnn", "haar", "yunet", "none"] = Field(
+        "mtcnn", description="face detector for the PII flag; haar is the older, cheaper one"
+    )
     face_model: Path | None = Field(None, description="YuNet ONNX file for faces: yunet")
     label_map: dict[str, str] = Field(
         default_factory=dict, description="detector class -> project label, e.g. person: pedestrian"
@@ -418,6 +441,11 @@ class Settings(BaseSettings):
             secret = _get_dotted(self, dotted)
             if secret is not None and is_placeholder(secret.get_secret_value()):
                 raise ValueError(f"{dotted} is a placeholder value; set a real secret")
+        return self
+
+    @model_validator(mode="after")
+    def _place_model_cache(self) -> Settings:
+        self.embedding._model_cache = self.data_dir / "models"
         return self
 
     @property

@@ -16,6 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis.audit import ISSUE_TYPES
+from analysis.label_issue_estimate import QueueEstimate
 from analysis.report import data_figures as figs
 from analysis.report import eda, picks
 from analysis.report.html import environment, figure_html, plotly_script
@@ -45,6 +46,8 @@ class DataReport:
     clusters: list[list[picks.Pick]] = field(default_factory=list)
     n_clusters: int = 0
     embedding_note: str = ""
+    # how far to trust the label-issue queues (planted flips); None: not estimated
+    label_estimate: QueueEstimate | None = None
 
     def thumbnail_rows(self) -> list[int]:
         """Row indices (into ``files``) of every image the page shows."""
@@ -52,6 +55,11 @@ class DataReport:
         rows = {i for group in groups for i, _ in group}
         rows |= set(self._audit_rows().values())
         return sorted(rows)
+
+    def label_queue_sizes(self) -> dict[str, int]:
+        """Files in the "likely" (``label_issue``) and ``possible_label_issue`` queues."""
+        counts = self.issues["issue_type"].value_counts()
+        return {q: int(counts.get(q, 0)) for q in ("label_issue", "possible_label_issue")}
 
     def _audit_rows(self) -> dict[str, int]:
         row_of = pd.Series(self.files.index, index=self.files["uri"])
@@ -66,9 +74,12 @@ def build_data_report(
     projection: str = "umap",
     title: str = "Data report",
     seed: int = 0,
+    label_estimate: QueueEstimate | None = None,
 ) -> DataReport:
     """Compute the report. ``files``/``issues``: :class:`analysis.audit.AuditResult` tables;
-    ``vectors`` float ``(N, D)`` aligned with ``files`` (rows of unreadable files ignored)."""
+    ``vectors`` float ``(N, D)`` aligned with ``files`` (rows of unreadable files ignored);
+    ``label_estimate``: the audit's estimate of the label-issue queues' precision and recall,
+    shown beside the queues so a reader knows how far to trust them."""
     f = eda.with_groups(files)
     comp = eda.composition(f)
     report = DataReport(
@@ -82,6 +93,7 @@ def build_data_report(
         dup_matrix=eda.duplicate_split_matrix(f),
         audit=eda.audit_summary(issues, len(f), ISSUE_TYPES),
         fingerprint=eda.dataset_fingerprint(f),
+        label_estimate=label_estimate,
     )
     report.figures = {
         "class_counts": figs.class_counts(comp.counts),

@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from analysis.label_cleaning import CleaningGain
+from analysis.label_issue_estimate import QueueEstimate
 from analysis.report import experiments as ex
 from analysis.report import model_figures as figs
 from analysis.report.html import render_model_page
@@ -36,6 +38,18 @@ class Split:
     how: str  # e.g. "the 'test' split" or "a stratified 25% sample (seed 0)"
 
 
+@dataclass(frozen=True)
+class AuditLabels:
+    """The project's own audit of its labels: queue sizes ("likely", "possible"), the audit's
+    estimate of their precision and recall, and the cross-validated accuracy of acting on the
+    likely queue (:func:`analysis.label_cleaning.cleaning_gain`; None: not measured)."""
+
+    n_likely: int
+    n_possible: int
+    estimate: QueueEstimate | None
+    cleaning: CleaningGain | None
+
+
 @dataclass
 class ModelReport:
     title: str
@@ -48,6 +62,7 @@ class ModelReport:
     overfit: ex.OverfitCheck
     n_label_issues: int
     figures: dict[str, go.Figure] = field(default_factory=dict)
+    audit_labels: AuditLabels | None = None
 
     def summary(self) -> pd.DataFrame:
         return pd.DataFrame({name: m.summary() for name, m in self.metrics.items()}).T
@@ -62,10 +77,12 @@ def build_model_report(
     test_issue: np.ndarray,
     seeds: tuple[int, ...] = ex.SEEDS,
     title: str = "Model report",
+    audit_labels: AuditLabels | None = None,
 ) -> ModelReport:
     """``others``: model name -> held-out probabilities ``(n_test, K)`` in ``split.classes``
     order, or a string saying why that model is unavailable. ``train_issue``/``test_issue``
-    bool: rows flagged by the label-issue audit."""
+    bool: rows flagged by the label-issue audit; ``audit_labels``: the audit's queues and
+    what cleaning them buys, shown in the cleanliness section."""
     s = split
     probs = {TRAINED: fit(s.x_train, s.y_train, 0)(s.x_test)}
     probs |= {name: p for name, p in others.items() if not isinstance(p, str)}
@@ -88,6 +105,7 @@ def build_model_report(
         shuffle=ex.shuffle_check(fit, s.x_train, s.y_train, s.x_test, s.y_test),
         overfit=ex.overfit_check(fit, s.x_train, s.y_train),
         n_label_issues=int(np.sum(train_issue) + np.sum(test_issue)),
+        audit_labels=audit_labels,
     )
     report.figures = {
         f"confusion_{i}": figs.confusion(m, s.classes, name)

@@ -7,8 +7,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from analysis.label_cleaning import CleaningGain
 
 LABEL_ISSUE_MAX = 0.05  # share of labelled images flagged by the label-issue audit
+# accuracy (absolute) that acting on the likely queue may still add before cleaning "pays":
+# about the spread of a cross-validated accuracy on a few hundred held-out labels
+CLEANING_GAIN_MAX = 0.01
 SPLIT_TV_MAX = 0.10  # total-variation distance between a split's class mix and the whole set's
 CARD_TOPICS = {
     "licence": r"licen[cs]e",
@@ -55,6 +62,29 @@ def ratio_check(name: str, bad: int, total: int, limit: float, what: str) -> Che
     share = bad / total if total else 0.0
     passed = bad == 0 if limit == 0 else share < limit
     return CheckItem(name, passed, f"{bad} of {total} {what} ({share:.1%}; limit {limit:.0%})")
+
+
+def cleaning_check(gain: CleaningGain | None, n_likely: int) -> CheckItem:
+    """Passes when cleaning the audit's likely queue is not expected to pay: nothing flagged,
+    or neither dropping nor relabelling the flags raises the cross-validated accuracy
+    (:func:`analysis.label_cleaning.cleaning_gain`) by more than ``CLEANING_GAIN_MAX``."""
+    name = "cleaning would not pay"
+    if n_likely == 0:
+        return CheckItem(name, True, "the audit's likely label-issue queue is empty")
+    if gain is None:
+        return CheckItem(name, None, f"{n_likely} likely label issues; gain not measured")
+    best = gain.best
+    pays = gain.gain(best) > CLEANING_GAIN_MAX
+    verb = "drop" if best == "drop" else "relabel"
+    return CheckItem(
+        name,
+        not pays,
+        f"cleaning is {'' if pays else 'not '}expected to pay: to {verb} the {n_likely} likely "
+        f"label issues moves cross-validated accuracy {gain.accuracy['raw']:.3f} -> "
+        f"{gain.accuracy[best]:.3f} ({gain.gain(best):+.3f}; limit +{CLEANING_GAIN_MAX}) on "
+        f"the {gain.n_scored} unflagged labels"
+        + ("; review the likely queue before training" if pays else ""),
+    )
 
 
 # multi-label items

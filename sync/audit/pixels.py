@@ -44,7 +44,8 @@ class SourcePixels:
                 )
             except ImageError:
                 continue
-            return np.asarray(make_thumbnail(decoded.image, self.size).convert("L"))
+            # grey first: the shrink then moves one channel instead of three
+            return np.asarray(make_thumbnail(decoded.image.convert("L"), self.size))
         return None
 
     def resolution(self, sha256: str) -> ResolutionSignal | None:

@@ -124,6 +124,7 @@ def checklist(
     sanity = report.shuffle.passed and report.overfit.passed
     return [
         *data_checks(files, train_rows, test_rows, issue, "the label-issue audit"),
+        cleaning_item(report),
         rd.CheckItem(
             "splits balanced",
             bool((mix <= rd.SPLIT_TV_MAX).all()),
@@ -174,6 +175,14 @@ def data_checks(
             f"labelled images flagged by {audit}",
         ),
     ]
+
+
+def cleaning_item(report: ModelReport) -> rd.CheckItem:
+    """Whether acting on the audit's likely label-issue queue is expected to pay."""
+    labels = report.audit_labels
+    if labels is None:
+        return rd.CheckItem("cleaning would not pay", None, "no label audit")
+    return rd.cleaning_check(labels.cleaning, labels.n_likely)
 
 
 def preprocessing_check(inputs: ReportInputs) -> rd.CheckItem:

@@ -24,6 +24,7 @@ def write_data_report(
         vectors=inputs.vectors,
         projection=projection,
         title=f"Data report: {inputs.source}",
+        label_estimate=result.label_estimate,
     )
     uris = report.files["uri"]
     images = load_images(inputs.read, [(i, uris[i]) for i in report.thumbnail_rows()], settings)

@@ -90,7 +90,7 @@ def extract_features(
         trusted_roots=trusted_roots,
     )
     sink = Sink(store, embedder, report, batch_size=settings.embedding.batch_size)
-    for results in _run(todo, config, _worker_count(settings, len(todo), embedder is not None)):
+    for results in _run(todo, config, _worker_count(settings, len(todo), embedder)):
         sink.add(results)
         if progress:
             progress(len(results))
@@ -126,16 +126,21 @@ def prepare_run(
     return report, todo, config
 
 
-def _worker_count(settings: Settings, n_items: int, embedding: bool) -> int:
-    """Explicit setting wins; none for tiny batches. While embedding, half the cores decode
-    and torch keeps all its threads: on 2 cores (1000 JPEGs of 0.8 Mpx) 1 worker + 2 torch
-    threads ran at 49 img/s, 2 + 2 at 40, 2 + 1 at 36. Without embedding, one per core."""
+def _worker_count(settings: Settings, n_items: int, embedder: Embedder | None) -> int:
+    """Explicit setting wins; none for tiny batches. Torch inference is slow enough to need
+    half the cores: on 2 cores (1000 JPEGs of 0.8 Mpx) 1 worker + 2 torch threads ran at
+    49 img/s, 2 + 2 at 40, 2 + 1 at 36. OpenVINO is about 4x faster, so decoding is the
+    floor and every core gets a worker (2 + 1 OpenVINO thread 20 img/s vs 1 + 2 at 16 on a
+    loaded machine, see :func:`winnow.models.openvino_runtime.default_threads`). Without
+    embedding, one per core."""
     if settings.features.workers is not None:
         return settings.features.workers
     if n_items < 2 * _CHUNK:
         return 0
     cores = os.cpu_count() or 1
-    return max(1, cores // 2) if embedding else cores
+    if embedder is None or getattr(embedder, "runtime", "torch") == "openvino":
+        return cores
+    return max(1, cores // 2)
 
 
 def _split_unchanged(

@@ -165,7 +165,8 @@ class _EmbedActor:
         from winnow.models import make_embedder
 
         torch.set_num_threads(threads)
-        self.embedder = make_embedder(embedding)
+        # OpenVINO takes its thread count from the settings, not from torch
+        self.embedder = make_embedder(embedding.model_copy(update={"threads": threads}))
         if torch.cuda.is_available():  # Ray set CUDA_VISIBLE_DEVICES to this actor's GPU
             self.embedder.to("cuda")
         if self.embedder.model_id != model_id:

