@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import real_photo
 from PIL import Image
+from skimage import data
 
 from sync.review.evidence import evidence_panels
 from sync.review.evidence_panel import Section, Tile, render_panel, safe_url
@@ -196,7 +196,7 @@ def test_quality_flag_shows_value_against_the_projects_range(tmp_path: Path) -> 
     photos = ["astronaut", "camera", "coffee", "chelsea"]
     records, tasks = [], []
     for i, name in enumerate(photos, start=1):
-        image = Image.fromarray(real_photo(name)).convert("RGB")
+        image = Image.fromarray(getattr(data, name)()).convert("RGB")
         if name == "coffee":
             image = image.resize((32, 32)).resize(image.size)  # the blurry one
         sha = f"{i:064d}"
