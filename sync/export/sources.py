@@ -5,6 +5,7 @@ through ``ImageReader``. ``export_project`` is `winnow export --project` as one 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -137,8 +138,11 @@ def export_project(settings: Settings, project_id: int, dest: str, **kwargs: Any
     what a demo calls in one line). Returns the ``ExportResult``."""
     kwargs.setdefault("source", ["--project", str(project_id)])
     kwargs.setdefault("title", f"Label Studio project {project_id}")
-    if kwargs.get("kind") in (None, "auto"):
-        kwargs["kind"] = project_kind(settings, project_id)
+    from sync.export.plan import ExportOptions
+
+    options = kwargs.get("options") or ExportOptions()
+    if options.kind in (None, "auto"):
+        kwargs["options"] = dataclasses.replace(options, kind=project_kind(settings, project_id))
     return export_records(project_records(settings, project_id), dest, settings, **kwargs)
 
 
