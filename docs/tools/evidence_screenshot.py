@@ -116,12 +116,14 @@ def render_tasks(
         for task, needle in needles.items():
             browser.call("Page.navigate", url="about:blank")  # no text of the last task
             browser.open(f"{ls.url}/projects/{project}/data?task={task}", cookies=cookies)
-            browser.wait_for_text("Why Winnow flagged this task", needle, timeout_s=90)
-            query = f"Array.from(document.querySelectorAll('{PANEL}'))"
-            texts[task] = str(browser.evaluate(f"{query}.map(e => e.innerText).join('\\n')"))
+            texts[task] = browser.wait_for_text(
+                "Why Winnow flagged this task", needle, timeout_s=90, selector=PANEL
+            )
             if shot is not None and shot[0] == task:
                 time.sleep(2.0)  # thumbnails
-                browser.evaluate(f"{query}[0].scrollIntoView({{block: 'center'}})")
+                browser.evaluate(
+                    f"document.querySelector('{PANEL}').scrollIntoView({{block: 'center'}})"
+                )
                 time.sleep(0.5)
                 browser.screenshot(shot[1])
     return texts

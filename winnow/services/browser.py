@@ -116,15 +116,22 @@ class HeadlessBrowser:
             self.call("Network.setCookie", name=name, value=value, url=url)
         self.call("Page.navigate", url=url)
 
-    def text(self) -> str:
-        """The page's visible text (``document.body.innerText``)."""
-        return str(self.evaluate("document.body ? document.body.innerText : ''") or "")
+    def text(self, selector: str | None = None) -> str:
+        """The page's visible text, or that of every element ``selector`` matches (one per
+        line): a single-page app re-renders, so read the element the check is about."""
+        if selector is None:
+            return str(self.evaluate("document.body ? document.body.innerText : ''") or "")
+        query = f"Array.from(document.querySelectorAll({json.dumps(selector)}))"
+        return str(self.evaluate(f"{query}.map(e => e.innerText).join('\\n')") or "")
 
-    def wait_for_text(self, *needles: str, timeout_s: float | None = None) -> str:
-        """Poll until every needle is on the page; return the text. ServiceError on timeout."""
+    def wait_for_text(
+        self, *needles: str, timeout_s: float | None = None, selector: str | None = None
+    ) -> str:
+        """Poll until every needle is in :meth:`text`; return that text. ServiceError on
+        timeout."""
         deadline = time.monotonic() + (timeout_s or self.timeout_s)
         while True:
-            text = self.text()
+            text = self.text(selector)
             if all(n in text for n in needles):
                 return text
             if time.monotonic() > deadline:
