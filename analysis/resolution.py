@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+import scipy.fft
 
 FACTORS = (1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0)
 THRESHOLD = 0.15  # skimage photos: natural 0.17-0.71, 2x bicubic upscales 0.02-0.09
@@ -42,24 +44,40 @@ class ResolutionSignal:
 def band_ratios(gray: np.ndarray, *, crop: int = 512) -> dict[float, float]:
     """Per trial factor s: energy above 1/s of Nyquist over energy in (1/2s, 1/s], divided by
     ln s / ln 2 (about 1 for a natural spectrum, near 0 for an image upscaled by s or more)."""
-    g = np.asarray(gray, dtype=np.float64)
+    g = np.asarray(gray)
     if g.ndim != 2 or min(g.shape) < 16:
         raise ValueError(f"gray must be 2-D and at least 16 px per side, got {g.shape}")
     h, w = g.shape
     y0, x0 = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
-    g = g[y0 : y0 + crop, x0 : x0 + crop]
-    g = (g - g.mean()) * np.outer(np.hanning(g.shape[0]), np.hanning(g.shape[1]))
-    power = (np.abs(np.fft.rfft2(g)) ** 2).ravel()
-    fy = np.fft.fftfreq(g.shape[0])[:, None]
-    fx = np.fft.rfftfreq(g.shape[1])[None, :]
-    r = (np.sqrt(fx**2 + fy**2) / 0.5).ravel()
+    g = g[y0 : y0 + crop, x0 : x0 + crop].astype(np.float32)
+    order, radii, window = _spectrum_layout(g.shape)
+    spectrum = scipy.fft.rfft2((g - g.mean()) * window)  # float32: ~3x numpy's float64 FFT
+    power = (spectrum.real.astype(np.float64) ** 2 + spectrum.imag.astype(np.float64) ** 2).ravel()
+    cumulative = np.concatenate(([0.0], np.cumsum(power[order])))
+
+    def energy(low: float, high: float) -> float:  # power at radii in (low, high]
+        a, b = np.searchsorted(radii, (low, high), side="right")
+        return float(cumulative[b] - cumulative[a])
+
     out = {}
     for s in FACTORS:
         top = min(1.0, 2.0 / s)
-        high = power[(r > 1 / s) & (r <= top)].sum()
-        low = power[(r > 0.5 / s) & (r <= 1 / s)].sum()
+        high, low = energy(1 / s, top), energy(0.5 / s, 1 / s)
         out[s] = float(high / low / (np.log(top * s) / np.log(2))) if low > 0 else 1.0
     return out
+
+
+@lru_cache(maxsize=8)
+def _spectrum_layout(shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For an ``rfft2`` of ``shape``: the bins sorted by radius (as a share of Nyquist), the
+    sorted radii and the float32 Hann window. One sort per crop shape turns every band sum
+    into two lookups."""
+    fy = np.fft.fftfreq(shape[0])[:, None]
+    fx = np.fft.rfftfreq(shape[1])[None, :]
+    r = (np.sqrt(fx**2 + fy**2) / 0.5).ravel()
+    order = np.argsort(r, kind="stable")
+    window = np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
+    return order, r[order], window
 
 
 def jpeg_quality(quantization: Mapping[int, Sequence[int]] | None) -> float:
@@ -85,7 +103,9 @@ def resolution_signal(
     ratios = band_ratios(gray)
     below = [s for s, v in ratios.items() if v < THRESHOLD]
     h, w = np.shape(gray)
-    g = np.clip(np.asarray(gray, dtype=np.float64), 0, 255).astype(np.uint8)
+    g = np.asarray(gray)
+    if g.dtype != np.uint8:
+        g = np.clip(g.astype(np.float64), 0, 255).astype(np.uint8)
     return ResolutionSignal(
         width=int(w),
         height=int(h),

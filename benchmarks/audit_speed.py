@@ -127,7 +127,7 @@ def main() -> None:
         lines = report(runs, n, folder, build_s, bool(args.folder))
     print("\n".join(lines))
     if args.record:
-        record_result(f"Audit speed: winnow audit vs cleanvision and fastdup, {n:,} images", lines)
+        record_result("Audit speed: winnow audit vs cleanvision and fastdup", lines)
 
 
 def _cold(runtime: str) -> str:

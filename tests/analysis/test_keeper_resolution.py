@@ -13,8 +13,10 @@ from skimage import data
 from analysis.audit import AuditOptions, audit
 from analysis.duplicates import choose_keepers, resolution_keepers
 from analysis.resolution import (
+    FACTORS,
     LOSSLESS_QUALITY,
     ResolutionSignal,
+    band_ratios,
     jpeg_quality,
     keeper_order,
     resolution_signal,
@@ -145,3 +147,35 @@ def test_audit_flags_the_upscaled_copy_not_the_original() -> None:
         )
         near = result.issues[result.issues["issue_type"] == "near_duplicate"]
         assert list(near["path"]) == [flagged]
+
+
+def _band_ratios_by_masks(gray: np.ndarray, crop: int = 512) -> dict[float, float]:
+    """The definition, written plainly (one boolean mask per band, float64 FFT): the reference
+    for the sorted-radius, float32 version the audit runs."""
+    g = np.asarray(gray, dtype=np.float64)
+    h, w = g.shape
+    y0, x0 = max(0, (h - crop) // 2), max(0, (w - crop) // 2)
+    g = g[y0 : y0 + crop, x0 : x0 + crop]
+    g = (g - g.mean()) * np.outer(np.hanning(g.shape[0]), np.hanning(g.shape[1]))
+    power = (np.abs(np.fft.rfft2(g)) ** 2).ravel()
+    fy = np.fft.fftfreq(g.shape[0])[:, None]
+    fx = np.fft.rfftfreq(g.shape[1])[None, :]
+    r = (np.sqrt(fx**2 + fy**2) / 0.5).ravel()
+    out = {}
+    for s in FACTORS:
+        top = min(1.0, 2.0 / s)
+        high = power[(r > 1 / s) & (r <= top)].sum()
+        low = power[(r > 0.5 / s) & (r <= 1 / s)].sum()
+        out[s] = float(high / low / (np.log(top * s) / np.log(2)))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(PHOTOS))
+@pytest.mark.parametrize("factor", [1.0, 2.0])
+def test_band_ratios_match_the_plain_definition(name: str, factor: float) -> None:
+    gray = np.asarray(_upscaled(_photo(name), factor).convert("L"))
+    expected = _band_ratios_by_masks(gray)
+    got = band_ratios(gray)
+    assert got.keys() == expected.keys()
+    for s in FACTORS:
+        assert got[s] == pytest.approx(expected[s], rel=1e-5, abs=1e-9)
