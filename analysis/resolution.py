@@ -106,14 +106,15 @@ def resolution_signal(
     g = np.asarray(gray)
     if g.dtype != np.uint8:
         g = np.clip(g.astype(np.float64), 0, 255).astype(np.uint8)
+    histogram = np.bincount(g.ravel(), minlength=256)  # one pass for clipping and levels
     return ResolutionSignal(
         width=int(w),
         height=int(h),
         upscale=max(below) if below else 1.0,
         detail=min(ratios.values()),
         quality=jpeg_quality(quantization),
-        clipped=float(np.mean((g == 0) | (g == 255))),
-        levels=int(np.count_nonzero(np.bincount(g.ravel(), minlength=256))),
+        clipped=float((histogram[0] + histogram[255]) / max(1, g.size)),
+        levels=int(np.count_nonzero(histogram)),
     )
 
 

@@ -36,7 +36,7 @@ def audit_folder(
     Pass ``embedder`` to reuse a loaded model."""
     options = options or audit_options(settings, roots=(folder,))
     if embedder is None and embed and settings.features.embed:
-        embedder = make_embedder(settings.embedding)
+        embedder = make_embedder(settings.embedding, lazy=True)
     scan, report = compute_folder(
         folder, settings, layout=layout, embedder=embedder, embed=embed, progress=progress
     )

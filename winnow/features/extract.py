@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -114,10 +114,12 @@ def prepare_run(
     config = WorkerConfig(
         settings=settings,
         model_id=embedder.model_id if embedder else None,
-        input_spec=embedder.input_spec if embedder else None,
+        input_spec=None,  # asked for below, only when there is work: it loads a lazy model
         trusted_roots=tuple(trusted_roots),
     )
     todo, hits = _split_unchanged(items, store, embedder, config.local_roots)
+    if todo and embedder is not None:
+        config = replace(config, input_spec=embedder.input_spec)
     report.cache_hits = len(hits)
     for uri, (kind, reason) in _known_failures(hits, store).items():
         report.record_failure(uri, kind, reason)

@@ -29,7 +29,7 @@ def compute_folder(
     With ``ray`` the work runs on a Ray cluster instead of local worker processes."""
     scan = scan_folder(folder, layout=layout)
     if embedder is None and embed and settings.features.embed:
-        embedder = make_embedder(settings.embedding)
+        embedder = make_embedder(settings.embedding, lazy=True)
     with (
         FeatureStore(settings.store_path) as store,
         progress("features", len(scan.items)) as advance,

@@ -21,7 +21,7 @@ from timm.data import ImageNetInfo, infer_imagenet_subset
 
 from winnow.config import EmbeddingSettings
 from winnow.errors import ModelError, WeightsUnavailableError
-from winnow.models.embedder import InputSpec, file_sha256
+from winnow.models.embedder import SHIPPED_BACKBONE, InputSpec, file_sha256
 from winnow.models.fold import fold_batchnorm_checked
 from winnow.models.hub import cached_hub_file, hub_cache_dir, hub_offline
 from winnow.models.openvino_runtime import (
@@ -33,7 +33,7 @@ from winnow.models.openvino_runtime import (
 )
 from winnow.models.torch_base import TorchImageEmbedder
 
-SHIPPED_ARCH = "efficientnet_lite0"
+SHIPPED_ARCH = SHIPPED_BACKBONE
 _SHIPPED_TIMM_NAME = "tf_efficientnet_lite0"
 # The shipped weights were trained on (px - 127) / 128, i.e. timm mean 127/255, std 128/255.
 _SHIPPED_MEAN_PX = (127.0, 127.0, 127.0)

