@@ -162,6 +162,12 @@ class EmbeddingSettings(BaseModel):
         description="backbone inference on the CPU: auto = OpenVINO when installed and no GPU "
         "is visible, else torch (training, Grad-CAM and CUDA always use torch)",
     )
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32",
+        description="OpenVINO inference precision: bf16 runs about 2.5x faster on CPUs with "
+        "AMX or AVX512-BF16 (embeddings within cosine 0.99 of fp32) and is stored under its "
+        "own model id, so fp32 and bf16 vectors never mix",
+    )
     # Where exported models are cached: filled in by Settings from data_dir (data_dir/models).
     _model_cache: Path | None = PrivateAttr(None)
 

@@ -21,7 +21,12 @@ from timm.data import ImageNetInfo, infer_imagenet_subset
 
 from winnow.config import EmbeddingSettings
 from winnow.errors import ModelError, WeightsUnavailableError
-from winnow.models.embedder import SHIPPED_BACKBONE, InputSpec, file_sha256
+from winnow.models.embedder import (
+    SHIPPED_BACKBONE,
+    InputSpec,
+    file_sha256,
+    precision_model_id,
+)
 from winnow.models.fold import fold_batchnorm_checked
 from winnow.models.hub import cached_hub_file, hub_cache_dir, hub_offline
 from winnow.models.openvino_runtime import (
@@ -67,7 +72,15 @@ class BackboneEmbedder(TorchImageEmbedder):
         self.class_names = _class_names(model)
         self.runtime: Runtime = resolve_runtime(settings.runtime)
         self._openvino: OpenVinoBackbone | None = None
-        if self.runtime == "openvino":
+        self.precision = settings.precision
+        if settings.precision != "fp32":
+            if self.runtime != "openvino":
+                raise ModelError(
+                    f"embedding.precision={settings.precision} runs on the OpenVINO runtime "
+                    f"only, and this process resolved runtime={self.runtime!r}; set "
+                    "WINNOW_EMBEDDING__PRECISION=fp32 or WINNOW_EMBEDDING__RUNTIME=openvino"
+                )
+            self.model_id = precision_model_id(self.model_id, settings.precision)
             spec = ExportSpec(model, tuple(mean_px), tuple(std_px), size)
             self._openvino = compile_backbone(
                 spec,
@@ -76,10 +89,14 @@ class BackboneEmbedder(TorchImageEmbedder):
                 batch_size=settings.batch_size,
                 dim=self.dim,
                 num_classes=self.num_classes,
+                precision=settings.precision,
             )
 
     def to(self, device: str | torch.device) -> BackboneEmbedder:
-        """Move to ``device``; any device but the CPU runs on torch from then on."""
+        """Move to ``device``; any device but the CPU runs on torch from then on (an fp32
+        model: a bf16 store key would then name vectors it does not make)."""
+        if torch.device(device).type != "cpu" and self.precision != "fp32":
+            raise ModelError(f"{self.model_id}: a {self.precision} embedder stays on the CPU")
         super().to(device)
         if self.device.type != "cpu":
             self._openvino, self.runtime = None, "torch"

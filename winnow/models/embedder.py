@@ -130,14 +130,24 @@ def known_model_id(settings: EmbeddingSettings) -> str | None:
     if settings.kind == "backbone":
         arch = settings.backbone_arch
         if settings.backbone_weights is not None:
-            return f"{arch}@sha256:{file_sha256(Path(settings.backbone_weights))[:12]}"
-        return f"{arch}@imagenet" if arch == SHIPPED_BACKBONE else None
+            named = f"{arch}@sha256:{file_sha256(Path(settings.backbone_weights))[:12]}"
+        elif arch == SHIPPED_BACKBONE:
+            named = f"{arch}@imagenet"
+        else:
+            return None
+        return precision_model_id(named, settings.precision)
     if settings.kind == "clip":
         name = settings.clip_model
         if settings.clip_checkpoint is not None:
             return f"clip:{name}@sha256:{file_sha256(Path(settings.clip_checkpoint))[:12]}"
         return f"clip:{name}@{settings.clip_pretrained}" if settings.clip_pretrained else None
     return None
+
+
+def precision_model_id(model_id: str, precision: str) -> str:
+    """The store key of a model run at ``precision``: fp32 keeps the plain id, any other
+    precision is suffixed, so vectors of different precisions are never compared."""
+    return model_id if precision == "fp32" else f"{model_id}+{precision}"
 
 
 class LazyEmbedder:

@@ -139,6 +139,7 @@ def compile_backbone(
     batch_size: int,
     dim: int,
     num_classes: int,
+    precision: str = "fp32",
 ) -> OpenVinoBackbone:
     """The backbone compiled for the CPU, from the cached IR (exported first when missing).
 
@@ -150,17 +151,18 @@ def compile_backbone(
         model = export_ir(spec)
     else:
         model = core.read_model(cached_ir(spec, Path(cache_dir)))
-    compiled = core.compile_model(model, "CPU", cpu_config(threads))
+    compiled = core.compile_model(model, "CPU", cpu_config(threads, precision))
     return OpenVinoBackbone(compiled, batch_size=batch_size, dim=dim, num_classes=num_classes)
 
 
-def cpu_config(threads: int | None) -> dict[str, Any]:
-    """fp32 on purpose: on CPUs with AMX/AVX512-BF16 OpenVINO would otherwise pick bf16 and
-    move embeddings. One stream, latency hint: the caller sends one batch at a time. No core
-    pinning: beside the decode workers (and on shared hosts) a pinned thread cannot move off a
-    busy core; 300 JPEGs on 2 loaded cores ran 25 img/s unpinned vs 24 pinned, twice each."""
+def cpu_config(threads: int | None, precision: str = "fp32") -> dict[str, Any]:
+    """fp32 unless asked: on CPUs with AMX/AVX512-BF16 OpenVINO would otherwise pick bf16 and
+    move embeddings (``embedding.precision`` chooses, and names the store key). One stream,
+    latency hint: the caller sends one batch at a time. No core pinning: beside the decode
+    workers (and on shared hosts) a pinned thread cannot move off a busy core; 300 JPEGs on 2
+    loaded cores ran 25 img/s unpinned vs 24 pinned, twice each."""
     return {
-        "INFERENCE_PRECISION_HINT": "f32",
+        "INFERENCE_PRECISION_HINT": {"fp32": "f32", "bf16": "bf16"}[precision],
         "PERFORMANCE_HINT": "LATENCY",
         "NUM_STREAMS": 1,
         "ENABLE_CPU_PINNING": False,

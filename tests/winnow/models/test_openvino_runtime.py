@@ -202,3 +202,38 @@ def test_importing_and_converting_start_no_telemetry(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "None"
     assert not (tmp_path / "intel").exists()
+
+
+def test_bf16_embeddings_stay_close_to_fp32_under_their_own_store_key(
+    both_runtimes, tmp_path, real_images_dir, photos
+):
+    """bf16 (AMX / AVX512-BF16 CPUs) trades a little precision for speed: each vector stays
+    within cosine 0.99 of fp32, the nearest neighbours agree, and the model id differs, so
+    a store never compares the two. On a CPU without bf16 OpenVINO runs fp32 instead, which
+    passes the same checks."""
+    from winnow.models import make_embedder
+    from winnow.models.embedder import known_model_id
+
+    _, fp32 = both_runtimes
+    settings = _settings(tmp_path, runtime="openvino", precision="bf16")
+    bf16 = BackboneEmbedder(settings)
+    assert bf16.model_id == f"{fp32.model_id}+bf16" == known_model_id(settings)
+    assert make_embedder(settings, lazy=True).model_id == bf16.model_id
+    batch = _real_batch(real_images_dir, fp32.input_spec)
+    batch = np.concatenate(
+        [batch, np.stack([prepare_image(p, fp32.input_spec) for p in photos.values()])]
+    )
+    a, b = fp32.embed_arrays(batch), bf16.embed_arrays(batch)
+    assert (a * b).sum(axis=1).min() >= 0.99
+    np.testing.assert_array_equal(
+        np.argsort(-(a @ a.T), axis=1)[:, 1], np.argsort(-(b @ b.T), axis=1)[:, 1]
+    )
+    top_fp32 = fp32.classify_arrays(batch).argmax(axis=1)
+    assert (bf16.classify_arrays(batch).argmax(axis=1) == top_fp32).mean() >= 0.9
+
+
+def test_bf16_refuses_the_torch_runtime(tmp_path):
+    from winnow.errors import ModelError
+
+    with pytest.raises(ModelError, match="OpenVINO runtime only"):
+        BackboneEmbedder(_settings(tmp_path, runtime="torch", precision="bf16"))
