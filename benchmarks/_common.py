@@ -47,3 +47,13 @@ def _sections(text: str) -> list[str]:
     if current:
         parts.append("".join(current))
     return [p.rstrip("\n") + "\n" for p in parts if p.strip()]
+
+
+def runtime_env(spec: str) -> dict[str, str]:
+    """``runtime[:precision]`` (``openvino``, ``torch``, ``openvino:bf16``) as the settings'
+    environment variables, for a benchmark that times several ways of running the network."""
+    runtime, _, precision = spec.partition(":")
+    return {
+        "WINNOW_EMBEDDING__RUNTIME": runtime,
+        "WINNOW_EMBEDDING__PRECISION": precision or "fp32",
+    }

@@ -4,7 +4,8 @@ The folder: ``winnow.samples.build_bench`` JPEGs (real photo content, about 0.8 
 5,000 by default). Every tool starts cold: Winnow with an empty feature store, each peer in a
 fresh process from its own virtualenv (``peers/setup.sh``). Timed runs, one after the other:
 
-- ``winnow audit DIR --out OUT``, once per ``--runtimes`` entry (``embedding.runtime``):
+- ``winnow audit DIR --out OUT``, once per ``--runtimes`` entry (``embedding.runtime``, and
+  ``embedding.precision`` after a colon):
   features (decode, hashes, quality measurements, EfficientNet-Lite0 embeddings) and every
   check (duplicates, quality, outliers; no labels in this folder);
 - ``winnow audit --no-embed``: the same without the embedding model (no near duplicates by
@@ -16,7 +17,8 @@ fresh process from its own virtualenv (``peers/setup.sh``). Timed runs, one afte
 Times are wall clock of the whole process, start-up included (the peers' in-process time is
 printed too). The machine is shared: the load average before each run is printed.
 
-    python benchmarks/audit_speed.py [--count 5000] [--folder DIR] [--runtimes openvino,torch]
+    python benchmarks/audit_speed.py [--count 5000] [--folder DIR]
+        [--runtimes openvino:bf16,openvino,torch]
         [--record]
 """
 
@@ -32,7 +34,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
-from _common import machine_line, record_result
+from _common import machine_line, record_result, runtime_env
 from _peers import run_peer
 
 from winnow.samples import build_bench
@@ -45,7 +47,7 @@ def run_winnow(folder: Path, store: Path, out: Path, *extra: str, runtime: str =
     env = {
         **os.environ,
         "WINNOW_DATA_DIR": str(store),
-        "WINNOW_EMBEDDING__RUNTIME": runtime,
+        **runtime_env(runtime),
         "COLUMNS": "160",
     }
     command = [str(WINNOW), "audit", str(folder), "--out", str(out), *extra]
@@ -94,13 +96,13 @@ def main() -> None:
     parser.add_argument(
         "--runtimes",
         default="auto",
-        help="comma-separated embedding runtimes for the cold audit, e.g. openvino,torch",
+        help="comma-separated runtime[:precision] for the cold audit, e.g. openvino:bf16,torch",
     )
     args = parser.parse_args()
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
     with tempfile.TemporaryDirectory(prefix="winnow-auditspeed-") as tmp:
         work = Path(tmp)
-        folder = args.folder or work / "bench"
+        folder = (args.folder or work / "bench").resolve()  # the peers run in another cwd
         start = time.perf_counter()
         n = build_bench(folder, count=args.count) if not args.folder else _count(folder)
         build_s = time.perf_counter() - start

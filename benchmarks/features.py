@@ -12,7 +12,7 @@ of identical hashes, the Hamming distances of the rest, the lowest embedding cos
 whether the duplicate pairs found at the documented thresholds are the same.
 
     python benchmarks/features.py --folder build/samples/bench [--limit 1000]
-        [--runtimes openvino,torch] [--record]
+        [--runtimes openvino:bf16,openvino,torch] [--no-peers] [--record]
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from pathlib import Path
 import imagehash
 import numpy as np
 from _common import machine_line, record_result
+from _peers import run_peer
 from PIL import Image
 
 from analysis.duplicates import hamming_pairs
@@ -143,6 +144,37 @@ def _runtime_agreement(timed: dict) -> list[str]:
     return lines
 
 
+def _fastdup(folder: Path, items, everything: bool) -> dict:
+    """fastdup's defaults on the same files, from the peers' virtualenv (its in-process
+    seconds include importing it). It takes a folder: ``folder`` itself when ``everything``
+    in it is timed, else a folder of links to ``items``."""
+    with tempfile.TemporaryDirectory(prefix="winnow-features-fastdup-") as tmp:
+        if everything:
+            folder = folder.resolve()
+        else:
+            folder = Path(tmp) / "images"
+            folder.mkdir()
+            for i, item in enumerate(items):
+                (folder / f"{i:06d}{Path(item.uri).suffix}").symlink_to(Path(item.uri).resolve())
+        return run_peer(
+            "run_fastdup.py", [str(folder), str(Path(tmp) / "out")], log=Path(tmp) / "log"
+        )
+
+
+def _peer_lines(peer: dict | None, n: int, timed: dict) -> list[str]:
+    if peer is None:
+        return []
+    if "error" in peer:
+        return [f"fastdup (defaults): FAILED: {peer['error']}"]
+    inner = peer.get("seconds", peer["wall_seconds"])
+    ratios = ", ".join(f"{rt} {inner / t:.2f}x" for rt, (t, _) in timed.items())
+    return [
+        f"fastdup 2.54 (defaults): {n / inner:.1f} img/s in-process ({inner:.1f} s; process "
+        f"{peer['wall_seconds']:.1f} s)",
+        f"winnow speed over fastdup's in-process speed: {ratios}",
+    ]
+
+
 def _hamming(hashes: np.ndarray, i: int, j: int) -> int:
     return int(
         np.bitwise_count(hashes[i : i + 1].view(np.uint64) ^ hashes[j : j + 1].view(np.uint64))[0]
@@ -161,20 +193,24 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=1000)
     parser.add_argument("--no-embed", action="store_true", help="hash-only path")
     parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
+    parser.add_argument("--no-peers", action="store_true", help="skip fastdup")
     parser.add_argument(
         "--runtimes",
         default="auto",
-        help="comma-separated embedding runtimes to time winnow with, e.g. openvino,torch",
+        help="comma-separated runtime[:precision] to time winnow with, e.g. openvino:bf16,torch",
     )
     args = parser.parse_args()
 
-    items = scan_folder(args.folder).items[: args.limit]
+    every = scan_folder(args.folder).items
+    items = every[: args.limit]
     paths = [item.uri for item in items]
     embed = not args.no_embed
     runtimes = [r.strip() for r in args.runtimes.split(",") if r.strip()]
     embedders = {}
     for runtime in runtimes:
-        settings = get_settings().embedding.model_copy(update={"runtime": runtime})
+        name, _, precision = runtime.partition(":")
+        update = {"runtime": name, "precision": precision or "fp32"}
+        settings = get_settings().embedding.model_copy(update=update)
         embedders[runtime] = make_embedder(settings)
         embedders[runtime].embed_images([Image.new("RGB", (224, 224))])  # warm-up, untimed
     embedder = embedders[runtimes[0]]
@@ -195,6 +231,7 @@ def main() -> None:
         result = winnow_run(paths, items, model, embed=embed)
         timed[runtime] = (time.perf_counter() - t0, result)
     t_fast, fast = timed[runtimes[0]]
+    peer = None if args.no_peers else _fastdup(args.folder, items, len(items) == len(every))
 
     mode = "hash + measure + embed" if embed else "hash + measure only"
     lines = [
@@ -215,6 +252,7 @@ def main() -> None:
         ),
         f"ratio winnow ({runtimes[0]})/naive: {t_naive / t_fast:.2f}x",
         *([f"ratio winnow/naive-with-tuned-model: {t_tuned / t_fast:.2f}x"] if t_tuned else []),
+        *_peer_lines(peer, len(paths), timed),
         *agreement(naive, fast),
         *_runtime_agreement(timed),
         machine_line(),
