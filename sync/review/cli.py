@@ -22,6 +22,12 @@ def sync(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="pull and audit, print what would be written, write nothing"
     ),
+    refresh_evidence: bool = typer.Option(
+        False,
+        "--refresh-evidence",
+        help="rebuild every flagged task's evidence panel, also where its findings did not "
+        "change (with --watch: the first round)",
+    ),
 ) -> None:
     """Pull annotations, audit the project, push review queues back into Label Studio."""
     from sync.review.job import run_sync
@@ -41,9 +47,18 @@ def sync(
             console.print("added the [bold]winnow_review[/] choices to the label config")
 
     def one_round() -> None:
-        render(
-            run_sync(settings, project, ls=ls, embed=embed, dry_run=dry_run, progress=progress_bar)
+        nonlocal refresh_evidence  # once: later --watch rounds keep the current panels
+        summary = run_sync(
+            settings,
+            project,
+            ls=ls,
+            embed=embed,
+            dry_run=dry_run,
+            refresh_evidence=refresh_evidence,
+            progress=progress_bar,
         )
+        refresh_evidence = False
+        render(summary)
 
     if not watch or dry_run:
         one_round()
@@ -75,7 +90,8 @@ def render(summary) -> None:
         f"decisions: {d.kept} kept, {d.relabelled} relabelled, {d.other} other; "
         f"{'would write' if pushed.dry_run else 'wrote'} {pushed.tasks_updated} tasks, "
         f"predictions +{pushed.predictions_created} ~{pushed.predictions_updated} "
-        f"-{pushed.predictions_deleted}; {summary.seconds:.1f}s, "
+        f"-{pushed.predictions_deleted}; "
+        f"{summary.panels_built} evidence panels built; {summary.seconds:.1f}s, "
         f"peak memory {summary.peak_mb:.0f} MB",
         highlight=False,
     )

@@ -6,9 +6,10 @@
 - a quality flag: the measured value against the project's range (percentile, min, median,
   max).
 
-Everything is deterministic for the same inputs, so a sync that changed nothing finds the
-panels already written and writes nothing. No Label Studio calls: embeddings and image
-measurements come from the feature store.
+Only the panels a sync will write are built (``only``; see :mod:`sync.review.evidence_keep`
+for when a written panel is kept). Each carries the fingerprint of the findings it shows and
+the time it was built. No Label Studio calls: embeddings and image measurements come from the
+feature store.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections import defaultdict
 
 import numpy as np
 
+from sync.review.evidence_keep import material_fingerprints
 from sync.review.evidence_panel import Section, Tile, render_panel, task_link
 from sync.review.state import Finding, TaskRow
 from sync.review.taskinfo import label_key, labels_of
@@ -59,13 +61,23 @@ def review_evidence(
     *,
     control: LabelControl,
     model_id: str | None,
+    only: set[int] | None = None,
+    as_of: str | None = None,
 ) -> dict[int, str]:
-    """Task id -> evidence panel HTML, for every task with a finding."""
-    if not findings:
+    """Task id -> evidence panel HTML, for every task with a finding (in ``only``, if given:
+    none at all opens no feature store)."""
+    if not findings or (only is not None and not only):
         return {}
     with FeatureStore(settings.store_path, readonly=True) as store:
         return evidence_panels(
-            project, tasks, findings, control=control, store=store, model_id=model_id
+            project,
+            tasks,
+            findings,
+            control=control,
+            store=store,
+            model_id=model_id,
+            only=only,
+            as_of=as_of,
         )
 
 
@@ -77,17 +89,23 @@ def evidence_panels(
     control: LabelControl,
     store: FeatureStore,
     model_id: str | None,
+    only: set[int] | None = None,
+    as_of: str | None = None,
 ) -> dict[int, str]:
-    """Task id -> panel HTML; see the module docstring."""
+    """Task id -> panel HTML, for the flagged tasks in ``only`` (default: all); see the
+    module docstring. ``as_of``: the build time shown in each panel."""
     by_id = {t.task_id: t for t in tasks}
     labels = {t.task_id: label_key(labels_of(t, control)) for t in tasks}
+    groups: dict[str, set[int]] = defaultdict(set)
+    for f in findings:  # every flagged copy, also those whose panel is not built
+        if f.group and f.issue_type in DUPLICATE_TYPES:
+            groups[f.group].add(f.task_id)
+    fingerprints = material_fingerprints(findings)
+    if only is not None:
+        findings = [f for f in findings if f.task_id in only]
     neighbours = _neighbours(
         tasks, labels, {f.task_id for f in findings if f.issue_type in LABEL_TYPES}, store, model_id
     )
-    groups: dict[str, set[int]] = defaultdict(set)
-    for f in findings:
-        if f.group and f.issue_type in DUPLICATE_TYPES:
-            groups[f.group].add(f.task_id)
     measured = {f.task_id for f in findings if f.issue_type in MEASURES}
     ranges = _ranges(tasks, measured, store) if measured else None
     sections: dict[int, list[Section]] = defaultdict(list)
@@ -101,7 +119,10 @@ def evidence_panels(
         else:
             section = Section(_title(f.issue_type), f.score, details=f.details)
         sections[f.task_id].append(section)
-    return {task_id: render_panel(s) for task_id, s in sections.items()}
+    return {
+        task_id: render_panel(s, fingerprint=fingerprints[task_id], as_of=as_of)
+        for task_id, s in sections.items()
+    }
 
 
 def _title(issue_type: str) -> str:

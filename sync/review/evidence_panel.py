@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl, urlsplit
 LS_FILE_PATHS = ("/data/upload/", "/data/local-files/")
 # Query keys that carry credentials (presigned URLs, tokens): such URLs are never copied.
 _SECRET_KEYS = ("signature", "token", "credential", "key", "sig", "auth", "secret", "password")
+FINGERPRINT_ATTR = "data-winnow-fingerprint"  # what the panel was built from (evidence_keep)
 _BOX = "font:13px/1.45 sans-serif;border:1px solid #d0d7de;border-radius:6px;padding:8px 10px"
 
 
@@ -71,15 +72,27 @@ def task_link(project: int, task_id: int) -> str:
     return f"/projects/{int(project)}/data?task={int(task_id)}"
 
 
-def render_panel(sections: list[Section]) -> str:
-    """The panel for one task ("" without sections)."""
+def render_panel(
+    sections: list[Section], *, fingerprint: str | None = None, as_of: str | None = None
+) -> str:
+    """The panel for one task ("" without sections). ``fingerprint``: what it was built from,
+    kept as an attribute so a later sync can tell whether it is still current;
+    ``as_of``: when it was built, shown because other tasks' labels in it can go stale."""
     if not sections:
         return ""
     body = "".join(_section(s) for s in sections)
+    mark = f' {FINGERPRINT_ATTR}="{escape(fingerprint)}"' if fingerprint else ""
+    footer = (
+        f'<div style="color:#57606a;font-size:11px;margin-top:6px">Built {escape(as_of)}. '
+        "Kept while its findings stay the same, so other tasks' labels and the scores "
+        "shown may have changed since.</div>"
+        if as_of
+        else ""
+    )
     return (
-        f'<div class="winnow-evidence" style="{_BOX}">'
+        f'<div class="winnow-evidence"{mark} style="{_BOX}">'
         '<div style="font-weight:600;margin-bottom:4px">Why Winnow flagged this task</div>'
-        f"{body}</div>"
+        f"{body}{footer}</div>"
     )
 
 

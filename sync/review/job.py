@@ -7,9 +7,10 @@ same inputs, and writes only the differences: the end state equals one clean run
 A sync when nothing changed in Label Studio does nothing: the pull lists ids and timestamps
 only and re-reads no task (the sync's own writes stored the ``updated_at`` they produced), the
 audit is skipped because its inputs' fingerprint equals the stored one
-(:mod:`sync.review.audit_inputs`), and the push finds nothing to write. When only labels
-changed, the audit refits the label-issue model and reuses what content decides (duplicates,
-quality, outliers, PII); ``SyncSummary.audit_work`` says which.
+(:mod:`sync.review.audit_inputs`), no evidence panel is built (every written one is still
+current: :func:`sync.review.push.panels_wanted`), and the push finds nothing to write. When
+only labels changed, the audit refits the label-issue model and reuses what content decides
+(duplicates, quality, outliers, PII); ``SyncSummary.audit_work`` says which.
 
 One sync per project at a time (``sync_lock``, a lock file under ``data_dir/locks``): a second
 ``winnow sync`` of a project that is being synced stops at once with ``LockBusyError``
@@ -24,6 +25,7 @@ import resource
 import time
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import pandas as pd
 from label_studio_sdk import LabelStudio
@@ -50,7 +52,7 @@ from sync.review.evidence import review_evidence
 from sync.review.meter import CountingClient, Meter
 from sync.review.pii import pii_issues
 from sync.review.pull import PullReport, image_key_of, label_control, pull
-from sync.review.push import PushReport, push_all
+from sync.review.push import PushReport, panels_wanted, push_all
 from sync.review.queues import ALL_FLAGGED, QUEUES, queue_of
 from sync.review.state import Finding, SyncState, state_path
 from sync.review.views import ensure_views, queue_notes, queue_url
@@ -76,6 +78,7 @@ class SyncSummary:
     label_estimate: dict | None = None  # est. precision/recall of the label-issue queues
     audited: bool = True  # False: nothing the audit reads changed; the stored findings stand
     audit_work: str = ""  # what the audit recomputed and what it reused
+    panels_built: int = 0  # evidence panels built; the other flagged tasks' panels were current
     meter: Meter = field(default_factory=Meter)  # per-phase seconds and Label Studio calls
     seconds: float = 0.0
     peak_mb: float = 0.0  # the process's peak resident memory so far (ru_maxrss)
@@ -164,11 +167,13 @@ def run_sync(
     ls: LabelStudio | None = None,
     embed: bool = True,
     dry_run: bool = False,
+    refresh_evidence: bool = False,
     progress: ProgressFactory | None = None,
 ) -> SyncSummary:
     """One full sync of ``project``; see the module docstring. With ``dry_run`` nothing is
     written to Label Studio (the local state is still refreshed) and ``summary.pushed`` says
-    what would have been."""
+    what would have been. ``refresh_evidence`` rebuilds every flagged task's evidence panel,
+    also those whose findings did not change (:mod:`sync.review.evidence_keep`)."""
     started = time.perf_counter()
     progress = progress or no_progress
     meter = Meter()
@@ -202,6 +207,23 @@ def run_sync(
             summary.label_estimate = record.estimate
             summary.kappa, summary.ontology = record.kappa, record.ontology
         summary.unreadable = sum(f.issue_type == "unreadable" for f in findings)
+        with meter.phase("evidence"):
+            wanted = panels_wanted(tasks, findings, refresh_evidence=refresh_evidence)
+            evidence = (
+                review_evidence(
+                    settings,
+                    project,
+                    tasks,
+                    findings,
+                    control=control,
+                    model_id=model_id,
+                    only=wanted,
+                    as_of=datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+                )
+                if wanted
+                else {}
+            )
+            summary.panels_built = len(evidence)
         with meter.phase("push"), progress("push", None) as advance:
             summary.pushed = push_all(
                 ls,
@@ -216,9 +238,8 @@ def run_sync(
                 pace_s=settings.sync.pace_s,
                 dry_run=dry_run,
                 advance=advance,
-                evidence=review_evidence(
-                    settings, project, tasks, findings, control=control, model_id=model_id
-                ),
+                evidence=evidence,
+                refresh_evidence=refresh_evidence,
             )
         with meter.phase("views"):
             views = (

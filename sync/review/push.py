@@ -4,7 +4,9 @@ Only task ``data`` fields Winnow owns (:data:`queues.FIELDS`), Winnow's flags in
 ``winnow_flags``, ``meta["winnow_review"]`` and predictions of model version
 ``winnow-review`` are ever written. Every write compares the wanted value with the task as
 Label Studio last returned it, so a re-run after a crash writes only what is still missing
-and never duplicates a prediction.
+and never duplicates a prediction. A flagged task's evidence panel is kept while the findings
+it shows are the same (:mod:`sync.review.evidence_keep`), so a label edit does not rewrite
+the panels of every task that shows the edited task as a neighbour or copy.
 
 How the writes travel:
 
@@ -29,6 +31,7 @@ from typing import Any
 
 from label_studio_sdk import LabelStudio
 
+from sync.review.evidence_keep import kept_panel, material_fingerprints
 from sync.review.pool import run_bounded
 from sync.review.pull import fetch_batches, task_row
 from sync.review.queues import (
@@ -133,12 +136,23 @@ def wanted_prediction(findings: list[Finding], control: LabelControl) -> list[di
 
 
 def plan_task(
-    task: TaskRow, findings: list[Finding], control: LabelControl, evidence: str | None = None
+    task: TaskRow,
+    findings: list[Finding],
+    control: LabelControl,
+    evidence: str | None = None,
+    *,
+    fingerprint: str | None = None,
 ) -> TaskPlan:
-    """Compare ``task`` as last seen with what ``findings`` want written."""
+    """Compare ``task`` as last seen with what ``findings`` want written. ``fingerprint``:
+    that of ``findings`` (:mod:`sync.review.evidence_keep`); a written panel built from it
+    is kept unless the task is written anyway, then ``evidence`` (the fresh one) goes along."""
     plan = TaskPlan(task)
-    data, meta = wanted_data(task, findings, evidence)
-    if data != task.data or meta != task.meta:
+    kept = kept_panel(task, fingerprint) if findings else None
+    data, meta = wanted_data(task, findings, evidence if kept is None else kept)
+    changed = data != task.data or meta != task.meta
+    if changed and kept is not None and evidence is not None:
+        data, meta = wanted_data(task, findings, evidence)
+    if changed:
         for key in control.shown_fields:  # Label Studio refuses data without a shown field
             data.setdefault(key, "")
         plan.data, plan.meta = data, meta
@@ -158,16 +172,52 @@ def plan_push(
     findings: list[Finding],
     control: LabelControl,
     evidence: dict[int, str] | None = None,
+    *,
+    refresh_evidence: bool = False,
 ) -> list[TaskPlan]:
-    """Every task that needs a write, in task order; ``evidence``: task id -> panel HTML."""
+    """Every task that needs a write, in task order; ``evidence``: task id -> panel HTML.
+    A written panel is kept while its findings' fingerprint matches, unless
+    ``refresh_evidence``."""
+    by_task = _by_task(findings)
+    panels = evidence or {}
+    prints = {} if refresh_evidence else material_fingerprints(findings)
+    plans = (
+        plan_task(
+            t,
+            by_task.get(t.task_id, []),
+            control,
+            panels.get(t.task_id),
+            fingerprint=prints.get(t.task_id),
+        )
+        for t in tasks
+    )
+    return [p for p in plans if not p.empty]
+
+
+def panels_wanted(
+    tasks: list[TaskRow], findings: list[Finding], *, refresh_evidence: bool = False
+) -> set[int]:
+    """The flagged tasks whose evidence panel the push needs built: its written panel was
+    built from other findings (or ``refresh_evidence``), or the task is written anyway. Empty
+    after a sync that changed nothing, so such a sync builds no panel."""
+    by_task = _by_task(findings)
+    prints = {} if refresh_evidence else material_fingerprints(findings)
+    wanted = set()
+    for task in tasks:
+        found = by_task.get(task.task_id)
+        if not found:
+            continue
+        kept = kept_panel(task, prints.get(task.task_id))
+        if kept is None or wanted_data(task, found, kept) != (task.data, task.meta):
+            wanted.add(task.task_id)
+    return wanted
+
+
+def _by_task(findings: list[Finding]) -> dict[int, list[Finding]]:
     by_task: dict[int, list[Finding]] = {}
     for f in findings:
         by_task.setdefault(f.task_id, []).append(f)
-    panels = evidence or {}
-    plans = (
-        plan_task(t, by_task.get(t.task_id, []), control, panels.get(t.task_id)) for t in tasks
-    )
-    return [p for p in plans if not p.empty]
+    return by_task
 
 
 def describe(plans: list[TaskPlan]) -> PushReport:
@@ -202,13 +252,15 @@ def push_all(
     dry_run: bool = False,
     advance: Callable[[int], None] | None = None,
     evidence: dict[int, str] | None = None,
+    refresh_evidence: bool = False,
 ) -> PushReport:
     """Bring every task's fields and review prediction to the wanted state.
 
     ``workers`` PATCH at once; ``pace_s`` spaces the per-task writes; ``evidence``: task id
-    -> evidence panel HTML. With ``dry_run`` nothing is written and the report says what
-    would be."""
-    plans = plan_push(tasks, findings, control, evidence)
+    -> evidence panel HTML (built for :func:`panels_wanted`; a current written panel is kept
+    unless ``refresh_evidence``). With ``dry_run`` nothing is written and the report says
+    what would be."""
+    plans = plan_push(tasks, findings, control, evidence, refresh_evidence=refresh_evidence)
     if dry_run:
         return describe(plans)
     report = PushReport()

@@ -174,6 +174,12 @@ def _end_state(ls: LabelStudio, project: int) -> dict[str, Any]:
                 lambda m: names[m.group(1) or m.group(2)],
                 fields["winnow_evidence"],
             )
+            # its fingerprint hashes task ids, and it says when it was built
+            fields["winnow_evidence"] = re.sub(
+                r' data-winnow-fingerprint="[0-9a-f]+"|Built [0-9: -]+UTC\.',
+                "",
+                fields["winnow_evidence"],
+            )
         preds = sorted(json.dumps(p["result"][0]["value"]) for p in _ours(t))
         meta = [
             re.sub(r"task (\d+)", lambda m: names[m.group(1)], line)
