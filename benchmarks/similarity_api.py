@@ -13,6 +13,12 @@ with the index benchmark's generator) in a Qdrant Edge shard:
 The server is ``winnow serve`` in its own process, as deployed.
 
     python benchmarks/similarity_api.py [--sizes 10000 100000] [--seconds 10] [--no-record]
+    python benchmarks/similarity_api.py --rebuild-during [--sizes 10000] [--seconds 20]
+
+``--rebuild-during`` measures build-and-swap instead: while 8 clients search, this process
+builds a new index version (a copy of the current one plus 1% new points) and publishes it;
+it reports errors during the run, how long the build took, how soon the API answered from
+the new points, and what one swap (open the new version, switch) costs.
 
 (Not named serve.py: run from this folder, that name would shadow the ``serve`` package in the
 ``winnow serve`` subprocess.)
@@ -33,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 from _common import machine_line, record_result
-from index import DIM, clustered, upsert_all
+from index import DIM, clustered, points, upsert_all
 
 from winnow.services.process import free_port, http_status
 
@@ -177,12 +183,104 @@ def bench(n: int, seconds: float) -> list[str]:
     ]
 
 
+def rebuild(root: Path, n: int) -> tuple[dict[str, float], int]:
+    """Publish a version with n // 100 new points; timings and the first new task id."""
+    from winnow.config import Settings
+    from winnow.index import build_index
+    from winnow.index.copying import copy_shard
+    from winnow.index.versions import VersionStore
+
+    extra = max(n // 100, 1)
+    vectors, groups = clustered(extra, DIM, seed=7)
+    fresh = points(vectors, groups, start=n)
+    store = VersionStore(root / "index", "winnow")
+    started = time.perf_counter()
+    copy_shard(store.current(), root / "copy-timing")  # the copy alone, timed apart
+    timings = {"copy_s": time.perf_counter() - started}
+    started = time.perf_counter()
+    with build_index(Settings(data_dir=root)) as index:
+        index.upsert(fresh)
+        index.optimize()
+    timings["build_and_publish_s"] = time.perf_counter() - started
+    return timings, n
+
+
+def swap_cost(root: Path, n: int) -> float:
+    """One LiveIndex.refresh(): open the newly published version and switch to it."""
+    from winnow.config import Settings
+    from winnow.index import build_index, open_live_index
+
+    settings = Settings(data_dir=root)
+    live = open_live_index(settings, poll_s=3600)
+    with build_index(settings) as index:
+        index.upsert(points(*clustered(1, DIM, seed=9), start=n + n // 100 + 1))
+    started = time.perf_counter()
+    assert live.refresh()  # type: ignore[attr-defined]
+    cost = time.perf_counter() - started
+    live.close()
+    return cost
+
+
+def bench_rebuild(n: int, seconds: float) -> list[str]:
+    import threading
+
+    rng = np.random.default_rng(3)
+    task_ids = rng.integers(0, n, size=QUERIES).tolist()
+    with tempfile.TemporaryDirectory(prefix="winnow-serve-rebuild-") as tmp:
+        root = Path(tmp)
+        started = time.perf_counter()
+        build(root, n)
+        full = time.perf_counter() - started
+        port = free_port()
+        server = start_server(root, port)
+        url = f"http://127.0.0.1:{port}"
+        result: dict[str, tuple] = {}
+        try:
+            steady, steady_err = load(url, task_ids, 8, seconds / 2)
+            thread = threading.Thread(
+                target=lambda: result.update(run=load(url, task_ids, 8, seconds))
+            )
+            thread.start()
+            time.sleep(2)  # the clients are searching
+            timings, new_task = rebuild(root, n)
+            published = time.perf_counter()
+            while http_status(f"{url}/v1/search/task/{new_task}") != 200:
+                time.sleep(0.02)
+            visible = time.perf_counter() - published
+            thread.join()
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+        swap = swap_cost(root, n)
+    during, errors = result["run"]
+    return [
+        f"{n:>7} points, load average {os.getloadavg()[0]:.1f}",
+        row("API 8 clients, no rebuild", steady, seconds / 2, steady_err),
+        row("API 8 clients, rebuild during", during, seconds, errors),
+        f"  copy of the current version {timings['copy_s']:.2f} s; build (copy, "
+        f"{n // 100} upserts, optimize, fsync, publish) {timings['build_and_publish_s']:.2f} s; "
+        f"full re-upsert and HNSW build instead {full:.1f} s",
+        f"  new points answered {visible:.2f} s after publishing (pointer polled every 1 s)",
+        f"  one refresh in the watcher thread (open the new version, switch, close the old) "
+        f"{swap * 1e3:.0f} ms; requests run on the old version meanwhile",
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--no-record", action="store_true")
+    parser.add_argument("--rebuild-during", action="store_true", help="measure build-and-swap")
     args = parser.parse_args()
+    if args.rebuild_during:
+        lines = [machine_line(), "server: `winnow serve` in its own process; Qdrant Edge"]
+        for n in args.sizes:
+            lines += bench_rebuild(n, args.seconds)
+            print("\n".join(lines), flush=True)
+        if not args.no_record:
+            record_result("Similarity API during an index rebuild (build-and-swap)", lines)
+        return
     lines = [
         machine_line(),
         "server: `winnow serve` (uvicorn, 1 worker) in its own process; "

@@ -4,6 +4,8 @@ One model load serves everything: the zero-shot predictor's feature model is als
 embedder (CLIP), or wraps it (the ImageNet backbone), so an upload is decoded once (draft
 mode) and embedded once. Search by task id reads the stored vector and embeds nothing. Each
 part loads independently; what failed is reported by ``/readyz`` and answered with 503.
+The Edge index follows the versions `winnow index` publishes, so the API serves through a
+rebuild and answers from the new points within a second of publishing, without a restart.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from PIL import Image
 from serve.errors import ApiError, unavailable
 from winnow.config import Settings
 from winnow.errors import ConfigError
-from winnow.index import Hit, SearchFilter, VectorIndex, open_index
+from winnow.index import Hit, SearchFilter, VectorIndex, open_live_index
 
 log = logging.getLogger(__name__)
 STATS_TTL_S = 30.0
@@ -42,7 +44,7 @@ class Engine:
     def __init__(self, settings: Settings, parts: Parts | None = None) -> None:
         self.settings = settings
         self.parts = parts or Parts()
-        self._stats: tuple[float, dict[str, Any]] | None = None
+        self._stats: tuple[float, str | None, dict[str, Any]] | None = None
         self._lock = threading.Lock()
 
     # -- loading -------------------------------------------------------------------------
@@ -57,8 +59,8 @@ class Engine:
                 self.parts.errors[name] = str(exc)
 
     def _load_index(self) -> None:
-        if self.parts.index is None:
-            self.parts.index = open_index(self.settings)
+        if self.parts.index is None:  # follows each version `winnow index` publishes
+            self.parts.index = open_live_index(self.settings)
 
     def _load_models(self) -> None:
         if self.parts.zero_shot is None:
@@ -132,10 +134,13 @@ class Engine:
 
     # -- stats ---------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:
-        """Counts per label, split and flag, recomputed at most every ``STATS_TTL_S``."""
+        """Counts per label, split and flag, recomputed at most every ``STATS_TTL_S`` and
+        whenever a new index version serves."""
+        version = getattr(self.parts.index, "version", None)
         with self._lock:
-            if self._stats and time.monotonic() - self._stats[0] < STATS_TTL_S:
-                return self._stats[1]
+            cached = self._stats
+            if cached and cached[1] == version and time.monotonic() - cached[0] < STATS_TTL_S:
+                return cached[2]
             counts: dict[str, Any] = {
                 "points": 0,
                 "per_label": {},
@@ -145,7 +150,7 @@ class Engine:
             }
             for point in self.index().points(self._scope()):
                 _tally(counts, point.payload)
-            self._stats = (time.monotonic(), counts)
+            self._stats = (time.monotonic(), version, counts)
             return counts
 
     def samples(self, label: str | None, n: int, seed: int = 0) -> list[dict[str, Any]]:

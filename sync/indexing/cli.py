@@ -1,5 +1,6 @@
 """``winnow index --project ID`` (or ``--dir DIR``): upsert every image's embedding and payload
-into the vector index (Qdrant Edge by default, a Qdrant server when a URL is configured)."""
+into the vector index (Qdrant Edge by default, a Qdrant server when a URL is configured).
+On Edge each run builds and publishes a new version; a running API switches to it."""
 
 from __future__ import annotations
 
@@ -30,9 +31,8 @@ def index(
     """Upsert embeddings with task id, labels, split, flags, sha256 and URL into the index."""
     if (project is None) == (folder is None):
         fail("pass exactly one of --project ID or --dir DIR", code=2)
-    from sync.indexing.job import folder_frame, index_frame
+    from sync.indexing.job import folder_frame, index_new_version
     from winnow.features.walk import folders_of
-    from winnow.index import open_index
 
     settings = get_settings()
     if folder is not None:
@@ -45,28 +45,22 @@ def index(
         fail("nothing to index: the project or folder has no images")
     from winnow.models import make_embedder
 
-    embedder = make_embedder(settings.embedding)
-    index_ = open_index(settings)
-    try:
-        run = index_frame(
-            frame,
-            settings=settings,
-            index=index_,
-            embedder=embedder,
-            project=project,
-            bars=progress_bar,
-            # a folder the operator named may be read; a project's task paths may not
-            trusted_roots=folders_of(frame["image"]) if folder is not None else (),
-        )
-    finally:
-        index_.close()
+    run = index_new_version(  # a running `winnow serve` switches to it once published
+        frame,
+        settings=settings,
+        embedder=make_embedder(settings.embedding),
+        project=project,
+        bars=progress_bar,
+        # a folder the operator named may be read; a project's task paths may not
+        trusted_roots=folders_of(frame["image"]) if folder is not None else (),
+    )
     render_run(run, settings, len(frame))
 
 
 def render_run(run: IndexRun, settings: Settings, rows: int) -> None:
-    from winnow.index import server_url
+    from winnow.index import index_location
 
-    where = server_url(settings) or str(settings.index.path or settings.data_dir / "index")
+    where = index_location(settings)
     table = Table(title=f"Index {settings.index.collection!r} ({where})", show_header=False)
     for name, value in (
         ("tasks or files", rows),

@@ -3,6 +3,8 @@
 Embeddings come from the feature store; an image without one for the current model is read
 (Label Studio URLs with the API key, local paths directly) and embedded once, so a re-run is
 a lookup. The index is then brought in line with the frame by ``sync_points``.
+``index_new_version`` does that in a new Qdrant Edge version, published only when complete,
+so a running API keeps answering from the previous one until then.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pandas as pd
 from winnow.config import Settings
 from winnow.features.extract import ExtractionReport, extract_features
 from winnow.features.walk import SourceItem
-from winnow.index import SyncReport, VectorIndex, sync_points
+from winnow.index import SyncReport, VectorIndex, build_index, sync_points
 from winnow.models.embedder import Embedder
 from winnow.progress import Advance, ProgressFactory, no_progress
 from winnow.store import FeatureStore
@@ -115,6 +117,30 @@ def index_frame(
             index, frame, vectors, project=project, embedding=embedder.model_id, progress=advance
         )
     return IndexRun(result, report, embedder.model_id, index.count(), time.perf_counter() - started)
+
+
+def index_new_version(
+    frame: pd.DataFrame,
+    *,
+    settings: Settings,
+    embedder: Embedder,
+    project: int | None = None,
+    bars: ProgressFactory = no_progress,
+    trusted_roots: Sequence[Path] = (),
+) -> IndexRun:
+    """:func:`index_frame` into the configured index, all or nothing: on Edge into a copy of
+    the current version that is published when the sync completes (an error leaves the
+    served version as it was); on a Qdrant server into the collection itself."""
+    with build_index(settings) as index:
+        return index_frame(
+            frame,
+            settings=settings,
+            index=index,
+            embedder=embedder,
+            project=project,
+            bars=bars,
+            trusted_roots=trusted_roots,
+        )
 
 
 def folder_frame(

@@ -69,8 +69,8 @@ def up(
 ) -> None:
     """Start the local stack: Label Studio (SQLite), the ML backend, the API and the web UI.
 
-    State lives under ``data_dir`` and survives restarts. Runs until Ctrl-C. The API holds
-    the embedded index while it runs: stop it before ``winnow index`` (or use a Qdrant server).
+    State lives under ``data_dir`` and survives restarts. Runs until Ctrl-C. ``winnow index``
+    may run meanwhile: it publishes a new index version and the API switches to it.
     """
     from sync.stack.demo import start_stack, wait_for_interrupt
     from sync.stack.demo_steps import start_api_and_ui

@@ -1,8 +1,9 @@
 """Qdrant Edge: Qdrant's engine in-process, one shard directory per collection.
 
 The default backend: no server, real HNSW, payload indexes and a write-ahead log. A shard
-directory can be open in one process at a time (the WAL is locked), so `winnow index` and
-`winnow serve` on the same data directory take turns, or share a Qdrant server instead.
+directory can be open in one process at a time (the WAL is locked), so `winnow index` builds
+into a new directory and publishes it while `winnow serve` keeps serving the old one
+(:mod:`winnow.index.versions`); several writers at once need a Qdrant server.
 Recommend is Qdrant's best-score strategy; Edge takes example vectors, not ids, so the
 examples are retrieved first and excluded from the results, as the server does.
 """

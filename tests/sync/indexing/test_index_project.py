@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from sync.indexing.job import folder_frame, index_frame
 from winnow.cli.app import build_app
 from winnow.config import EmbeddingSettings, get_settings
-from winnow.index import SearchFilter
+from winnow.index import SearchFilter, open_index
 from winnow.index.edge import EdgeIndex
 
 pytestmark = pytest.mark.slow  # runs the real EfficientNet-Lite0 backbone
@@ -106,7 +106,7 @@ def test_index_command_on_a_folder_with_findings(
     assert result.exit_code == 0, result.output
     assert "images indexed" in result.output and "efficientnet_lite0" in result.output
 
-    index = EdgeIndex(tmp_path / "data" / "index" / "winnow")
+    index = open_index(get_settings())  # the version the command published
     assert index.count() == 3 and index.count(SearchFilter(labels="food")) == 1
     assert index.count(SearchFilter(exclude_flagged=True)) == 2
     assert np.isclose(
