@@ -79,13 +79,22 @@ def naive_loop(paths: list[str], embedder, *, embed: bool) -> dict[str, np.ndarr
     return out
 
 
-def winnow_run(paths: list[str], items, embedder, *, embed: bool) -> dict[str, np.ndarray]:
+def winnow_run(
+    paths: list[str], items, embedder, *, embed: bool, folder: Path
+) -> dict[str, np.ndarray]:
+    """``winnow features`` on ``items`` into a fresh store (``folder`` is the operator's)."""
     with tempfile.TemporaryDirectory() as tmp:
         settings = get_settings(data_dir=Path(tmp))
         with FeatureStore(settings.store_path) as store:
-            extract_features(
-                items, settings=settings, store=store, embedder=embedder if embed else None
+            report = extract_features(
+                items,
+                settings=settings,
+                store=store,
+                embedder=embedder if embed else None,
+                trusted_roots=[folder],
             )
+            if report.failures:
+                raise SystemExit(f"{len(report.failures)} images failed: {report.failures[:3]}")
             sources = store.sources_frame().set_index("uri").loc[paths]
             images = store.images_frame().set_index("sha256").loc[sources["sha256"]]
             out = {"phash": images["phash"].to_numpy(), "dhash": images["dhash"].to_numpy()}
@@ -228,7 +237,7 @@ def main() -> None:
     timed = {}
     for runtime, model in embedders.items():
         t0 = time.perf_counter()
-        result = winnow_run(paths, items, model, embed=embed)
+        result = winnow_run(paths, items, model, embed=embed, folder=args.folder)
         timed[runtime] = (time.perf_counter() - t0, result)
     t_fast, fast = timed[runtimes[0]]
     peer = None if args.no_peers else _fastdup(args.folder, items, len(items) == len(every))

@@ -30,7 +30,7 @@ import numpy as np
 from _common import machine_line, record_result
 from _label_data import fashion_mnist, tuxpaint
 
-from analysis.label_issue_estimate import run_queues
+from analysis.label_issue_estimate import PLANTS, PLANTS_DEFAULT, run_queues
 from analysis.label_issues import find_label_issues, out_of_sample_probs
 from winnow.config import get_settings
 from winnow.models import make_embedder
@@ -131,23 +131,32 @@ def evaluate_queues(
     *,
     seeds: int,
     precision: float,
+    plants: str = PLANTS_DEFAULT,
 ) -> list[str]:
     """The two queues at the default cut: true precision/recall beside the estimate."""
     x, y, names = data
     k = len(names)
     lines = [
-        f"{name}: queues at the precision cut {precision} ({seeds} planting seeds)",
+        f"{name}: queues at the precision cut {precision} ({seeds} planting seeds, "
+        f"{plants} plants)",
         "  noise                 likely: n  P true/est  R true/est"
         "   | possible: n  P true/est  R(both) true/est  | within 0.1"
         "  errors true/est  ceiling P@R0.75/0.8  time  goal",
     ]
+    n_close = 0
     for kind in ("uniform", "class-conditional"):
         for rate in rates:
             noisy = inject(y, rate, kind, k, seed)
             truth = noisy != y
             t0 = time.perf_counter()
             base = run_queues(
-                x, noisy, n_classes=k, seed=seed, target_precision=precision, seeds=seeds
+                x,
+                noisy,
+                n_classes=k,
+                seed=seed,
+                target_precision=precision,
+                seeds=seeds,
+                plants=plants,
             )
             est = base.estimate
             seconds = time.perf_counter() - t0
@@ -169,6 +178,7 @@ def evaluate_queues(
                 true[c] is None or guess[c] is None or abs(true[c] - guess[c]) <= TOLERANCE
                 for c in true
             )
+            n_close += close
             ceiling = "/".join(_ceiling(truth, both, r) for r in (0.75, 0.8))
             lines.append(
                 f"  {kind:<17} {rate:4.0%}  {len(likely):5d}  {_pair(true, guess, 'pl')}  "
@@ -177,6 +187,8 @@ def evaluate_queues(
                 f"       {int(truth.sum()):5d}/{est.errors:5.0f}  {ceiling:>9}"
                 f"  {seconds:6.1f}s  {_goal(name, kind, rate, true)}"
             )
+    settings = 2 * len(rates)
+    lines.append(f"  estimate within {TOLERANCE} on all four numbers: {n_close} of {settings}")
     return lines
 
 
@@ -253,6 +265,13 @@ def main() -> None:
     parser.add_argument("--record", action="store_true", help="append to RESULTS.md")
     parser.add_argument("--seeds", type=int, default=3, help="planting seeds of the estimate")
     parser.add_argument("--precision", type=float, default=0.9, help="the likely queue's cut")
+    parser.add_argument(
+        "--plants",
+        nargs="+",
+        choices=PLANTS,
+        default=[PLANTS_DEFAULT],
+        help="how planted flips pick their new label; several compare them in one run",
+    )
     parser.add_argument("--skip-filters", action="store_true", help="only the queues")
     parser.add_argument("--note", default="", help="a line recorded under the output")
     args = parser.parse_args()
@@ -265,9 +284,16 @@ def main() -> None:
     for name, data in sets:
         if not args.skip_filters:
             lines += evaluate(name, data, args.rates, args.seed)
-        lines += evaluate_queues(
-            name, data, args.rates, args.seed, seeds=args.seeds, precision=args.precision
-        )
+        for plants in args.plants:
+            lines += evaluate_queues(
+                name,
+                data,
+                args.rates,
+                args.seed,
+                seeds=args.seeds,
+                precision=args.precision,
+                plants=plants,
+            )
     if args.speed_n:
         lines += speed(args.speed_n, args.seed)
     lines += [f"load average {os.getloadavg()[0]:.1f}", machine_line()]

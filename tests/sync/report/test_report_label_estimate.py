@@ -40,7 +40,12 @@ def swapped_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def inputs(swapped_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    settings = Settings(data_dir=tmp_path_factory.mktemp("store"))
+    # 60 images are too few for the planted-flip estimate to vouch for 0.9 precision (the
+    # "likely" queue then stays empty: the estimate is cautious on small sets); these tests
+    # are about what the reports show, so the cut is lowered until the queue fills.
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("store"), audit={"label_issue_precision": 0.5}
+    )
     return settings, folder_inputs(swapped_dir, settings)
 
 
