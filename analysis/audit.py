@@ -65,6 +65,7 @@ class AuditOptions:
     # With ``resolution`` (sha256 -> ResolutionSignal at native size, or None), each cluster
     # keeps the copy with the highest effective resolution, then JPEG quality, not the largest.
     resolution: Callable[[str], ResolutionSignal | None] | None = None
+    resolution_workers: int = 1  # threads measuring ``resolution`` (decode + FFT free the GIL)
     verify: VerifyOptions = field(default_factory=VerifyOptions)
     n_folds: int = 5
     # Label issues: the "likely" queue's estimated precision, and how many planting seeds
@@ -216,6 +217,7 @@ def _duplicates(
             keep,
             lambda i: measure(shas[i]),
             vectors=None if vectors is None else vectors[first],
+            workers=opts.resolution_workers,
         )
     best = _best_similarity(len(content), pairs, sims)
     cluster = groups.cluster[codes]  # per good file

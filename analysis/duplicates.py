@@ -32,6 +32,7 @@ hashes is the extractor's job; the feature store does not keep them yet.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,21 +198,23 @@ def resolution_keepers(
     signal: Callable[[int], ResolutionSignal | None],
     *,
     vectors: np.ndarray | None = None,
+    workers: int = 1,
 ) -> np.ndarray:
     """Keepers re-chosen by effective resolution and JPEG quality (``keeper_order``), so an
     upscaled or re-compressed copy does not win on pixel count. ``signal(i)`` is measured only
-    for members of clusters with more than one item; a cluster where any member cannot be
+    for members of clusters with more than one item, on ``workers`` threads (a signal is a
+    decode and an FFT, both of which release the GIL); a cluster where any member cannot be
     measured keeps its ``keep`` choice. ``vectors`` (N, D) L2-normalised embeddings, when
     given, break ties by centrality (mean cosine to the other members). Members are tried in
     index order within ties, except that the previous keeper goes first."""
     clusters = np.asarray(cluster_ids)
     out = np.asarray(keep, dtype=bool).copy()
-    for c in np.unique(clusters):
-        members = np.flatnonzero(clusters == c)
-        if len(members) < 2:
-            continue
-        members = sorted(members, key=lambda i: not out[i])
-        signals = [signal(int(i)) for i in members]
+    ids, sizes = np.unique(clusters, return_counts=True)
+    shared = np.flatnonzero(np.isin(clusters, ids[sizes > 1]))
+    measured = dict(zip(shared.tolist(), _map(signal, shared.tolist(), workers), strict=True))
+    for c in ids[sizes > 1]:
+        members = sorted(np.flatnonzero(clusters == c), key=lambda i: not out[i])
+        signals = [measured[int(i)] for i in members]
         if any(s is None for s in signals):
             continue
         central = None
@@ -222,6 +225,13 @@ def resolution_keepers(
         out[members] = False
         out[best] = True
     return out
+
+
+def _map(fn: Callable[[int], ResolutionSignal | None], items: list[int], workers: int) -> list:
+    if workers <= 1 or len(items) < 2:
+        return [fn(i) for i in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(fn, items))
 
 
 def split_leakage(cluster_ids: np.ndarray, splits: np.ndarray) -> np.ndarray:

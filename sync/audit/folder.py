@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def audit_options(
         label_estimate_seeds=a.label_estimate_seeds,
         pixels=pixels if a.duplicate_verify else None,
         resolution=pixels.resolution,
+        resolution_workers=os.cpu_count() or 1,
         verify=VerifyOptions(
             candidate_cosine=a.duplicate_candidate_cosine,
             min_inliers=a.duplicate_min_inliers,

@@ -9,6 +9,7 @@ roots, SSRF guard, byte and pixel limits) and decoded small: JPEG draft mode str
 from __future__ import annotations
 
 import io
+import threading
 import weakref
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +34,7 @@ class SourcePixels:
         self.size = size
         self.trusted_roots = tuple(trusted_roots)
         self._uris: dict[str, list[str]] | None = None
+        self._lock = threading.Lock()
         self._reader: ImageReader | None = None
 
     def __call__(self, sha256: str) -> np.ndarray | None:
@@ -64,6 +66,10 @@ class SourcePixels:
         return None
 
     def _sources(self) -> dict[str, list[str]]:
+        with self._lock:  # the keeper's signals are measured on several threads
+            return self._load_sources()
+
+    def _load_sources(self) -> dict[str, list[str]]:
         if self._uris is None:
             self._uris = {}
             path = self.settings.store_path
@@ -76,9 +82,10 @@ class SourcePixels:
         return self._uris
 
     def _open(self) -> ImageReader:
-        if self._reader is None:
-            s = self.settings
-            reader = ImageReader(s.io, s.label_studio, s.s3, trusted_roots=self.trusted_roots)
-            weakref.finalize(self, reader.close)
-            self._reader = reader
-        return self._reader
+        with self._lock:
+            if self._reader is None:
+                s = self.settings
+                reader = ImageReader(s.io, s.label_studio, s.s3, trusted_roots=self.trusted_roots)
+                weakref.finalize(self, reader.close)
+                self._reader = reader
+            return self._reader

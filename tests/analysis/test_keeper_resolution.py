@@ -179,3 +179,30 @@ def test_band_ratios_match_the_plain_definition(name: str, factor: float) -> Non
     assert got.keys() == expected.keys()
     for s in FACTORS:
         assert got[s] == pytest.approx(expected[s], rel=1e-5, abs=1e-9)
+
+
+def test_signals_measured_on_threads_choose_the_same_keepers() -> None:
+    """Three clusters of real copies (an original, its 2x upscale, a q30 re-save) and one
+    singleton: measuring the signals on 4 threads keeps the same files as on one, and the
+    singleton is never measured."""
+    copies, clusters = [], []
+    for c, name in enumerate(sorted(PHOTOS)):
+        original = _photo(name)
+        copies += [_upscaled(original, 2.0), _jpeg(original, 30), original]
+        clusters += [c, c, c]
+    copies.append(_photo("coffee"))
+    clusters.append(len(PHOTOS))
+    cluster = np.array(clusters, np.int64)
+    pixels = np.array([c.width * c.height for c in copies], float)
+    keep = choose_keepers(cluster, quality=np.log(pixels))
+    measured: list[int] = []
+
+    def signal(i: int) -> ResolutionSignal:
+        measured.append(i)
+        return _signal(copies[i])
+
+    one = resolution_keepers(cluster, keep, signal, workers=1)
+    four = resolution_keepers(cluster, keep, signal, workers=4)
+    np.testing.assert_array_equal(one, four)
+    assert list(np.flatnonzero(one)) == [2, 5, 8, 9]  # each original, and the singleton
+    assert len(measured) == 18 and 9 not in measured
