@@ -8,6 +8,10 @@ without recording. The sync stores the ``updated_at`` its own writes produced (L
 returns the task from each write), so a sync's own writes are not re-read by the next one.
 Tasks missing from the listing were deleted. Each page is stored as it arrives, so an
 interrupted pull repeats only what it had not stored.
+
+Before listing, one request asks for the newest ``updated_at`` and the task count: when both
+equal what the state holds, nothing changed and the pull ends there (at 10,000 tasks the
+listing alone took about 5 s of Label Studio's time).
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ def pull(
     state.update_project(project, label_config=config)
     known = state.task_versions(project)
     report = PullReport(full=not known)
+    pending = state.pending_predictions(project)
+    if known and not pending and _unchanged_since(ls, project, known):
+        report.total = len(known)
+        return report
     live = {
         int(t["id"]): str(t["updated_at"])
         for t in _pages(ls, project, LISTING_PAGE_SIZE, include="id,updated_at")
@@ -65,7 +73,6 @@ def pull(
     gone = set(known) - set(live)
     state.delete_tasks(project, gone)
     report.deleted, report.total = len(gone), len(live)
-    pending = state.pending_predictions(project)
     changed = sorted(t for t, at in live.items() if known.get(t) != at or t in pending)
     image_key = image_key_of(config)
     pages = (
@@ -86,6 +93,28 @@ def pull(
         last_pull_at=dt.datetime.now(dt.UTC).timestamp(),
     )
     return report
+
+
+def _unchanged_since(ls: LabelStudio, project: int, known: dict[int, str]) -> bool:
+    """Whether nothing changed since the versions the state holds, from one small request:
+    the newest ``updated_at`` and the task count. A new task or any change raises the newest
+    timestamp (the sync's own writes are in ``known``), a deletion lowers the count, so
+    equal on both means the listing would find nothing to re-read."""
+    pager = ls_call(
+        f"read the newest task of project {project}",
+        ls.tasks.list,
+        project=project,
+        page=1,
+        page_size=1,
+        include="id,updated_at",
+        query=json.dumps({"ordering": ["-tasks:updated_at"]}),
+        resolve_uri=False,
+    )
+    newest = [str(t.model_dump(mode="json")["updated_at"]) for t in pager.items]
+    total = getattr(pager.response, "total", None) if pager.response is not None else None
+    if total is None or len(newest) != 1:
+        return False  # an answer we cannot read: list everything
+    return int(total) == len(known) and newest[0] == max(known.values())
 
 
 def fetch_batches(

@@ -1,0 +1,81 @@
+"""A pull when nothing changed costs one small request: the newest ``updated_at`` and the
+task count. Any change a listing would see (a data edit, an annotation, a new task, a
+deletion) must still make the pull list and re-read, against a real Label Studio."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+from label_studio_sdk import LabelStudio as LSClient
+
+import sync.review.pull as pull_module
+from sync.review.pull import pull
+from sync.review.state import SyncState
+from winnow.labelstudio import connect
+from winnow.labelstudio.label_config import build_label_config
+from winnow.services import LabelStudio
+
+pytestmark = pytest.mark.integration
+
+
+def _image(i: int) -> dict:
+    return {"image": f"/data/local-files/?d=none/{i}.png"}
+
+
+def test_only_a_change_makes_the_pull_list_the_project(
+    tmp_path: Path, label_studio: LabelStudio, ls_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = LSClient(base_url=label_studio.url, api_key=label_studio.api_key)
+    config = build_label_config(["cat", "dog"])
+    project = client.projects.create(title=f"probe {uuid.uuid4().hex[:6]}", label_config=config)
+    client.projects.import_tasks(
+        id=project.id, request=[{"data": _image(i)} for i in range(5)], commit_to_project=True
+    )
+    listings: list[int] = []
+    real = pull_module._pages
+
+    def counting(*args, **kwargs):
+        listings.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pull_module, "_pages", counting)
+    ls = connect(ls_settings)
+    with SyncState(tmp_path / "sync.sqlite") as state:
+
+        def again() -> tuple[int, int, int]:
+            before = len(listings)
+            report = pull(ls, project.id, state, page_size=10)
+            return len(listings) - before, report.fetched, report.deleted
+
+        assert pull(ls, project.id, state, page_size=10).fetched == 5
+        assert again() == (0, 0, 0)  # nothing changed: the probe alone, no listing
+        ids = sorted(state.task_ids(project.id))
+
+        client.tasks.update(id=ids[1], data=_image(99))
+        assert again() == (1, 1, 0)
+        assert again() == (0, 0, 0)
+
+        client.annotations.create(
+            id=ids[2],
+            result=[
+                {
+                    "from_name": "label",
+                    "to_name": "image",
+                    "type": "choices",
+                    "value": {"choices": ["dog"]},
+                }
+            ],
+        )
+        assert again() == (1, 1, 0)
+
+        client.tasks.delete(id=ids[0])
+        assert again() == (1, 0, 1)
+
+        client.projects.import_tasks(
+            id=project.id, request=[{"data": _image(7)}], commit_to_project=True
+        )
+        assert again() == (1, 1, 0)
+        assert again() == (0, 0, 0)
+        assert len(state.task_ids(project.id)) == 5
