@@ -4,9 +4,12 @@ incremental sync after a few reviewer edits cost, next to Label Studio's own ful
 
 Real mode (default): ``--count`` bench JPEGs are imported with `winnow import` (features
 stored once), then synced (embeddings off unless ``--embed``). The bench crops of one photo
-overlap, so many tasks are flagged and written: a heavy push. After ``--edits`` label edits
-the sync refits label issues only; the same edits are then made again with the stored audit
-parts dropped, which is what the sync did before audits were incremental (the whole audit).
+overlap, so many tasks are flagged and written: a heavy push. ``--source fashion-mnist`` uses
+the first ``--count`` Fashion-MNIST training images instead (real photos of clothes with their
+real labels, few duplicates: a project where label issues are most of what is flagged).
+After ``--edits`` label edits the sync refits label issues only; the same edits are then
+made again with the stored audit parts dropped, which is what the sync did before audits
+were incremental (the whole audit).
 
 Synthetic mode (``--synthetic N``): ``N`` tasks that point at the ``--count`` real images
 (content cached by sha256, so this measures the sync, not the embedder), bulk imported
@@ -19,6 +22,7 @@ fresh synthetic project of ``--rate-tasks`` tasks. ``--postgres``: Label Studio 
 instead of SQLite (a fresh, migrated-on-start database).
 
     python benchmarks/sync_queues.py [--count 1000] [--edits 100] [--embed]
+        [--source bench|fashion-mnist]
         [--synthetic N] [--concurrency 1,4,8] [--rate-tasks 2000] [--postgres]
         [--work DIR] [--record]
 """
@@ -37,6 +41,7 @@ import httpx
 from _common import machine_line, record_result
 from import_folder import CACHE, class_folder, label_studio
 from label_studio_sdk import LabelStudio as LSClient
+from PIL import Image
 from pydantic import SecretStr
 
 from analysis.audit import ISSUE_TYPES
@@ -44,6 +49,7 @@ from sync.importing.job import ImportOptions, run_import
 from sync.review.job import peak_memory_mb, run_sync
 from sync.review.state import SyncState, state_path
 from winnow.config import LabelStudioSettings, get_settings
+from winnow.datasets import load_fashion_mnist
 from winnow.labelstudio.label_config import find_label_control
 from winnow.services import LabelStudio
 from winnow.services.label_studio import installed_version
@@ -91,6 +97,19 @@ def _line(name: str, summary) -> str:
     )
 
 
+def fashion_folder(root: Path, count: int) -> Path:
+    """The first ``count`` Fashion-MNIST training images as PNGs, one folder per class."""
+    folder = root / f"fashion-{count}"
+    if folder.is_dir() and sum(1 for _ in folder.rglob("*.png")) == count:
+        return folder
+    images, labels, classes = load_fashion_mnist("train", limit=count)
+    for i, (image, label) in enumerate(zip(images, labels, strict=True)):
+        target = folder / classes[label].replace(" ", "-").replace("/", "-")
+        target.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(target / f"{i:05d}.png")
+    return folder
+
+
 def _settings(server, work: Path, **sync):
     ls = LabelStudioSettings(url=server.url, api_key=SecretStr(server.api_key))
     settings = get_settings(data_dir=work / "winnow-data", label_studio=ls)
@@ -100,29 +119,36 @@ def _settings(server, work: Path, **sync):
 def run_real(folder: Path, server, work: Path, edits: int, embed: bool) -> list[str]:
     settings = _settings(server, work)
     options = ImportOptions(str(folder), "sync bench", embed=embed)
+    started = time.perf_counter()
     summary = run_import(options, settings=settings)
+    print(f"winnow import of {summary.imported} images: {time.perf_counter() - started:.1f} s")
     project = summary.project_id
-    first = run_sync(settings, project, embed=embed)
-    noop = run_sync(settings, project, embed=embed)
+    runs = []
+
+    def sync(name: str):
+        result = run_sync(settings, project, embed=embed)
+        runs.append(_line(name, result))
+        print(runs[-1], flush=True)  # long runs: each result as it comes
+        return result
+
+    first = sync("first sync")
+    sync("no-op re-sync")
     edit_annotations(server, project, edits)
-    incremental = run_sync(settings, project, embed=embed)
+    sync(f"after {edits} label edits (incremental audit)")
     with SyncState(state_path(settings.data_dir)) as state:  # the audit as it was: whole
         for part in ("content", "labels"):
             state.put(f"audit_part:{project}:{part}", "null")
     edit_annotations(server, project, edits, skip=edits)
-    whole = run_sync(settings, project, embed=embed)
+    sync(f"after {edits} more label edits, whole audit (as before)")
     export_s, exported = full_export_s(server, project)
     flagged = first.findings.get("Review: all flagged", 0)
     return [
-        f"tasks: {summary.imported} (bench JPEGs, class folders), Label Studio 1.23 on "
-        f"{_db(server)}, embeddings {'on' if embed else 'off'}, "
+        f"tasks: {summary.imported} ({folder.name}: real images in class folders), Label Studio "
+        f"1.23 on {_db(server)}, embeddings {'on' if embed else 'off'}, "
         f"{settings.sync.write_concurrency} writes in flight; {flagged} flagged",
-        _line("first sync", first),
-        _line("no-op re-sync", noop),
-        _line(f"after {edits} label edits (incremental audit)", incremental),
-        _line(f"after {edits} more label edits, whole audit (as before)", whole),
+        *runs,
         f"Label Studio full JSON export for comparison: {export_s:.1f} s for {exported} tasks; "
-        f"first sync = {first.seconds / export_s:.0f}x the export",
+        f"first sync = {first.seconds / export_s:.1f}x the export",
     ]
 
 
@@ -177,10 +203,14 @@ def run_synthetic(folder: Path, server, work: Path, n: int, edits: int) -> list[
     settings = _settings(server, work)
     config, seeds = seed_project(server, settings, folder)
     project, import_s = synthetic_project(server, settings, config, seeds, n, "sync synthetic")
+    print(f"bulk import of {n} tasks: {import_s:.1f} s", flush=True)
     first = run_sync(settings, project, embed=False)
+    print(_line("first sync", first), flush=True)  # long runs: each result as it comes
     noop = run_sync(settings, project, embed=False)
+    print(_line("no-op re-sync", noop), flush=True)
     edit_annotations(server, project, edits)
     incremental = run_sync(settings, project, embed=False)
+    print(_line(f"after {edits} label edits", incremental), flush=True)
     export_s, exported = full_export_s(server, project)
     with SyncState(state_path(settings.data_dir)) as state:
         kinds = Counter(f.issue_type for f in state.findings(project))
@@ -248,6 +278,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1000, help="real images")
     parser.add_argument("--edits", type=int, default=100)
     parser.add_argument("--embed", action="store_true", help="real mode: embeddings on")
+    parser.add_argument("--source", choices=("bench", "fashion-mnist"), default="bench")
     parser.add_argument("--synthetic", type=int, default=0, help="synthetic tasks")
     parser.add_argument("--concurrency", default="", help="e.g. 1,4,8: push rate per level")
     parser.add_argument("--rate-tasks", type=int, default=2000)
@@ -259,7 +290,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         files_root = work / "files"
-        folder = class_folder(files_root, args.count)
+        if args.source == "fashion-mnist":
+            folder = fashion_folder(files_root, args.count)
+        else:
+            folder = class_folder(files_root, args.count)
         postgres = None
         if args.postgres:
             from winnow.services.postgres import PostgreSQL

@@ -34,13 +34,13 @@ def test_only_a_change_makes_the_pull_list_the_project(
         id=project.id, request=[{"data": _image(i)} for i in range(5)], commit_to_project=True
     )
     listings: list[int] = []
-    real = pull_module._pages
+    real = pull_module._listing
 
     def counting(*args, **kwargs):
         listings.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(pull_module, "_pages", counting)
+    monkeypatch.setattr(pull_module, "_listing", counting)
     ls = connect(ls_settings)
     with SyncState(tmp_path / "sync.sqlite") as state:
 
@@ -79,3 +79,23 @@ def test_only_a_change_makes_the_pull_list_the_project(
         assert again() == (1, 1, 0)
         assert again() == (0, 0, 0)
         assert len(state.task_ids(project.id)) == 5
+
+
+def test_first_pull_reads_every_task_by_selection_across_pages(
+    tmp_path: Path, label_studio: LabelStudio, ls_settings
+) -> None:
+    """The first pull re-reads by id selection, page_size ids a request: every task arrives
+    once, with its annotations, however the ids split into pages."""
+    client = LSClient(base_url=label_studio.url, api_key=label_studio.api_key)
+    config = build_label_config(["cat", "dog"])
+    project = client.projects.create(title=f"pages {uuid.uuid4().hex[:6]}", label_config=config)
+    cat = {"from_name": "label", "to_name": "image", "type": "choices"}
+    cat["value"] = {"choices": ["cat"]}
+    tasks = [{"data": _image(i), "annotations": [{"result": [cat]}]} for i in range(23)]
+    client.projects.import_tasks(id=project.id, request=tasks, commit_to_project=True)
+    with SyncState(tmp_path / "sync.sqlite") as state:
+        report = pull(connect(ls_settings), project.id, state, page_size=5)
+        rows = state.tasks(project.id)
+    assert (report.fetched, report.total, report.full) == (23, 23, True)
+    assert sorted(r.data["image"] for r in rows) == sorted(_image(i)["image"] for i in range(23))
+    assert all(len(r.annotations) == 1 for r in rows)
