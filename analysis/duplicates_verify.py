@@ -12,7 +12,10 @@ of its working copy (None when unreadable). Candidates run from the most similar
 a union-find; a candidate whose items are already in one group (by an earlier verified pair or
 a perceptual-hash pair passed as ``joined``) is not verified, because it cannot change the
 groups. Features are computed at most once per item, and only for items that get verified;
-the mirror image's features only for an item whose straight match failed.
+the mirror image's features only for an item whose straight match failed. With
+``workers`` > 1, later candidates are matched ahead on threads (:mod:`analysis.verify_ahead`):
+the same pairs, evidence and counts, sooner; a match started for a candidate that ends up
+skipped costs time only.
 """
 
 from __future__ import annotations
@@ -32,7 +35,8 @@ from analysis.geometric import (
     local_features,
     match_features,
 )
-from analysis.validation import check_float, check_indices
+from analysis.validation import check_float, check_indices, check_int
+from analysis.verify_ahead import Ahead, Once
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,9 @@ class VerifyOptions:
     min_inliers: int = 20  # RANSAC inliers needed (stereo pairs, other views: 11 to 46)
     min_ratio: float = 0.5  # inliers per ratio-test match (stereo 0.38-0.45; copies 0.62+)
     fallback_cosine: float = 0.90  # items without usable features: the plain cosine rule
+    # Threads matching candidates ahead of the in-order decisions (decoding, ORB and RANSAC
+    # release the GIL); the kept pairs are the same for any number (see ``_Ahead``).
+    workers: int = 1
 
 
 @dataclass
@@ -89,31 +96,38 @@ def verified_neighbors(
     known = np.zeros((0, 2), np.int64) if joined is None else joined
     for i, j in check_indices(known, "joined", (None, 2), n):
         groups.merge(int(i), int(j))
-    cache: dict[int, LocalFeatures | None] = {}
+    feats = Once(features)
 
-    def feats(i: int) -> LocalFeatures | None:
-        if i not in cache:
-            cache[i] = features(i)
-        return cache[i]
+    def judge(p: int) -> tuple[GeometricMatch | bool, bool]:
+        i, j = int(cand[p, 0]), int(cand[p, 1])
+        return _judge(float(cand_sims[p]), feats(i), feats(j), opts)
 
     out = VerifiedPairs(np.zeros((0, 2), np.int64), np.zeros(0, np.float32), [])
     out.candidates = len(cand)
     kept: list[int] = []
-    for p in np.argsort(-cand_sims, kind="stable"):
-        i, j, sim = int(cand[p, 0]), int(cand[p, 1]), float(cand_sims[p])
-        if groups.connected(i, j):
-            out.skipped += 1
-            continue
-        if opts.accept_cosine is not None and sim >= opts.accept_cosine:
-            match: GeometricMatch | bool = True
-        else:
-            match = _decide(sim, feats(i), feats(j), opts, out)
-        if match is not False:
-            groups.merge(i, j)
-            kept.append(int(p))
-            out.matches.append(match if isinstance(match, GeometricMatch) else None)
+    used: set[int] = set()
+    order = np.argsort(-cand_sims, kind="stable")
+    accept = np.inf if opts.accept_cosine is None else opts.accept_cosine
+    free = cand_sims.astype(np.float64) >= accept  # kept unverified, as float(sim) >= accept
+    workers = check_int(opts.workers, "workers", 1)
+    with Ahead(order, cand, groups, judge, workers=workers, free=free) as ahead:
+        for p in order:
+            i, j = int(cand[p, 0]), int(cand[p, 1])
+            if groups.connected(i, j):
+                out.skipped += 1
+                continue
+            if free[p]:
+                match: GeometricMatch | bool = True
+            else:
+                match, verified = ahead.result(int(p))
+                out.verified += verified
+                used.update((i, j))
+            if match is not False:
+                groups.merge(i, j)
+                kept.append(int(p))
+                out.matches.append(match if isinstance(match, GeometricMatch) else None)
     out.pairs, out.sims = cand[kept], cand_sims[kept]
-    out.shapes = {i: f.shape for i, f in cache.items() if f is not None}
+    out.shapes = {i: f.shape for i in sorted(used) if (f := feats(i)) is not None}
     return out
 
 
@@ -132,18 +146,14 @@ def features_from_pixels(
     return features
 
 
-def _decide(
-    sim: float,
-    fa: LocalFeatures | None,
-    fb: LocalFeatures | None,
-    opts: VerifyOptions,
-    out: VerifiedPairs,
-) -> GeometricMatch | bool:
-    """A match (kept, with evidence), True (kept without evidence) or False (rejected)."""
+def _judge(
+    sim: float, fa: LocalFeatures | None, fb: LocalFeatures | None, opts: VerifyOptions
+) -> tuple[GeometricMatch | bool, bool]:
+    """``(decision, verified)``: a match (kept, with evidence), True (kept without evidence)
+    or False (rejected), and whether the pixels were matched. Pure, so it runs on any thread."""
     usable = [f is not None and len(f.points) >= opts.min_inliers for f in (fa, fb)]
     if not all(usable):
-        return sim >= opts.fallback_cosine
-    out.verified += 1
+        return sim >= opts.fallback_cosine, False
     inliers, ratio = opts.min_inliers, opts.min_ratio
     match = match_features(fa, fb, min_inliers=inliers)  # type: ignore[arg-type]
-    return match if is_same_picture(match, min_inliers=inliers, min_ratio=ratio) else False
+    return (match if is_same_picture(match, min_inliers=inliers, min_ratio=ratio) else False), True

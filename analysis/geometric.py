@@ -50,12 +50,16 @@ class LocalFeatures:
 
     def mirror(self) -> tuple[np.ndarray, np.ndarray]:
         """Points and descriptors of the mirror image (empty when it cannot be reloaded)."""
-        if self.mirror_points is None or self.mirror_descriptors is None:
-            gray = None if self.reload is None else self.reload()
-            found = _detect_mirror(gray, self.n_features) if gray is not None else _EMPTY
-            object.__setattr__(self, "mirror_points", found[0])  # a cache, set once
-            object.__setattr__(self, "mirror_descriptors", found[1])
-        return self.mirror_points, self.mirror_descriptors  # type: ignore[return-value]
+        points, descriptors = self.mirror_points, self.mirror_descriptors
+        if points is not None and descriptors is not None:
+            return points, descriptors
+        gray = None if self.reload is None else self.reload()
+        found = _detect_mirror(gray, self.n_features) if gray is not None else _EMPTY
+        # A cache, set once. Two threads may both compute it (same result); each returns its
+        # own consistent pair, never one half from each.
+        object.__setattr__(self, "mirror_points", found[0])
+        object.__setattr__(self, "mirror_descriptors", found[1])
+        return found
 
 
 @dataclass(frozen=True)

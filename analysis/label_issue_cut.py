@@ -123,12 +123,15 @@ def recall_curve(planted_ranked: np.ndarray, planted: np.ndarray, n_cuts: int) -
 def count_errors(labels: np.ndarray, pred_probs: np.ndarray, recall: np.ndarray) -> float:
     """Estimated number of wrong labels ``E``: the smallest of three upper-ish estimates.
 
-    Cleanlab's count (``num_label_issues``, off-diagonal of the confident joint) overcounts
-    where classes look alike (Tux Paint: 127 for 76 true errors). The expected count under
-    Cleanlab's noise model, the sum of :func:`wrong_probability`, is below it where the probe
-    is unsure (Fashion-MNIST, 10% class-conditional noise: 476 for 500 errors, against 571 for
-    the count). The plants bound both: the top ``k`` hold at most ``k`` errors, which are
-    ``r(k)`` of all, so ``E <= k / r(k)``, tight only where the top of the ranking is pure
+    Cleanlab's count (``num_label_issues``, off-diagonal of the confident joint) also counts
+    the probe's own mistakes on correct labels (Tux Paint: 127 for 76 true errors; with no
+    injected noise it flags 33 stamps, about 29 of them plainly right, such as a duck under
+    "animals"). Plants cannot remove that floor: they measure how often an error is flagged,
+    not how many right labels are. The expected count under Cleanlab's noise model, the sum
+    of :func:`wrong_probability`, is below it where the probe is unsure (Fashion-MNIST, 10%
+    class-conditional noise: 476 for 500 errors, against 571 for the count). The plants bound
+    both: the top ``k`` hold at most ``k`` errors, which are ``r(k)`` of all, so
+    ``E <= k / r(k)``, tight only where the top of the ranking is pure
     (:data:`MIN_BOUND_RECALL`). ``recall`` float ``(M + 1,)`` from :func:`recall_curve`.
     """
     cleanlab_count = float(cleanlab.count.num_label_issues(labels, pred_probs))

@@ -59,17 +59,19 @@ def audit_options(
     ``roots``: folders the operator named, whose files the duplicate check may read again."""
     a = settings.audit
     pixels = SourcePixels(settings, size=a.duplicate_working_size, trusted_roots=roots)
+    threads = os.cpu_count() or 1  # the keeper's signals and the geometric checks alike
     return AuditOptions(
         checks=checks or frozenset(ISSUE_TYPES),
         label_issue_precision=a.label_issue_precision,
         label_estimate_seeds=a.label_estimate_seeds,
         pixels=pixels if a.duplicate_verify else None,
         resolution=pixels.resolution,
-        resolution_workers=os.cpu_count() or 1,
+        resolution_workers=threads,
         verify=VerifyOptions(
             candidate_cosine=a.duplicate_candidate_cosine,
             min_inliers=a.duplicate_min_inliers,
             min_ratio=a.duplicate_min_inlier_ratio,
+            workers=threads,
         ),
     )
 

@@ -81,6 +81,7 @@ class BackboneEmbedder(TorchImageEmbedder):
                     "WINNOW_EMBEDDING__PRECISION=fp32 or WINNOW_EMBEDDING__RUNTIME=openvino"
                 )
             self.model_id = precision_model_id(self.model_id, settings.precision)
+        if self.runtime == "openvino":
             spec = ExportSpec(model, tuple(mean_px), tuple(std_px), size)
             self._openvino = compile_backbone(
                 spec,
