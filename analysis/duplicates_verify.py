@@ -53,7 +53,7 @@ class VerifyOptions:
     min_ratio: float = 0.5  # inliers per ratio-test match (stereo 0.38-0.45; copies 0.62+)
     fallback_cosine: float = 0.90  # items without usable features: the plain cosine rule
     # Threads matching candidates ahead of the in-order decisions (decoding, ORB and RANSAC
-    # release the GIL); the kept pairs are the same for any number (see ``_Ahead``).
+    # release the GIL); the kept pairs are the same for any number (see ``verify_ahead.Ahead``).
     workers: int = 1
 
 
