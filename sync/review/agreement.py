@@ -76,7 +76,7 @@ def ontology_warnings(tasks: list[TaskRow], control: LabelControl) -> list[str]:
 def project_kappa(tasks: list[TaskRow], control: LabelControl) -> float | None:
     """Fleiss' kappa over the tasks with 2+ annotations; None when there are none."""
     table = annotations_table(tasks, control)
-    shared = table.groupby("task_id").filter(lambda g: len(g) >= 2)
+    shared = table[table.groupby("task_id")["task_id"].transform("size") >= 2]
     if shared.empty:
         return None
     kappa = fleiss_kappa(count_table(shared).to_numpy())

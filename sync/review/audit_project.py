@@ -124,15 +124,15 @@ def audit_tasks(
     issues = _most_severe_first(pd.concat([content, labels], ignore_index=True))
     parts = [issues, _box_issues(table, control), extra, pii]
     issues = pd.concat([p for p in parts if p is not None and len(p)], ignore_index=True)
-    by_uri = table.set_index("uri")
+    task_of = dict(zip(table["uri"], table["task_id"], strict=True))
+    sha_of = dict(zip(table["uri"], table["sha256"], strict=True))
     findings: dict[tuple[int, str], Finding] = {}
     for row in issues.itertuples(index=False):
-        task = by_uri.loc[row.path]
-        sha = task["sha256"] if isinstance(task["sha256"], str) else None
+        sha = sha_of[row.path] if isinstance(sha_of[row.path], str) else None
         given = row.given_label if isinstance(row.given_label, str) else None
         if sha is not None and (sha, given or "", row.issue_type) in dismissed:
             continue
-        key = (int(task["task_id"]), row.issue_type)
+        key = (int(task_of[row.path]), row.issue_type)
         if key in findings:  # one finding per task and type: the most severe
             continue
         findings[key] = Finding(

@@ -49,10 +49,15 @@ def pii_issues(tasks: list[TaskRow], table: pd.DataFrame, settings: Settings) ->
         *(faces.classes if faces else ()),
     ]
     options = DetectionAuditOptions(min_score=settings.detection.score_threshold)
-    result = detection_audit(files, objects, found_faces, classes=classes, options=options)
+    # Once per content, then one finding per task showing it: a project of 100k tasks over
+    # a few thousand images would otherwise build 100k per-file count records.
+    contents = pd.DataFrame({"uri": shas, "sha256": shas})
+    result = detection_audit(contents, objects, found_faces, classes=classes, options=options)
     issues = result.issues[result.issues["issue_type"] == "pii"]
-    sha_of = dict(zip(files["uri"], files["sha256"], strict=True))
-    return with_face_notes(issues, sha_of, found_faces, min_score=options.min_score)
+    same = {sha: sha for sha in shas}  # the contents' paths are their hashes
+    issues = with_face_notes(issues, same, found_faces, min_score=options.min_score)
+    per_task = files.merge(issues.rename(columns={"path": "sha256"}), on="sha256")
+    return per_task.drop(columns="sha256").rename(columns={"uri": "path"})[ISSUE_COLUMNS]
 
 
 def _object_detector(settings: Settings):

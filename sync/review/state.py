@@ -142,19 +142,14 @@ class SyncState:
             "FROM tasks WHERE project=? ORDER BY task_id",
             (project,),
         )
-        return [
-            TaskRow(
-                r[0],
-                r[1],
-                json.loads(r[2]),
-                json.loads(r[3]),
-                json.loads(r[4]),
-                json.loads(r[5]),
-                r[6],
-                r[7],
-            )
-            for r in rows
-        ]
+        out: list[TaskRow] = []
+        while chunk := rows.fetchmany(_DECODE_CHUNK):
+            data, meta, annotations, predictions = (_loads_many(chunk, i) for i in (2, 3, 4, 5))
+            out += [
+                TaskRow(r[0], r[1], d, m, a, p, r[6], r[7])
+                for r, d, m, a, p in zip(chunk, data, meta, annotations, predictions, strict=True)
+            ]
+        return out
 
     def task_ids(self, project: int) -> set[int]:
         rows = self._db.execute("SELECT task_id FROM tasks WHERE project=?", (project,))
@@ -289,6 +284,16 @@ class SyncState:
 
 def state_path(data_dir: Path) -> Path:
     return Path(data_dir) / "sync.sqlite"
+
+
+_DECODE_CHUNK = 5000  # rows whose JSON columns are decoded in one call
+
+
+def _loads_many(rows: list[tuple], column: int) -> list[Any]:
+    """One JSON column of many rows, decoded as one array: the decoder then shares each
+    key string across the rows (per-row decoding allocates every key again, a third of a
+    100k-task project's memory) and is faster."""
+    return json.loads("[" + ",".join(r[column] for r in rows) + "]")
 
 
 def _dump(value: Any) -> str:
