@@ -30,7 +30,7 @@ import numpy as np
 from _common import machine_line, record_result
 from _label_data import fashion_mnist, tuxpaint
 
-from analysis.label_issue_estimate import PLANTS, PLANTS_DEFAULT, run_queues
+from analysis.label_issue_estimate import MIN_PROBE_ACCURACY, PLANTS, PLANTS_DEFAULT, run_queues
 from analysis.label_issues import find_label_issues, out_of_sample_probs
 from winnow.config import get_settings
 from winnow.models import make_embedder
@@ -141,10 +141,10 @@ def evaluate_queues(
         f"{plants} plants)",
         "  noise                 likely: n  P true/est  R true/est"
         "   | possible: n  P true/est  R(both) true/est  | within 0.1"
-        "  errors true/est  ceiling P@R0.75/0.8  time  goal",
+        "  errors true/est  ceiling P@R0.75/0.8  probe acc true/est  time  goal",
     ]
     lines.append(_clean_line(x, y, k, seed, seeds=seeds, precision=precision, plants=plants))
-    n_close = 0
+    n_close, misses_flagged, hits_flagged = 0, 0, 0
     for kind in ("uniform", "class-conditional"):
         for rate in rates:
             noisy = inject(y, rate, kind, k, seed)
@@ -180,16 +180,26 @@ def evaluate_queues(
                 for c in true
             )
             n_close += close
+            flagged = est.warning is not None  # the estimate says it is unreliable
+            misses_flagged += flagged and not close
+            hits_flagged += flagged and close
+            right = ~truth  # accuracy on the labels left as the data set gave them
+            acc_true = float(np.mean(base.probs.argmax(1)[right] == noisy[right]))
+            probe = f"{acc_true:.2f}/{est.probe_accuracy:.2f}{'!' if flagged else ' '}"
             ceiling = "/".join(_ceiling(truth, both, r) for r in (0.75, 0.8))
             lines.append(
                 f"  {kind:<17} {rate:4.0%}  {len(likely):5d}  {_pair(true, guess, 'pl')}  "
                 f"{_pair(true, guess, 'rl')}   | {len(possible):5d}  {_pair(true, guess, 'pp')}  "
                 f"{_pair(true, guess, 'rp')}      | {'yes' if close else 'NO ':<3}"
                 f"       {int(truth.sum()):5d}/{est.errors:5.0f}  {ceiling:>9}"
-                f"  {seconds:6.1f}s  {_goal(name, kind, rate, true)}"
+                f"  {probe:>19}  {seconds:6.1f}s  {_goal(name, kind, rate, true)}"
             )
     settings = 2 * len(rates)
-    lines.append(f"  estimate within {TOLERANCE} on all four numbers: {n_close} of {settings}")
+    lines.append(
+        f"  estimate within {TOLERANCE} on all four numbers: {n_close} of {settings}; "
+        f"marked unreliable (!, probe accuracy est. < {MIN_PROBE_ACCURACY}): "
+        f"{misses_flagged} of the {settings - n_close} misses, {hits_flagged} of the {n_close} hits"
+    )
     return lines
 
 

@@ -123,6 +123,11 @@ def render(summary) -> None:
             f"{_num(estimate['recall_possible'])}",
             highlight=False,
         )
+        from analysis.label_issue_estimate import weak_probe_warning
+
+        warning = weak_probe_warning(estimate.get("probe_accuracy"))
+        if warning:
+            console.print(f"[yellow]label-issue estimate {warning}[/]", highlight=False)
     for line in summary.ontology:
         console.print(f"[yellow]class names that look like one class:[/] {line}", highlight=False)
 

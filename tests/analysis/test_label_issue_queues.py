@@ -14,7 +14,13 @@ from analysis.label_issue_cut import (
     recall_curve,
     wrong_probability,
 )
-from analysis.label_issue_estimate import plant_flips, run_queues
+from analysis.label_issue_estimate import (
+    MIN_PROBE_ACCURACY,
+    plant_flips,
+    probe_accuracy,
+    run_queues,
+    weak_probe_warning,
+)
 from winnow.config import get_settings
 from winnow.datasets import embed_small_images, load_fashion_mnist
 from winnow.errors import WinnowError
@@ -62,6 +68,32 @@ def test_likely_queue_is_a_precise_prefix_of_the_flags(noisy_fashion: dict) -> N
     assert run.estimate.precision_likely == point.estimated_precision("likely")
     # the estimated error count is of the order of the 90 flips made (plus the data's own)
     assert 0.5 * truth.sum() <= run.estimate.errors <= 1.5 * truth.sum()
+
+
+def test_a_weak_probe_marks_the_estimate_unreliable(noisy_fashion: dict) -> None:
+    """At 600 images the probe is right on about 64% of the right labels and the estimate
+    puts the likely queue's precision at 0.90 where it is 0.67: the estimate must say so."""
+    x, noisy = noisy_fashion["x"], noisy_fashion["noisy"]
+    truth = noisy != noisy_fashion["clean"]
+    run = run_queues(x, noisy, n_classes=10)
+    est = run.estimate
+    assert est is not None and est.probe_accuracy is not None
+    true_accuracy = np.mean(run.probs.argmax(1)[~truth] == noisy[~truth])
+    assert est.probe_accuracy < MIN_PROBE_ACCURACY and true_accuracy < MIN_PROBE_ACCURACY
+    assert est.precision_likely - truth[run.point.likely].mean() > 0.1  # why it warns
+    assert est.warning is not None and "over-estimated" in est.warning
+    assert "unreliable" in est.line("likely") and "unreliable" in est.line("possible")
+    assert est.as_dict()["probe_accuracy"] == est.probe_accuracy  # kept with the findings
+
+
+def test_probe_accuracy_discounts_the_labels_estimated_wrong() -> None:
+    labels = np.array([0, 0, 1, 1, 2, 2, 0, 1, 2, 0])
+    probs = np.eye(3)[[0, 0, 1, 1, 2, 2, 0, 1, 1, 2]]  # agrees with 8 of the 10 labels
+    assert probe_accuracy(labels, probs, None) == pytest.approx(0.8)
+    assert probe_accuracy(labels, probs, 2) == pytest.approx(1.0)  # 8 of the 8 estimated right
+    assert probe_accuracy(labels, probs, 1) == pytest.approx(8 / 9)
+    assert weak_probe_warning(None) is None and weak_probe_warning(MIN_PROBE_ACCURACY) is None
+    assert "79%" in weak_probe_warning(0.79)
 
 
 @pytest.mark.xfail(

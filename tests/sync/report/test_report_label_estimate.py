@@ -72,6 +72,9 @@ def test_data_report_shows_the_queue_estimate(inputs, tmp_path: Path) -> None:
             assert (shown == "None") if want is None else float(shown) == pytest.approx(want)
     note = page.xpath('//section[@id="audit"]//p[contains(., "planted")]')[0].text_content()
     assert f"{estimate.plants} known label flips" in note and f"{estimate.seeds} seed" in note
+    warned = page.xpath('//*[@data-key="queue:estimate-warning"]')
+    assert len(warned) == (estimate.warning is not None)  # shown exactly when it applies
+    assert all(estimate.warning in w.text_content() for w in warned)
 
 
 def test_no_estimate_no_queue_table(inputs) -> None:
@@ -121,3 +124,18 @@ def test_model_report_measures_cleaning_the_likely_queue(inputs) -> None:
         shown = page.xpath(f'//*[@data-metric="cleaning:{mode}"]')[0].get("data-value")
         assert float(shown) == pytest.approx(gain.accuracy[mode])
     assert int(page.xpath('//*[@data-key="queue:likely"]')[0].get("data-value")) == labels.n_likely
+
+
+def test_an_unreliable_estimate_is_said_beside_the_queues(inputs) -> None:
+    """A weak probe (estimated right on 60% of the right labels) puts the warning under the
+    queue table, in the words the CLI and the Views use."""
+    from dataclasses import replace
+
+    _, data = inputs
+    weak = replace(data.result.label_estimate, probe_accuracy=0.6)
+    report = build_data_report(
+        data.result.files, data.result.issues, projection="tsne", label_estimate=weak
+    )
+    page = lxml_html.fromstring(render_data_report(report, {}))
+    (warned,) = page.xpath('//section[@id="audit"]//*[@data-key="queue:estimate-warning"]')
+    assert weak.warning in warned.text_content() and "60%" in weak.warning
