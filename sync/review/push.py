@@ -32,6 +32,7 @@ from typing import Any
 from label_studio_sdk import LabelStudio
 
 from sync.review.evidence_keep import kept_panel, material_fingerprints
+from sync.review.field_drift import only_numbers_drifted
 from sync.review.pool import run_bounded
 from sync.review.pull import fetch_batches, task_row
 from sync.review.queues import (
@@ -149,7 +150,9 @@ def plan_task(
     plan = TaskPlan(task)
     kept = kept_panel(task, fingerprint) if findings else None
     data, meta = wanted_data(task, findings, evidence if kept is None else kept)
-    changed = data != task.data or meta != task.meta
+    changed = (data != task.data or meta != task.meta) and not only_numbers_drifted(
+        (task.data, task.meta), (data, meta)
+    )
     if changed and kept is not None and evidence is not None:
         data, meta = wanted_data(task, findings, evidence)
     if changed:
