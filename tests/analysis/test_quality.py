@@ -130,3 +130,14 @@ def test_scores_are_in_unit_interval_and_flags_match_scores(rows) -> None:
 def test_missing_column_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="blur"):
         quality_scores(pd.DataFrame({"brightness": [0.5]}))
+
+
+def test_a_set_of_tiny_images_is_not_odd_size_but_one_tiny_image_is(
+    photos: dict[str, Image.Image],
+) -> None:
+    """Fashion-MNIST-like sets (every image 28 px) are small by design; one 24-px image
+    among photos is odd."""
+    tiny = [_row(p.resize((28, 28))) for p in photos.values()]
+    assert not _flags(tiny)["odd_size"].any()
+    mixed = [_row(p) for p in photos.values()] + [_row(photos["coffee"].resize((24, 24)))]
+    assert _flags(mixed)["odd_size"].tolist() == [False] * len(photos) + [True]
