@@ -16,7 +16,12 @@ selection of the same size costs what page 1 does).
 
 Before listing, one request asks for the newest ``updated_at`` and the task count: when both
 equal what the state holds, nothing changed and the pull ends there (at 10,000 tasks the
-listing alone took about 5 s of Label Studio's time).
+listing alone took about 5 s of Label Studio's time). When something changed, the listing is
+filtered to tasks updated since the last pull's newest timestamp (the watermark); if the
+count then adds up (the known tasks plus the new ones), nothing was deleted and the rest of
+the project need not be listed. At 100,000 tasks the full listing is 20 pages and about 50 s;
+after 100 edits the filtered one is the edits plus the last sync's own writes. A count that
+does not add up, or a Label Studio that refuses the filter, falls back to the full listing.
 """
 
 from __future__ import annotations
@@ -68,10 +73,17 @@ def pull(
     known = state.task_versions(project)
     report = PullReport(full=not known)
     pending = state.pending_predictions(project)
-    if known and not pending and _unchanged_since(ls, project, known):
-        report.total = len(known)
-        return report
-    live = {int(t["id"]): str(t["updated_at"]) for t in _listing(ls, project)}
+    live = None
+    if known and not pending:
+        newest, total = _newest_and_count(ls, project)
+        if total == len(known) and newest == max(known.values()):
+            report.total = len(known)
+            return report
+        watermark = state.project_info(project)["watermark"]
+        if total is not None and watermark:
+            live = _live_if_nothing_deleted(ls, project, known, watermark, total)
+    if live is None:
+        live = {int(t["id"]): str(t["updated_at"]) for t in _listing(ls, project)}
     gone = set(known) - set(live)
     state.delete_tasks(project, gone)
     report.deleted, report.total = len(gone), len(live)
@@ -92,11 +104,11 @@ def pull(
     return report
 
 
-def _unchanged_since(ls: LabelStudio, project: int, known: dict[int, str]) -> bool:
-    """Whether nothing changed since the versions the state holds, from one small request:
-    the newest ``updated_at`` and the task count. A new task or any change raises the newest
-    timestamp (the sync's own writes are in ``known``), a deletion lowers the count, so
-    equal on both means the listing would find nothing to re-read."""
+def _newest_and_count(ls: LabelStudio, project: int) -> tuple[str | None, int | None]:
+    """The newest ``updated_at`` and the task count, from one small request (None: an answer
+    we cannot read). A new task or any change raises the newest timestamp (the sync's own
+    writes are in the state), a deletion lowers the count, so both equal to the state's means
+    a listing would find nothing to re-read."""
     pager = ls_call(
         f"read the newest task of project {project}",
         ls.tasks.list,
@@ -110,9 +122,34 @@ def _unchanged_since(ls: LabelStudio, project: int, known: dict[int, str]) -> bo
     )
     newest = [str(t.model_dump(mode="json")["updated_at"]) for t in pager.items]
     total = getattr(pager.response, "total", None) if pager.response is not None else None
-    if total is None or len(newest) != 1:
-        return False  # an answer we cannot read: list everything
-    return int(total) == len(known) and newest[0] == max(known.values())
+    return (newest[0] if len(newest) == 1 else None), (None if total is None else int(total))
+
+
+def _live_if_nothing_deleted(
+    ls: LabelStudio, project: int, known: dict[int, str], watermark: str, total: int
+) -> dict[int, str] | None:
+    """Every task's ``updated_at`` from a listing of the tasks updated at or after
+    ``watermark`` alone, when the count shows nothing was deleted; else None."""
+    since = {"conjunction": "and", "items": [_updated_since(watermark)]}
+    try:
+        changed = {int(t["id"]): str(t["updated_at"]) for t in _listing(ls, project, since)}
+    except LabelStudioError:  # a server that refuses the filter: list everything
+        return None
+    new = changed.keys() - known.keys()
+    if total != len(known) + len(new):
+        return None  # something was deleted (or the listing missed a task): list everything
+    return {**known, **changed}
+
+
+def _updated_since(watermark: str) -> dict[str, str]:
+    """A Data Manager filter item: tasks updated at or after ``watermark`` (equal times are
+    listed, and those not changed are not re-read)."""
+    return {
+        "filter": "filter:tasks:updated_at",
+        "operator": "greater_or_equal",
+        "type": "Datetime",
+        "value": watermark,
+    }
 
 
 def fetch_batches(
@@ -158,10 +195,13 @@ def task_row(task: dict[str, Any], image_key: str | None) -> TaskRow:
     )
 
 
-def _listing(ls: LabelStudio, project: int) -> Iterator[dict[str, Any]]:
-    """Every task's id and ``updated_at``, page by page; ends on a short page or Label
-    Studio's 'Invalid page'."""
+def _listing(
+    ls: LabelStudio, project: int, filters: dict[str, Any] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every task's (or every ``filters``-matching task's) id and ``updated_at``, page by page;
+    ends on a short page or Label Studio's 'Invalid page'."""
     number = 1
+    query = {} if filters is None else {"query": json.dumps({"filters": filters})}
     while True:
         try:
             pager = ls_call(
@@ -173,6 +213,7 @@ def _listing(ls: LabelStudio, project: int) -> Iterator[dict[str, Any]]:
                 fields="task_only",
                 include="id,updated_at",
                 resolve_uri=False,
+                **query,
             )
         except LabelStudioError as exc:
             if refusal_status(exc) == 404:

@@ -1,6 +1,8 @@
 """A pull when nothing changed costs one small request: the newest ``updated_at`` and the
 task count. Any change a listing would see (a data edit, an annotation, a new task, a
-deletion) must still make the pull list and re-read, against a real Label Studio."""
+deletion) must still make the pull list and re-read, against a real Label Studio: a listing
+of the tasks updated since the last pull when nothing was deleted, the whole project when
+something was."""
 
 from __future__ import annotations
 
@@ -33,29 +35,35 @@ def test_only_a_change_makes_the_pull_list_the_project(
     client.projects.import_tasks(
         id=project.id, request=[{"data": _image(i)} for i in range(5)], commit_to_project=True
     )
-    listings: list[int] = []
+    listings: list[str] = []
+    sizes: list[int] = []
     real = pull_module._listing
 
-    def counting(*args, **kwargs):
-        listings.append(1)
-        return real(*args, **kwargs)
+    def counting(ls, project, filters=None):
+        listings.append("all" if filters is None else "since")
+        items = list(real(ls, project, filters))
+        sizes.append(len(items))
+        return iter(items)
 
     monkeypatch.setattr(pull_module, "_listing", counting)
     ls = connect(ls_settings)
     with SyncState(tmp_path / "sync.sqlite") as state:
 
-        def again() -> tuple[int, int, int]:
+        def again() -> tuple[list[str], int, int]:
             before = len(listings)
             report = pull(ls, project.id, state, page_size=10)
-            return len(listings) - before, report.fetched, report.deleted
+            assert report.total == len(client.tasks.list(project=project.id).items)
+            return listings[before:], report.fetched, report.deleted
 
         assert pull(ls, project.id, state, page_size=10).fetched == 5
-        assert again() == (0, 0, 0)  # nothing changed: the probe alone, no listing
+        assert again() == ([], 0, 0)  # nothing changed: the probe alone, no listing
         ids = sorted(state.task_ids(project.id))
 
         client.tasks.update(id=ids[1], data=_image(99))
-        assert again() == (1, 1, 0)
-        assert again() == (0, 0, 0)
+        assert again() == (["since"], 1, 0)  # only what changed since the last pull is listed
+        assert sizes[-1] <= 2  # the edit, and the task at the watermark itself (>=), not all 5
+        assert again() == ([], 0, 0)
+        assert state.tasks(project.id)[1].data == _image(99)
 
         client.annotations.create(
             id=ids[2],
@@ -68,16 +76,17 @@ def test_only_a_change_makes_the_pull_list_the_project(
                 }
             ],
         )
-        assert again() == (1, 1, 0)
+        assert again() == (["since"], 1, 0)
 
         client.tasks.delete(id=ids[0])
-        assert again() == (1, 0, 1)
+        assert again() == (["since", "all"], 0, 1)  # the count misses one: list everything
+        assert ids[0] not in state.task_ids(project.id)
 
         client.projects.import_tasks(
             id=project.id, request=[{"data": _image(7)}], commit_to_project=True
         )
-        assert again() == (1, 1, 0)
-        assert again() == (0, 0, 0)
+        assert again() == (["since"], 1, 0)
+        assert again() == ([], 0, 0)
         assert len(state.task_ids(project.id)) == 5
 
 
