@@ -141,3 +141,12 @@ def test_a_set_of_tiny_images_is_not_odd_size_but_one_tiny_image_is(
     assert not _flags(tiny)["odd_size"].any()
     mixed = [_row(p) for p in photos.values()] + [_row(photos["coffee"].resize((24, 24)))]
     assert _flags(mixed)["odd_size"].tolist() == [False] * len(photos) + [True]
+
+
+def test_exposure_most_of_the_set_shares_is_not_flagged(photos: dict[str, Image.Image]) -> None:
+    """Items on black (like Fashion-MNIST) are the data's look; one dark copy among normal
+    photos is still flagged."""
+    darkened = [_row(ImageEnhance.Brightness(p).enhance(0.15)) for p in photos.values()]
+    assert not _flags(darkened)["dark"].any()
+    mixed = [_row(p) for p in photos.values()] + darkened[:1]
+    assert _flags(mixed)["dark"].tolist() == [False] * len(photos) + [True]
