@@ -20,7 +20,8 @@ listing alone took about 5 s of Label Studio's time). When something changed, th
 filtered to tasks updated since the last pull's newest timestamp (the watermark); if the
 count then adds up (the known tasks plus the new ones), nothing was deleted and the rest of
 the project need not be listed. At 100,000 tasks the full listing is 20 pages and about 50 s;
-after 100 edits the filtered one is the edits plus the last sync's own writes. A count that
+after 100 edits the filtered one is the edits, plus the last sync's own writes when no no-op
+pull has run since (a no-op pull moves the watermark past them). A count that
 does not add up, or a Label Studio that refuses the filter, falls back to the full listing.
 """
 
@@ -77,6 +78,9 @@ def pull(
     if known and not pending:
         newest, total = _newest_and_count(ls, project)
         if total == len(known) and newest == max(known.values()):
+            # Every task up to ``newest`` is as stored, the sync's own last writes included:
+            # moving the watermark there keeps them out of the next filtered listing.
+            state.update_project(project, watermark=newest)
             report.total = len(known)
             return report
         watermark = state.project_info(project)["watermark"]

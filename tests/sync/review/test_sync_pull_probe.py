@@ -13,7 +13,7 @@ import pytest
 from label_studio_sdk import LabelStudio as LSClient
 
 import sync.review.pull as pull_module
-from sync.review.pull import pull
+from sync.review.pull import image_key_of, pull, task_row
 from sync.review.state import SyncState
 from winnow.labelstudio import connect
 from winnow.labelstudio.label_config import build_label_config
@@ -88,6 +88,17 @@ def test_only_a_change_makes_the_pull_list_the_project(
         assert again() == (["since"], 1, 0)
         assert again() == ([], 0, 0)
         assert len(state.task_ids(project.id)) == 5
+
+        # The sync's own writes (stored with the updated_at they produced) are not re-read,
+        # and once a no-op pull has seen them they leave the filtered listing too.
+        image_key = image_key_of(config)
+        for task_id in sorted(state.task_ids(project.id))[:3]:
+            own = client.tasks.update(id=task_id, data={**_image(task_id), "winnow_flag": 1})
+            state.put_tasks(project.id, [task_row(own.model_dump(mode="json"), image_key)])
+        assert again() == ([], 0, 0)
+        client.tasks.update(id=ids[4], data=_image(44))
+        assert again() == (["since"], 1, 0)
+        assert sizes[-1] <= 2  # the edit and the watermark's own task, not the three own writes
 
 
 def test_first_pull_reads_every_task_by_selection_across_pages(
