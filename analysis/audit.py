@@ -26,7 +26,14 @@ from analysis.embedding_pairs import embedding_knn, embedding_neighbors, knn_wit
 from analysis.findings import ISSUE_COLUMNS
 from analysis.integrity import wrong_extension_mask
 from analysis.label_issue_cut import PRECISION_DEFAULT
-from analysis.label_issue_estimate import SEEDS, QueueEstimate, run_queues
+from analysis.label_issue_estimate import (
+    SEEDS,
+    QueueEstimate,
+    QueueRun,
+    rescore_queues,
+    run_queues,
+)
+from analysis.label_probe import LabelProbe
 from analysis.label_set_issues import disagreements, label_set_issues
 from analysis.outliers import OUTLIER_K, find_outliers
 from analysis.quality import CHECKS as QUALITY_CHECKS
@@ -76,6 +83,9 @@ class AuditOptions:
     # the sync's table, "+" in the reports'), audited per class (analysis.label_set_issues).
     # None: a label is one class, even when it holds the separator.
     label_set_separator: str | None = None
+    # A probe from an earlier fit over the same files and classes: label issues are then
+    # rescored on its probabilities instead of refitted (analysis.label_probe).
+    label_probe: LabelProbe | None = None
     quality: QualityThresholds = field(default_factory=QualityThresholds)
 
     def __post_init__(self) -> None:
@@ -89,6 +99,7 @@ class AuditResult:
     issues: pd.DataFrame  # ISSUE_COLUMNS, most severe first
     files: pd.DataFrame  # one row per file, every score
     label_estimate: QueueEstimate | None = None  # how far to trust the label-issue queues
+    label_probe: LabelProbe | None = None  # what the label-issue fit (or rescore) stood on
 
 
 def audit(
@@ -107,7 +118,7 @@ def audit(
     require_columns(table, ["uri", "sha256", "label", "split", "error_kind", "format"])
     files = table.reset_index(drop=True).copy()
     rows: list[dict] = []
-    estimate = None
+    estimate = probe = None
     ok = files["error_kind"].isna().to_numpy()
     if "unreadable" in opts.checks:
         rows += _unreadable(files[~ok])
@@ -122,7 +133,7 @@ def audit(
         if opts.checks & set(QUALITY_CHECKS):
             rows += _quality(files, good, opts)
         if vectors is not None:
-            label_rows, estimate = _labels(files, good, vectors, opts)
+            label_rows, estimate, probe = _labels(files, good, vectors, opts)
             rows += label_rows
             rows += _outliers(files, good, vectors, opts, knn)
     issues = pd.DataFrame(rows, columns=ISSUE_COLUMNS)
@@ -132,7 +143,7 @@ def audit(
         key=lambda c: c.map(order) if c.name == "issue_type" else -c,
         kind="stable",
     ).reset_index(drop=True)
-    return AuditResult(issues=issues, files=files, label_estimate=estimate)
+    return AuditResult(issues=issues, files=files, label_estimate=estimate, label_probe=probe)
 
 
 def _row(file: pd.Series, issue: str, score: float, details: str, **extra: object) -> dict:
@@ -333,29 +344,32 @@ def _quality_evidence(check: str, f: pd.Series) -> str:
 
 def _labels(
     files: pd.DataFrame, good: pd.DataFrame, vectors: np.ndarray, opts: AuditOptions
-) -> tuple[list[dict], QueueEstimate | None]:
+) -> tuple[list[dict], QueueEstimate | None, LabelProbe | None]:
     """Cleanlab's flags split at the precision cut (analysis.label_issue_cut): the likely
     prefix as ``label_issue``, the rest as ``possible_label_issue``. Severity is one minus
     Cleanlab's label quality, so sorting a queue by it follows the ranking the cut was made on;
-    the posterior probability that the label is wrong is kept as evidence."""
+    the posterior probability that the label is wrong is kept as evidence. Rescored on
+    ``opts.label_probe`` when it covers these files and classes, else fitted."""
     labelled = good["label"].notna().to_numpy()
     names = sorted(good["label"][labelled].unique())
     if opts.label_set_separator is not None:
-        return _label_sets(files, good[labelled], vectors[labelled], opts), None
+        return _label_sets(files, good[labelled], vectors[labelled], opts), None, None
     if "label_issue" not in opts.checks or len(names) < 2 or labelled.sum() < 2 * opts.n_folds:
-        return [], None
-    y = good["label"][labelled].map({n: i for i, n in enumerate(names)}).to_numpy()
-    x = vectors[labelled]
-    run = run_queues(
-        x,
-        y,
-        n_classes=len(names),
-        n_folds=opts.n_folds,
-        target_precision=opts.label_issue_precision,
-        seeds=opts.label_estimate_seeds,
-    )
-    found, probs, point = run.issues, run.probs, run.point
+        return [], None, None
     subset = good[labelled]
+    y = subset["label"].map({n: i for i, n in enumerate(names)}).to_numpy()
+    keys = subset["uri"].astype(str).tolist()
+    run, probe = _label_run(vectors[labelled], y, keys, names, opts)
+    found, probs, point = run.issues, run.probs, run.point
+    probe = probe or LabelProbe(
+        keys=tuple(keys),
+        names=tuple(names),
+        probs=probs,
+        recall=point.recall,
+        plants=run.estimate.plants if run.estimate else 0,
+        seeds=run.estimate.seeds if run.estimate else 0,
+        labels=tuple(subset["label"].astype(str)),
+    )
     files.loc[subset.index, "label_quality"] = found.quality
     files.loc[subset.index, "label_wrong_probability"] = point.wrong
     files.loc[subset.index, "suggested_label"] = [names[s] for s in found.suggested]
@@ -373,7 +387,34 @@ def _labels(
                 suggested=suggested,
             )
         )
-    return rows, run.estimate
+    return rows, run.estimate, probe
+
+
+def _label_run(
+    x: np.ndarray, y: np.ndarray, keys: list[str], names: list[str], opts: AuditOptions
+) -> tuple[QueueRun, LabelProbe | None]:
+    """Rescored on the given probe (returned, unchanged: it still says what was fitted when)
+    when it covers these files and classes; else fitted (None: the caller builds the probe)."""
+    probe = opts.label_probe
+    if probe is not None and probe.covers(keys, names):
+        run = rescore_queues(
+            y,
+            probe.probs_for(keys),
+            probe.recall,
+            target_precision=opts.label_issue_precision,
+            plants=probe.plants,
+            seeds=probe.seeds,
+        )
+        return run, probe
+    run = run_queues(
+        x,
+        y,
+        n_classes=len(names),
+        n_folds=opts.n_folds,
+        target_precision=opts.label_issue_precision,
+        seeds=opts.label_estimate_seeds,
+    )
+    return run, None
 
 
 def _label_sets(

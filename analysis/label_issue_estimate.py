@@ -161,6 +161,56 @@ def run_queues(
         ranked = find_label_issues(planted_labels, planted_probs).ranked
         curves.append(recall_curve(ranked, planted, len(issues.ranked)))
     recall = np.mean(curves, axis=0)
+    return _calibrated(y, probs, issues, recall, target_precision, plants=n, seeds=seeds)
+
+
+def rescore_queues(
+    labels: np.ndarray,
+    probs: np.ndarray,
+    recall: np.ndarray | None,
+    *,
+    target_precision: float = PRECISION_DEFAULT,
+    plants: int = 0,
+    seeds: int = 0,
+) -> QueueRun:
+    """The queues for new ``labels`` from an earlier :func:`run_queues`' out-of-sample
+    ``probs`` ``(N, K)`` and planted ``recall`` curve (``QueueRun.point.recall``), without a fit.
+
+    An example's out-of-sample probabilities never saw its own label, so after a few label
+    edits they stay valid for the edited examples; only the other examples' models saw the
+    old labels, which moves their probabilities about as little as the share edited. Cleanlab
+    re-flags and re-ranks on the new labels; the recall curve is kept, cut or padded with its
+    last value to the new number of flags. The cost is one Cleanlab pass instead of
+    ``1 + seeds`` K-fold fits, and a few edits leave the rest of the queues where they were.
+    """
+    y, _ = check_labels(labels, "labels", len(probs), n_classes=probs.shape[1])
+    issues = find_label_issues(y, probs)
+    if recall is None or seeds == 0:
+        point = operating_point(y, probs, issues.ranked, target_precision=target_precision)
+        return QueueRun(probs, issues, point)
+    recall = fit_curve(np.asarray(recall, dtype=float), len(issues.ranked))
+    return _calibrated(y, probs, issues, recall, target_precision, plants=plants, seeds=seeds)
+
+
+def fit_curve(recall: np.ndarray, n_cuts: int) -> np.ndarray:
+    """A recall curve ``(M + 1,)`` fitted to ``n_cuts + 1`` cuts: cut, or padded with its
+    last value (plants found below the old flags are not known)."""
+    if len(recall) >= n_cuts + 1:
+        return recall[: n_cuts + 1].copy()
+    return np.concatenate([recall, np.full(n_cuts + 1 - len(recall), recall[-1])])
+
+
+def _calibrated(
+    y: np.ndarray,
+    probs: np.ndarray,
+    issues: LabelIssues,
+    recall: np.ndarray,
+    target_precision: float,
+    *,
+    plants: int,
+    seeds: int,
+) -> QueueRun:
+    """The cut placed by the plants' ``recall`` and the estimate it gives."""
     point = operating_point(
         y, probs, issues.ranked, recall=recall, target_precision=target_precision
     )
@@ -169,7 +219,7 @@ def run_queues(
         recall_likely=float(point.estimated_recall("likely")),
         precision_possible=point.estimated_precision("possible"),
         recall_possible=float(point.estimated_recall("possible")),
-        plants=n,
+        plants=plants,
         seeds=seeds,
         errors=point.n_errors,
         probe_accuracy=probe_accuracy(y, probs, point.n_errors),

@@ -7,9 +7,10 @@ stored once), then synced (embeddings off unless ``--embed``). The bench crops o
 overlap, so many tasks are flagged and written: a heavy push. ``--source fashion-mnist`` uses
 the first ``--count`` Fashion-MNIST training images instead (real photos of clothes with their
 real labels, few duplicates: a project where label issues are most of what is flagged).
-After ``--edits`` label edits the sync refits label issues only; the same edits are then
-made again with the stored audit parts dropped, which is what the sync did before audits
-were incremental (the whole audit).
+After ``--edits`` label edits the sync rescores label issues on the last fit (or refits
+them past ``sync.label_refit_share``); the same number of edits is then made again with the
+stored audit parts and the label probe dropped, which is what the sync did before audits
+were incremental (the whole audit, with a refit).
 
 Synthetic mode (``--synthetic N``): ``N`` tasks that point at the ``--count`` real images
 (content cached by sha256, so this measures the sync, not the embedder), bulk imported
@@ -47,6 +48,7 @@ from pydantic import SecretStr
 from analysis.audit import ISSUE_TYPES
 from sync.importing.job import ImportOptions, run_import
 from sync.review.job import peak_memory_mb, run_sync
+from sync.review.label_refit import probe_path
 from sync.review.state import SyncState, state_path
 from winnow.config import LabelStudioSettings, get_settings
 from winnow.datasets import load_fashion_mnist
@@ -138,6 +140,7 @@ def run_real(folder: Path, server, work: Path, edits: int, embed: bool) -> list[
     with SyncState(state_path(settings.data_dir)) as state:  # the audit as it was: whole
         for part in ("content", "labels"):
             state.put(f"audit_part:{project}:{part}", "null")
+    probe_path(settings.data_dir, project).unlink(missing_ok=True)  # and a label refit
     edit_annotations(server, project, edits, skip=edits)
     sync(f"after {edits} more label edits, whole audit (as before)")
     export_s, exported = full_export_s(server, project)

@@ -293,6 +293,13 @@ class SyncSettings(BaseModel):
     write_concurrency: int = Field(
         4, ge=1, le=32, description="task writes in flight (Label Studio has no bulk update)"
     )
+    label_refit_share: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="share of labels changed since the last label-issue fit above which a "
+        "sync refits; below it, the sync rescores on that fit (0: refit on every edit)",
+    )
 
 
 class ExportSettings(BaseModel):

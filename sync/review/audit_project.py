@@ -16,6 +16,7 @@ import pandas as pd
 from analysis.audit import ISSUE_TYPES, AuditOptions, audit
 from analysis.findings import ISSUE_COLUMNS
 from analysis.label_issue_estimate import QueueEstimate
+from analysis.label_probe import LabelProbe
 from sync.audit.folder import aligned_embeddings
 from sync.review.state import Finding, TaskRow
 from sync.review.taskinfo import boxes_of, label_key, labels_of
@@ -87,18 +88,19 @@ def content_issues(
 
 def label_issues(
     table: pd.DataFrame, *, store: FeatureStore, model_id: str | None, options: AuditOptions
-) -> tuple[pd.DataFrame, QueueEstimate | None]:
-    """Raw label-issue findings and their queues' estimate: the label-issue model refitted on
-    the cached embeddings; nothing is read from the images."""
+) -> tuple[pd.DataFrame, QueueEstimate | None, LabelProbe | None]:
+    """Raw label-issue findings, their queues' estimate and the probe they stood on: the
+    label-issue model refitted on the cached embeddings, or rescored on
+    ``options.label_probe`` (:mod:`sync.review.label_refit`); nothing is read from the images."""
     checks = options.checks & LABEL_CHECKS
     if table.empty or not checks or not model_id:
-        return pd.DataFrame(columns=ISSUE_COLUMNS), None
+        return pd.DataFrame(columns=ISSUE_COLUMNS), None, None
     vectors = aligned_embeddings(store, model_id, table)
     if vectors is None:
-        return pd.DataFrame(columns=ISSUE_COLUMNS), None
+        return pd.DataFrame(columns=ISSUE_COLUMNS), None, None
     only = replace(options, checks=checks, pixels=None, resolution=None)
     result = audit(table, embeddings=vectors, options=only)
-    return result.issues, result.label_estimate
+    return result.issues, result.label_estimate, result.label_probe
 
 
 def audit_tasks(

@@ -49,6 +49,7 @@ from sync.review.audit_project import audit_table, audit_tasks, content_issues, 
 from sync.review.content import read_errors, resolve_content
 from sync.review.decisions import DecisionReport, record_decisions
 from sync.review.evidence import review_evidence
+from sync.review.label_refit import load_probe, probe_path, reusable_probe, save_probe
 from sync.review.meter import CountingClient, Meter
 from sync.review.pii import pii_issues
 from sync.review.pull import PullReport, image_key_of, label_control, pull
@@ -297,14 +298,31 @@ def _audit(
             found = content_issues(table, store=store, model_id=model_id, options=options, pii=pii)
             return AuditPart("", {}, _records(found))
 
-        def by_labels() -> AuditPart:
-            found, estimate = label_issues(table, store=store, model_id=model_id, options=options)
-            notes = queue_notes(estimate)
-            return AuditPart("", {}, _records(found), estimate and estimate.as_dict(), notes)
-
         content, content_n = _part(
             state, project, "content", table, tasks, model_id, settings, "", by_content
         )
+        probe_file = probe_path(settings.data_dir, project)
+        refit = LabelRefit()
+
+        def by_labels() -> AuditPart:
+            probe, refit.changed = reusable_probe(
+                load_probe(probe_file),
+                basis=content.key,
+                table=table,
+                share=settings.sync.label_refit_share,
+            )
+            found, estimate, used = label_issues(
+                table,
+                store=store,
+                model_id=model_id,
+                options=replace(options, label_probe=probe),
+            )
+            refit.rescored = probe is not None and used is probe
+            if used is not None and not refit.rescored:
+                save_probe(probe_file, used, content.key)
+            notes = queue_notes(estimate)
+            return AuditPart("", {}, _records(found), estimate and estimate.as_dict(), notes)
+
         labels, labels_n = _part(
             state, project, "labels", table, tasks, model_id, settings, content.key, by_labels
         )
@@ -325,7 +343,8 @@ def _audit(
     )
     state.replace_findings(project, findings)
     remember_audit(state, project, record)
-    return findings, record, audit_work_line(content_n, labels_n, embedded=model_id is not None)
+    work = audit_work_line(content_n, labels_n, embedded=model_id is not None, refit=refit)
+    return findings, record, work
 
 
 def _part(
@@ -352,8 +371,21 @@ def _part(
     return part, (changed(before, inputs), time.perf_counter() - started)
 
 
+@dataclass
+class LabelRefit:
+    """How the label part was computed: rescored on the last fit or refitted, and how many
+    labels changed since that fit (-1: no fit stored)."""
+
+    rescored: bool = False
+    changed: int = -1
+
+
 def audit_work_line(
-    content: tuple[int, float] | None, labels: tuple[int, float] | None, *, embedded: bool
+    content: tuple[int, float] | None,
+    labels: tuple[int, float] | None,
+    *,
+    embedded: bool,
+    refit: LabelRefit | None = None,
 ) -> str:
     """What the audit recomputed and what it reused, e.g. "label issues refit (100 changed
     labels, 2.1 s); duplicates, quality, outliers, PII reused". Each part: None when reused,
@@ -363,7 +395,10 @@ def audit_work_line(
         reused.append("label issues")
     else:
         how = "refit" if embedded else "not run (no embeddings)"
-        done.append(f"label issues {how} ({labels[0]} changed labels, {labels[1]:.1f} s)")
+        since = ""
+        if refit is not None and refit.rescored:
+            how, since = "rescored on the last fit", f", {refit.changed} since the fit"
+        done.append(f"label issues {how} ({labels[0]} changed labels{since}, {labels[1]:.1f} s)")
     if content is None:
         reused.append("duplicates, quality, outliers, PII")
     else:

@@ -1,11 +1,15 @@
 """The precision cut (likely / possible) and the planted-flip estimate, on real images."""
 
+from dataclasses import replace
+
 import cleanlab.count
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from analysis.audit import AuditOptions, audit
 from analysis.label_issue_cut import (
     count_errors,
     cut,
@@ -16,11 +20,14 @@ from analysis.label_issue_cut import (
 )
 from analysis.label_issue_estimate import (
     MIN_PROBE_ACCURACY,
+    fit_curve,
     plant_flips,
     probe_accuracy,
+    rescore_queues,
     run_queues,
     weak_probe_warning,
 )
+from analysis.label_probe import LabelProbe
 from winnow.config import get_settings
 from winnow.datasets import embed_small_images, load_fashion_mnist
 from winnow.errors import WinnowError
@@ -185,3 +192,112 @@ def test_error_count_never_exceeds_cleanlab_or_the_plant_bound(seed: int) -> Non
     assert np.all(point.running_precision[: point.n_likely][-1:] >= 0.9 - 1e-12)
     wrong = wrong_probability(labels, probs)
     assert wrong.shape == (n,) and np.all((wrong >= 0) & (wrong <= 1))
+
+
+def _edit_right_labels(noisy_fashion: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` right labels changed to the next class: a reviewer's slips after a fit."""
+    right = np.flatnonzero(noisy_fashion["noisy"] == noisy_fashion["clean"])
+    edited = np.random.default_rng(3).choice(right, n, replace=False)
+    labels = noisy_fashion["noisy"].copy()
+    labels[edited] = (labels[edited] + 1) % 10
+    return labels, edited
+
+
+def test_rescore_on_unchanged_labels_is_the_fit(noisy_fashion: dict) -> None:
+    run = run_queues(noisy_fashion["x"], noisy_fashion["noisy"], n_classes=10, seeds=2)
+    again = rescore_queues(
+        noisy_fashion["noisy"],
+        run.probs,
+        run.point.recall,
+        plants=run.estimate.plants,
+        seeds=run.estimate.seeds,
+    )
+    assert np.array_equal(again.point.ranked, run.point.ranked)
+    assert again.point.n_likely == run.point.n_likely
+    assert again.estimate == run.estimate
+
+
+def test_rescore_after_a_few_edits_moves_what_the_edits_touch(noisy_fashion: dict) -> None:
+    """Six slips (1%) after a fit: rescoring flags them as a refit does, and leaves the
+    untouched tasks' queues closer to where they were than a refit (fewer task writes)."""
+    x, noisy = noisy_fashion["x"], noisy_fashion["noisy"]
+    run = run_queues(x, noisy, n_classes=10, seeds=2)
+    labels, edited = _edit_right_labels(noisy_fashion, 6)
+    rescored = rescore_queues(
+        labels, run.probs, run.point.recall, plants=run.estimate.plants, seeds=2
+    )
+    refit = run_queues(x, labels, n_classes=10, seeds=2)
+
+    def moved(after) -> int:  # untouched examples whose queue changed
+        def queue(point) -> dict[int, str]:
+            out = {int(i): "likely" for i in point.likely}
+            return out | {int(i): "possible" for i in point.possible}
+
+        before, now = queue(run.point), queue(after.point)
+        untouched = set(range(len(noisy))) - set(edited.tolist())
+        return sum(before.get(i) != now.get(i) for i in untouched)
+
+    found = np.isin(edited, rescored.point.ranked).sum()  # 4 of 6 when measured, as the refit
+    assert found >= 3 and found >= np.isin(edited, refit.point.ranked).sum() - 1
+    assert moved(rescored) < moved(refit) / 4  # measured: 4 against 89 of 594
+    assert moved(rescored) <= 0.02 * len(noisy)
+    assert np.array_equal(rescored.probs, run.probs)  # no fit: the stored probabilities
+
+
+def test_fit_curve_cuts_or_pads_with_the_last_recall() -> None:
+    recall = np.array([0.0, 0.2, 0.5, 0.6])
+    assert fit_curve(recall, 2).tolist() == [0.0, 0.2, 0.5]
+    assert fit_curve(recall, 5).tolist() == [0.0, 0.2, 0.5, 0.6, 0.6, 0.6]
+    assert fit_curve(recall, 3) is not recall and fit_curve(recall, 3).tolist() == recall.tolist()
+
+
+def test_audit_rescores_on_a_probe_that_covers_its_files(noisy_fashion: dict) -> None:
+    """The audit returns the probe it fitted; given back with a few edits it rescores on it
+    (the same probe comes back, the edits are flagged), and refits once the classes differ."""
+    x, noisy = noisy_fashion["x"], noisy_fashion["noisy"]
+    names = [f"class {i}" for i in range(10)]
+
+    def table(labels: np.ndarray) -> pd.DataFrame:
+        n = len(labels)
+        return pd.DataFrame(
+            {
+                "uri": [f"task:{i}" for i in range(n)],
+                "sha256": [f"{i:064x}" for i in range(n)],
+                "label": [names[k] for k in labels],
+                "split": ["train"] * n,
+                "error_kind": [None] * n,
+                "format": ["PNG"] * n,
+            }
+        )
+
+    checks = frozenset({"label_issue", "possible_label_issue"})
+    options = AuditOptions(checks=checks, label_estimate_seeds=1)
+    fitted = audit(table(noisy), embeddings=x, options=options)
+    probe = fitted.label_probe
+    assert probe is not None and probe.names == tuple(names) and probe.seeds == 1
+    assert probe.labels == tuple(names[k] for k in noisy) and probe.recall is not None
+    labels, edited = _edit_right_labels(noisy_fashion, 6)
+    with_probe = replace(options, label_probe=probe)
+    again = audit(table(labels), embeddings=x, options=with_probe)
+    assert again.label_probe is probe  # rescored: the probe still says what was fitted
+    flagged = set(again.issues["path"])
+    assert sum(f"task:{i}" in flagged for i in edited) >= 4
+    edited_table = table(labels)
+    assert probe.changed(dict(zip(edited_table["uri"], edited_table["label"], strict=True))) == 6
+    merged = np.where(labels == 9, 8, labels)  # a class gone: the probe no longer fits
+    refit = audit(table(merged), embeddings=x, options=with_probe)
+    assert refit.label_probe is not probe and len(refit.label_probe.names) == 9
+
+
+def test_label_probe_checks_its_shape_and_answers_in_the_callers_order() -> None:
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    probe = LabelProbe(("a", "b", "c"), ("cat", "dog"), probs, None, 0, 0, ("cat", "dog", "cat"))
+    assert probe.covers(["c", "a", "b"], ["cat", "dog"])
+    assert not probe.covers(["a", "b"], ["cat", "dog"])
+    assert not probe.covers(["a", "b", "c"], ["dog", "cat"])
+    assert probe.probs_for(["c", "a"]).tolist() == [[0.5, 0.5], [0.9, 0.1]]
+    assert probe.changed({"a": "cat", "b": "cat", "z": "dog"}) == 2  # b edited, z never fitted
+    with pytest.raises(ValueError, match="probs: shape"):
+        LabelProbe(("a",), ("cat", "dog"), probs, None, 0, 0, ("cat",))
+    with pytest.raises(ValueError, match="labels: 1 for 3 keys"):
+        LabelProbe(("a", "b", "c"), ("cat", "dog"), probs, None, 0, 0, ("cat",))

@@ -329,8 +329,11 @@ def _relabel_and_keep(
     summary = run_sync(settings, project)
     assert (summary.decisions.kept, summary.decisions.relabelled) == (1, 1)
     assert summary.pulled.fetched == 2 and summary.audited  # only the two edited tasks
-    # a label edit refits the label-issue model; what content decides is reused
-    assert summary.audit_work.startswith("label issues refit (1 changed labels, ")
+    # one label edit of 53 (under sync.label_refit_share) is rescored on the first sync's
+    # fit, no refit; what content decides is reused
+    assert summary.audit_work.startswith(
+        "label issues rescored on the last fit (1 changed labels, 1 since the fit, "
+    )
     assert summary.audit_work.endswith("duplicates, quality, outliers, PII reused")
     assert 0 < summary.peak_mb < 4096
     for _ in range(2):  # and not raised again by the sync after
