@@ -90,12 +90,15 @@ def _line(name: str, summary) -> str:
         f"{k} {v.seconds:.1f} s/{v.calls} calls" for k, v in summary.meter.phases.items()
     )
     audit = f"audit: {summary.audit_work}" if summary.audited else "audit skipped"
+    push = "; ".join(
+        f"{method} {m.calls} in {m.seconds:.1f} s" for method, m in summary.meter.slowest("push")
+    )
     return (
         f"{name}: {summary.seconds:.1f} s: re-read {p.fetched} of {p.total} tasks, {audit}, "
         f"{pushed.tasks_updated} task writes, predictions +{pushed.predictions_created} "
         f"~{pushed.predictions_updated} -{pushed.predictions_deleted}, "
-        f"{summary.meter.calls} Label Studio calls ({phases}); peak memory "
-        f"{summary.peak_mb:.0f} MB"
+        f"{summary.meter.calls} Label Studio calls ({phases}; push requests, seconds summed "
+        f"over writes in flight: {push or 'none'}); peak memory {summary.peak_mb:.0f} MB"
     )
 
 

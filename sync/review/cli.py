@@ -104,8 +104,14 @@ def render(summary) -> None:
     phases.add_column("phase")
     phases.add_column("seconds", justify="right")
     phases.add_column("Label Studio calls", justify="right")
+    phases.add_column("slowest requests (calls, seconds summed over writes in flight)")
     for name, phase in summary.meter.phases.items():
-        phases.add_row(name, f"{phase.seconds:.2f}", str(phase.calls))
+        slowest = ", ".join(
+            f"{method} {m.calls} in {m.seconds:.1f} s"
+            for method, m in summary.meter.slowest(name)
+            if m.calls
+        )
+        phases.add_row(name, f"{phase.seconds:.2f}", str(phase.calls), slowest)
     console.print(phases)
     if summary.kappa is not None:
         console.print(

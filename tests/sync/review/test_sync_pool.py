@@ -59,6 +59,9 @@ def test_calls_are_counted_in_the_open_phase() -> None:
         def list(self) -> list[int]:
             return [1]
 
+        def update(self) -> None:
+            time.sleep(0.05)
+
     class Client:
         tasks = Tasks()
         url = "http://x"
@@ -70,4 +73,11 @@ def test_calls_are_counted_in_the_open_phase() -> None:
         client.tasks.list()
     with meter.phase("push"):
         assert client.url == "http://x"
-    assert (meter.phases["pull"].calls, meter.phases["push"].calls, meter.calls) == (2, 0, 2)
+        client.tasks.update()
+        client.tasks.list()
+    assert (meter.phases["pull"].calls, meter.phases["push"].calls, meter.calls) == (2, 2, 4)
+    assert meter.methods["pull"]["tasks.list"].calls == 2  # each call under its method
+    slowest = meter.slowest("push")
+    assert [name for name, _ in slowest] == ["tasks.update", "tasks.list"]
+    assert slowest[0][1].calls == 1 and slowest[0][1].seconds >= 0.05
+    assert meter.slowest("views") == []
