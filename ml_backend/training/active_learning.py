@@ -81,6 +81,7 @@ class ActiveLearning:
             client_for=self._client_for,
             on_outcome=self._after_run,
             zero_shot=ZeroShotScorer(service),
+            last_status=self.status.get,
         )
         self.worker = TrainingWorker(run, on_change=lambda s: publish_worker(metrics, s))
         publish_worker(metrics, self.worker.status())

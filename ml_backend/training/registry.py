@@ -69,7 +69,11 @@ class ProjectModels:
     def record(self, outcome: RunOutcome, plan: Plan) -> Switch:
         """Record a finished run's findings, decide what answers now, and log the switch."""
         project = outcome.project
-        before = self.status.get(project).get("version") or plan.version  # as answered
+        last = self.status.get(project)
+        before = last.get("version") or plan.version  # as answered
+        decisions = {v: decision_document(d) for v, d in outcome.decisions.items()}
+        if outcome.unchanged:  # nothing new was trained: the last decisions still explain it
+            decisions = last.get("decisions") or {}
         status: dict[str, Any] = {
             "trained": not (outcome.short or outcome.unsupported),
             "counts": outcome.counts,
@@ -77,8 +81,10 @@ class ProjectModels:
             "n_annotations": outcome.n_annotations,
             "short": outcome.short,
             "fine_tune": outcome.fine_tune,
-            "decisions": {v: decision_document(d) for v, d in outcome.decisions.items()},
+            "decisions": decisions,
             "unsupported": outcome.unsupported,
+            "data_key": outcome.data_key,
+            "unchanged": outcome.unchanged,
         }
         self.status.put(project, status)
         after = status["version"] = self.version(project, plan)

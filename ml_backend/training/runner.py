@@ -5,13 +5,18 @@ Steps: pull the project's tasks from Label Studio, keep the usable annotations
 (unreadable ones are dropped and counted), count examples per class. Below
 ``min_per_class`` for some class the project stays on zero-shot and the run stops there.
 Otherwise the candidate models are trained and offered to the registry
-(:mod:`ml_backend.training.candidates`). A labeling config active learning cannot train on
-(detection controls, several ``<Choices>``) is recorded as such, and zero-shot keeps serving;
-it is a finding for ``/health``, not a failed run.
+(:mod:`ml_backend.training.candidates`), unless the usable annotations, the embedder and the
+training settings are exactly those the serving model was trained on: webhooks that arrive
+while a run reads Label Studio queue a second run over the same annotations, and retraining
+on them would only replace the model with its twin. A labeling config active learning cannot
+train on (detection controls, several ``<Choices>``) is recorded as such, and zero-shot keeps
+serving; it is a finding for ``/health``, not a failed run.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -30,7 +35,7 @@ from winnow.labelstudio.controls.parse import (
     parse_box_config,
     parse_label_config,
 )
-from winnow.learn.dataset import below_minimum, class_counts, labelled_tasks
+from winnow.learn.dataset import LabelledTasks, below_minimum, class_counts, labelled_tasks
 from winnow.learn.registry import Decision, ModelRegistry
 
 log = logging.getLogger(__name__)
@@ -48,6 +53,8 @@ class RunOutcome:
     decisions: dict[str, Decision] = field(default_factory=dict)  # version -> decision
     fine_tune: str | None = None  # why this run did not fine-tune; None when it did
     unsupported: str | None = None  # why this labeling config is not trained on at all
+    data_key: str | None = None  # what the candidates were (or would be) trained on
+    unchanged: str | None = None  # why no candidate was trained: the model serving saw it all
     seconds: float = 0.0
 
 
@@ -102,6 +109,7 @@ class TrainingRun:
         client_for: Callable[[int], Any],
         on_outcome: Callable[[RunOutcome, str], None],
         zero_shot: ZeroShotScorer | None = None,
+        last_status: Callable[[int], dict[str, Any]] = lambda project: {},
     ) -> None:
         self.settings = settings
         self.zero_shot = zero_shot  # the first trained model's rival on the held-out tasks
@@ -110,6 +118,7 @@ class TrainingRun:
         self.read_for = read_for
         self.client_for = client_for
         self.on_outcome = on_outcome  # (outcome, label_config): the caller decides what serves
+        self.last_status = last_status  # the project's recorded findings (status.json)
         self.candidates = Candidates(settings, registry, cache.embedder.model_id)
 
     def __call__(self, project: int, request: TrainRequest) -> None:
@@ -143,6 +152,11 @@ class TrainingRun:
             )
         if not outcome.short:
             outcome.fine_tune = self.candidates.fine_tune_skip(len(data), asked=request.fine_tune)
+            outcome.data_key = self.data_key(data)
+            outcome.unchanged = self.unchanged(project, outcome)
+            if outcome.unchanged is not None:  # the last run's fine-tune note still holds
+                outcome.fine_tune = self.last_status(project).get("fine_tune")
+        if not outcome.short and outcome.unchanged is None:
             outcome.decisions.update(
                 self.candidates.train(
                     project,
@@ -154,5 +168,27 @@ class TrainingRun:
                     zero_shot=self.zero_shot.for_config(config) if self.zero_shot else None,
                 )
             )
+        elif outcome.unchanged is not None:
+            log.info("project %s: no candidate trained: %s", project, outcome.unchanged)
         outcome.seconds = time.monotonic() - started
         self.on_outcome(outcome, config)
+
+    def data_key(self, data: LabelledTasks) -> str:
+        """A digest of everything a candidate depends on: each usable (task, image, labels),
+        the embedder and the training settings."""
+        rows = sorted(zip(data.task_ids, data.sources, data.labels, strict=True))
+        basis = [rows, self.cache.embedder.model_id, self.settings.training.model_dump(mode="json")]
+        return hashlib.sha256(json.dumps(basis, default=str).encode()).hexdigest()
+
+    def unchanged(self, project: int, outcome: RunOutcome) -> str | None:
+        """Why this run need not train: the last run trained candidates on the same data key,
+        and this run would not add a fine-tune the last one skipped; None when it must train."""
+        last = self.last_status(project)
+        if not (last.get("trained") and last.get("data_key") == outcome.data_key):
+            return None
+        if outcome.fine_tune is None and last.get("fine_tune") is not None:
+            return None  # asked for a fine-tune the last run did not do
+        return (
+            f"the {outcome.n_annotations} usable annotations are those the last run trained "
+            f"on ({last.get('version')} serves)"
+        )

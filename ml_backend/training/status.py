@@ -93,6 +93,7 @@ def project_health(status: dict[str, Any], zero_shot_class: str) -> dict[str, An
         "short": status.get("short") or None,
         "fine_tune": status.get("fine_tune"),
         "unsupported": status.get("unsupported"),
+        "unchanged": status.get("unchanged"),
     }
     return {k: v for k, v in entry.items() if v is not None}
 

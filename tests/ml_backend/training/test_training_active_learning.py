@@ -154,6 +154,27 @@ def test_bad_input_is_counted_and_the_trained_model_serves(learning, photos):
     assert learning.fake.project.model_version == newer.version == learning.version(1, plan)
 
 
+def test_a_run_over_the_annotations_the_model_saw_trains_nothing(learning, caplog):
+    """Webhooks that arrive while a run reads Label Studio queue a run over the same
+    annotations; it must not replace the serving model with its twin."""
+    train(learning)
+    serving = learning.registry.current(1).version
+    before = learning.health("winnow-zero-shot-imagenet")["projects"]["1"]
+    with caplog.at_level(logging.INFO, logger="ml_backend.training.runner"):
+        train(learning)
+    assert learning.registry.versions(1) == [serving]
+    why = f"the 9 usable annotations are those the last run trained on ({serving} serves)"
+    assert learning.project_status(1)["unchanged"] == why and why in caplog.text
+    after = learning.health("winnow-zero-shot-imagenet")["projects"]["1"]
+    assert after == {**before, "unchanged": why}  # the scores that chose the model stay
+    # one relabelled task is new data: the next run trains and the note goes
+    learning.fake.task_rows[0]["annotations"][0]["result"][0]["value"]["choices"] = ["coffee"]
+    train(learning)
+    assert len(learning.registry.versions(1)) == 2
+    assert learning.project_status(1)["counts"] == {"cat": 3, "coffee": 5, "person": 1}
+    assert "unchanged" not in learning.health("winnow-zero-shot-imagenet")["projects"]["1"]
+
+
 def test_a_crashing_run_keeps_the_current_model(learning):
     train(learning)
     serving = learning.registry.current(1).version

@@ -61,6 +61,8 @@ def test_the_promoted_model_answers_only_after_a_run_that_allows_it(models, tmp_
         "fine_tune": None,
         "decisions": {},
         "unsupported": None,
+        "data_key": None,
+        "unchanged": None,
         "version": "linear-v2",
         "model_class": "winnow-linear-head",
     }
