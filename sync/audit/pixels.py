@@ -42,12 +42,11 @@ class SourcePixels:
             try:
                 data = self._open().read(uri)
                 decoded = decode_image(
-                    data, uri, max_pixels=self.settings.io.max_pixels, min_side=self.size
+                    data, uri, max_pixels=self.settings.io.max_pixels, min_side=self.size, gray=True
                 )
             except ImageError:
                 continue
-            # grey first: the shrink then moves one channel instead of three
-            return np.asarray(make_thumbnail(decoded.image.convert("L"), self.size))
+            return np.asarray(make_thumbnail(decoded.image, self.size))
         return None
 
     def resolution(self, sha256: str) -> ResolutionSignal | None:
@@ -56,10 +55,10 @@ class SourcePixels:
         for uri in self._sources().get(sha256, []):
             try:
                 data = self._open().read(uri)
-                decoded = decode_image(data, uri, max_pixels=self.settings.io.max_pixels)
+                decoded = decode_image(data, uri, max_pixels=self.settings.io.max_pixels, gray=True)
                 with Image.open(io.BytesIO(data)) as header:
                     tables = getattr(header, "quantization", None)
-                gray = np.asarray(decoded.image.convert("L"))
+                gray = np.asarray(decoded.image)
                 return resolution_signal(gray, tables) if min(gray.shape) >= 16 else None
             except (ImageError, OSError, ValueError):
                 continue

@@ -37,7 +37,7 @@ class DecodedImage:
     """Pixels ready for analysis plus what the file itself says about them."""
 
     source: str
-    image: Image.Image  # mode RGB, EXIF orientation applied; JPEGs may be reduced (min_side)
+    image: Image.Image  # mode RGB (L when asked), EXIF orientation applied; JPEGs may be reduced
     format: str  # from the bytes, not the file name: "JPEG", "PNG", ...
     width: int  # displayed size (after EXIF orientation) at full resolution
     height: int
@@ -49,12 +49,14 @@ class DecodedImage:
 
 
 def decode_image(
-    data: bytes, source: str, *, max_pixels: int, min_side: int | None = None
+    data: bytes, source: str, *, max_pixels: int, min_side: int | None = None, gray: bool = False
 ) -> DecodedImage:
     """Decode ``data``; raise :class:`DecodeError` or :class:`TooLargeError` with a clear kind.
 
     ``min_side``: the caller will shrink the image so its shorter side is about this long;
     JPEGs are then decoded at the smallest DCT scale that keeps the shorter side >= min_side.
+    ``gray``: the pixels come back in mode L; a colour JPEG then hands over its luma plane
+    without colour conversion or chroma upsampling (about half the decode time of RGB).
     """
     if not data:
         raise DecodeError(source, "zero-byte file", kind="zero_byte")
@@ -69,15 +71,18 @@ def decode_image(
     file_format = "JPEG" if image.format == "MPO" else str(image.format)
     mode = image.mode
     n_frames = _frame_count(image)
-    if min_side is not None and min_side > 0 and file_format == "JPEG":
-        image.draft("RGB", (min_side, min_side))
+    reduce = min_side is not None and min_side > 0
+    if file_format == "JPEG" and (reduce or gray):
+        image.draft("L" if gray else "RGB", (min_side, min_side) if reduce else None)
     _load(image, data, source)
     has_exif, orientation = _exif(image)
     try:
-        rgb, has_alpha = to_rgb(image)
+        rgb, has_alpha = (image, False) if gray and image.mode == "L" else to_rgb(image)
     except (ValueError, OSError) as exc:
         reason = f"cannot convert mode {mode} to RGB: {exc}"
         raise DecodeError(source, reason, kind="unsupported") from exc
+    if gray and rgb.mode != "L":
+        rgb = rgb.convert("L")
     if orientation in _TRANSPOSE:
         rgb = rgb.transpose(_TRANSPOSE[orientation])
         if orientation >= 5:

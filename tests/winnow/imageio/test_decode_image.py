@@ -107,6 +107,21 @@ def test_grayscale_becomes_three_equal_channels(real_images_dir: Path):
         assert np.array_equal(rgb[..., channel], expected)
 
 
+@pytest.mark.parametrize("name", ["coffee.jpg", "chelsea.png", "chelsea_palette.gif"])
+def test_gray_decodes_to_the_luma_of_the_colour_decode(real_images_dir: Path, name: str):
+    """A colour JPEG hands over its luma plane (no colour conversion); other formats are
+    converted. Either way the pixels are the colour decode's gray, to JPEG rounding."""
+    data = (real_images_dir / name).read_bytes()
+    gray, colour = _decode(data, gray=True), _decode(data)
+    assert gray.image.mode == "L" and gray.image.size == colour.image.size
+    assert (gray.width, gray.height, gray.mode) == (colour.width, colour.height, colour.mode)
+    diff = np.abs(np.asarray(gray.image, np.int16) - np.asarray(colour.image.convert("L")))
+    # a few saturated pixels differ more (the RGB path clips them before taking luma)
+    assert diff.mean() < 0.5 and np.percentile(diff, 99) <= 1
+    if name.endswith(".jpg"):  # and at a reduced DCT scale too
+        assert _decode(data, gray=True, min_side=100).image.size == (150, 100)
+
+
 # -- JPEG draft decoding (min_side) -----------------------------------------------------
 
 
