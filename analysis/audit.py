@@ -33,6 +33,7 @@ from analysis.label_issue_estimate import (
     rescore_queues,
     run_queues,
 )
+from analysis.label_issues import PROBE_DEFAULT
 from analysis.label_probe import LabelProbe
 from analysis.label_set_issues import disagreements, label_set_issues
 from analysis.outliers import OUTLIER_K, find_outliers
@@ -79,6 +80,8 @@ class AuditOptions:
     # estimate each queue's precision and recall (0: no estimate; each seed is one more fit).
     label_issue_precision: float = PRECISION_DEFAULT
     label_estimate_seeds: int = SEEDS
+    # The probe behind the label-issue probabilities (analysis.label_issues.PROBES).
+    label_issue_probe: str = PROBE_DEFAULT
     # Multi-label data: each ``label`` is a set of classes joined by this separator ("|" in
     # the sync's table, "+" in the reports'), audited per class (analysis.label_set_issues).
     # None: a label is one class, even when it holds the separator.
@@ -413,6 +416,7 @@ def _label_run(
         n_folds=opts.n_folds,
         target_precision=opts.label_issue_precision,
         seeds=opts.label_estimate_seeds,
+        probe=opts.label_issue_probe,
     )
     return run, None
 

@@ -29,8 +29,10 @@ from analysis.label_issue_cut import (
 )
 from analysis.label_issues import (
     C_DEFAULT,
+    PROBE_DEFAULT,
     LabelIssues,
     find_label_issues,
+    label_graph,
     out_of_sample_probs,
 )
 from analysis.validation import check_choice, check_float, check_int, check_labels
@@ -133,18 +135,21 @@ def run_queues(
     seeds: int = SEEDS,
     plant_fraction: float = PLANT_FRACTION,
     plants: str = PLANTS_DEFAULT,
+    probe: str = PROBE_DEFAULT,
 ) -> QueueRun:
     """Probabilities, flags, and the likely/possible cut calibrated by ``seeds`` planted runs.
 
-    ``embeddings`` ``(N, D)``, ``labels`` int ``(N,)``. Costs ``1 + seeds`` K-fold fits;
-    ``seeds=0`` skips the plants (no estimate; the cut falls back to the model's posterior).
+    ``embeddings`` ``(N, D)``, ``labels`` int ``(N,)``. Costs ``1 + seeds`` K-fold fits and,
+    for the default ``probe``, one neighbour graph that every fit shares; ``seeds=0`` skips
+    the plants (no estimate; the cut falls back to the model's posterior).
     ``plants``: how the flips pick their new label (:func:`plant_flips`).
     """
     y, k = check_labels(labels, "labels", len(embeddings), n_classes=n_classes)
     seeds = check_int(seeds, "seeds", 0, 100)
     plant_fraction = check_float(plant_fraction, "plant_fraction", 0.0, 0.5)
     plants = check_choice(plants, "plants", PLANTS)
-    fit = {"n_classes": k, "n_folds": n_folds, "C": C}
+    graph = label_graph(embeddings, k) if probe == "logistic+knn" else None
+    fit = {"n_classes": k, "n_folds": n_folds, "C": C, "probe": probe, "graph": graph}
     probs = out_of_sample_probs(embeddings, y, seed=seed, **fit)
     issues = find_label_issues(y, probs)
     if seeds == 0:

@@ -13,8 +13,10 @@ then precision/recall of the flags against the injected changes (the data sets' 
 errors count as false positives) for Winnow's default filter (``both``) side by side with
 Cleanlab's default (``prune_by_noise_rate``) and its two count-based filters, all on the same
 probabilities; the precision of the quality ranking at recall 0.8 (what a reviewer working
-down the queue sees), and the probe's accuracy on the clean labels. Speed: ``out_of_sample_probs`` +
-``find_label_issues`` on 100k synthetic clustered 1280-d unit vectors, 10 classes.
+down the queue sees) beside the same with the logistic probe averaged with a neighbour vote
+(``--probe logistic+knn`` runs the queues and the speed test with it), and the probe's
+accuracy on the clean labels. Speed: ``out_of_sample_probs`` + ``find_label_issues`` on 100k
+synthetic clustered 1280-d unit vectors, 10 classes.
 
     python benchmarks/label_noise.py [--n 10000] [--rates 0.05 0.1 0.2] [--record]
 """
@@ -31,7 +33,7 @@ from _common import machine_line, record_result
 from _label_data import fashion_mnist, tuxpaint
 
 from analysis.label_issue_estimate import MIN_PROBE_ACCURACY, PLANTS, PLANTS_DEFAULT, run_queues
-from analysis.label_issues import find_label_issues, out_of_sample_probs
+from analysis.label_issues import PROBE_DEFAULT, PROBES, find_label_issues, out_of_sample_probs
 from winnow.config import get_settings
 from winnow.models import make_embedder
 
@@ -94,7 +96,7 @@ def evaluate(
         f"{name}: {len(y)} images, {k} classes, {x.shape[1]}-d embeddings",
         "  noise                 P / R by filter: " + ", ".join(FILTERS),
         "                        (first = Winnow default; second = Cleanlab default)"
-        "            P@R0.8  probe  time",
+        "            P@R0.8  (+knn vote)  probe  time",
     ]
     for kind in ("uniform", "class-conditional"):
         for rate in rates:
@@ -115,9 +117,12 @@ def evaluate(
                 met = "  target met" if ok else "  target NOT met"
                 if kind == "uniform":
                     notes = false_positive_pairs(result, noisy, truth, names)
+            vote = out_of_sample_probs(x, noisy, seed=seed, probe="logistic+knn")
+            voted = find_label_issues(noisy, vote)
             lines.append(
                 f"  {kind:<17} {rate:4.0%}  {cells}  "
                 f"{precision_at_recall(result.quality, truth, 0.8):.3f}  "
+                f"({precision_at_recall(voted.quality, truth, 0.8):.3f})  "
                 f"{np.mean(probs.argmax(1) == y):.3f}  {seconds:5.1f}s{met}"
             )
     return lines + notes
@@ -132,33 +137,34 @@ def evaluate_queues(
     seeds: int,
     precision: float,
     plants: str = PLANTS_DEFAULT,
+    probe: str = PROBE_DEFAULT,
 ) -> list[str]:
     """The two queues at the default cut: true precision/recall beside the estimate."""
     x, y, names = data
     k = len(names)
     lines = [
         f"{name}: queues at the precision cut {precision} ({seeds} planting seeds, "
-        f"{plants} plants)",
+        f"{plants} plants, {probe} probe)",
         "  noise                 likely: n  P true/est  R true/est"
         "   | possible: n  P true/est  R(both) true/est  | within 0.1"
         "  errors true/est  ceiling P@R0.75/0.8  probe acc true/est  time  goal",
     ]
-    lines.append(_clean_line(x, y, k, seed, seeds=seeds, precision=precision, plants=plants))
+    fit = {
+        "n_classes": k,
+        "seed": seed,
+        "target_precision": precision,
+        "seeds": seeds,
+        "plants": plants,
+        "probe": probe,
+    }
+    lines.append(_clean_line(x, y, fit))
     n_close, misses_flagged, hits_flagged = 0, 0, 0
     for kind in ("uniform", "class-conditional"):
         for rate in rates:
             noisy = inject(y, rate, kind, k, seed)
             truth = noisy != y
             t0 = time.perf_counter()
-            base = run_queues(
-                x,
-                noisy,
-                n_classes=k,
-                seed=seed,
-                target_precision=precision,
-                seeds=seeds,
-                plants=plants,
-            )
+            base = run_queues(x, noisy, **fit)
             est = base.estimate
             seconds = time.perf_counter() - t0
             likely, both = base.point.likely, base.point.ranked
@@ -203,15 +209,11 @@ def evaluate_queues(
     return lines
 
 
-def _clean_line(
-    x: np.ndarray, y: np.ndarray, k: int, seed: int, *, seeds: int, precision: float, plants: str
-) -> str:
+def _clean_line(x: np.ndarray, y: np.ndarray, fit: dict) -> str:
     """The pipeline on the data set's own labels, nothing injected: every flag there is a
     correct label the probe gets wrong or an ambiguous one, and Cleanlab's count and the
     estimate E start from that floor (why E overcounts on a weak probe)."""
-    run = run_queues(
-        x, y, n_classes=k, seed=seed, target_precision=precision, seeds=seeds, plants=plants
-    )
+    run = run_queues(x, y, **fit)
     accuracy = float(np.mean(run.probs.argmax(1) == y))
     return (
         f"  no injected noise: {len(run.issues.ranked)} flags ({run.point.n_likely} likely), "
@@ -264,18 +266,18 @@ def clustered(n: int, d: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray
     return x, labels
 
 
-def speed(n: int, seed: int) -> list[str]:
+def speed(n: int, seed: int, probe: str = PROBE_DEFAULT) -> list[str]:
     x, y = clustered(n, 1280, 10, seed)
     noisy = inject(y, 0.1, "uniform", 10, seed)
     t0 = time.perf_counter()
-    probs = out_of_sample_probs(x, noisy, seed=seed)
+    probs = out_of_sample_probs(x, noisy, seed=seed, probe=probe)
     t1 = time.perf_counter()
     result = find_label_issues(noisy, probs)
     t2 = time.perf_counter()
     p, r = scores(result.is_issue, noisy != y)
     total = t2 - t0
     return [
-        f"speed, {n} x 1280 synthetic clustered, 10 classes, 10% uniform noise: "
+        f"speed, {n} x 1280 synthetic clustered, 10 classes, 10% uniform noise, {probe} probe: "
         f"out_of_sample_probs {t1 - t0:.1f} s + find_label_issues {t2 - t1:.1f} s = {total:.1f} s "
         f"({'under' if total < 120 else 'OVER'} the 2-minute target); probe accuracy "
         f"{np.mean(probs.argmax(1) == y):.3f}, precision {p:.3f}, recall {r:.3f}"
@@ -300,6 +302,9 @@ def main() -> None:
         help="how planted flips pick their new label; several compare them in one run",
     )
     parser.add_argument("--skip-filters", action="store_true", help="only the queues")
+    parser.add_argument(
+        "--probe", choices=PROBES, default=PROBE_DEFAULT, help="the queues' probe (and speed's)"
+    )
     parser.add_argument("--note", default="", help="a line recorded under the output")
     args = parser.parse_args()
 
@@ -320,9 +325,10 @@ def main() -> None:
                 seeds=args.seeds,
                 precision=args.precision,
                 plants=plants,
+                probe=args.probe,
             )
     if args.speed_n:
-        lines += speed(args.speed_n, args.seed)
+        lines += speed(args.speed_n, args.seed, args.probe)
     lines += [f"load average {os.getloadavg()[0]:.1f}", machine_line()]
     lines += [args.note] if args.note else []
     print("\n".join(lines))

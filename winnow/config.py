@@ -268,6 +268,13 @@ class AuditSettings(BaseModel):
         description="planted-flip runs that place the likely cut and estimate both queues "
         "(0: none, the cut falls back to the model's posterior; each run is one fit)",
     )
+    label_issue_probe: Literal["logistic", "logistic+knn"] = Field(
+        "logistic",
+        description="the out-of-sample model behind label issues: a K-fold logistic "
+        "regression, or its mean with a vote of each image's nearest neighbours (ranks wrong "
+        "labels better; the queue estimate is less often marked when it is off; "
+        "benchmarks/RESULTS.md compares them)",
+    )
     # Near duplicates: embedding candidates checked with ORB + RANSAC (benchmarks/RESULTS.md).
     duplicate_verify: bool = Field(True, description="near duplicates must share a geometry")
     duplicate_candidate_cosine: float = Field(

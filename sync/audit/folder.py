@@ -64,6 +64,7 @@ def audit_options(
         checks=checks or frozenset(ISSUE_TYPES),
         label_issue_precision=a.label_issue_precision,
         label_estimate_seeds=a.label_estimate_seeds,
+        label_issue_probe=a.label_issue_probe,
         pixels=pixels if a.duplicate_verify else None,
         resolution=pixels.resolution,
         resolution_workers=threads,
