@@ -30,6 +30,7 @@ from analysis.label_issue_cut import (
 from analysis.label_issues import (
     C_DEFAULT,
     PROBE_DEFAULT,
+    PROBES,
     LabelIssues,
     find_label_issues,
     label_graph,
@@ -140,14 +141,15 @@ def run_queues(
     """Probabilities, flags, and the likely/possible cut calibrated by ``seeds`` planted runs.
 
     ``embeddings`` ``(N, D)``, ``labels`` int ``(N,)``. Costs ``1 + seeds`` K-fold fits and,
-    for the default ``probe``, one neighbour graph that every fit shares; ``seeds=0`` skips
-    the plants (no estimate; the cut falls back to the model's posterior).
+    with ``probe="logistic+knn"``, one neighbour graph that every fit shares; ``seeds=0``
+    skips the plants (no estimate; the cut falls back to the model's posterior).
     ``plants``: how the flips pick their new label (:func:`plant_flips`).
     """
     y, k = check_labels(labels, "labels", len(embeddings), n_classes=n_classes)
     seeds = check_int(seeds, "seeds", 0, 100)
     plant_fraction = check_float(plant_fraction, "plant_fraction", 0.0, 0.5)
     plants = check_choice(plants, "plants", PLANTS)
+    probe = check_choice(probe, "probe", PROBES)
     graph = label_graph(embeddings, k) if probe == "logistic+knn" else None
     fit = {"n_classes": k, "n_folds": n_folds, "C": C, "probe": probe, "graph": graph}
     probs = out_of_sample_probs(embeddings, y, seed=seed, **fit)
