@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.decomposition import PCA
+from sklearn.preprocessing import normalize
 
 from analysis.embedding_pairs import embedding_knn
 from analysis.validation import check_embeddings, check_int, check_labels
@@ -72,10 +73,8 @@ def neighbor_graph(
         pca_dim = check_int(pca_dim, "pca_dim", 1)
         if pca_dim < min(x.shape):
             x = PCA(pca_dim, svd_solver="randomized", random_state=seed).fit_transform(x)
-    x = np.asarray(x, dtype=np.float32)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    x = x / np.where(norms > 0, norms, 1.0)
-    indices, sims = embedding_knn(x, k=min(k, max(len(x) - 1, 1)))
+    unit = normalize(np.asarray(x, dtype=np.float32))
+    indices, sims = embedding_knn(unit, k=min(k, max(len(x) - 1, 1)))
     return NeighborGraph(indices, sims)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.preprocessing import normalize
 
 from analysis.embedding_pairs import embedding_knn
 from analysis.validation import check_embeddings, check_float, check_int, check_shape
@@ -59,9 +60,7 @@ def find_outliers(
     k = check_int(k, "k", 1, len(x) - 1)
     threshold = check_float(threshold, "threshold", 1e-6, 1.0)
     if neighbor_sims is None:
-        norms = np.linalg.norm(x, axis=1, keepdims=True)
-        unit = np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-        neighbor_sims = embedding_knn(unit, k=k)[1]
+        neighbor_sims = embedding_knn(normalize(x), k=k)[1]
     sims = np.asarray(neighbor_sims, dtype=np.float64)
     check_shape(sims, "neighbor_sims", (len(x), None))
     if sims.shape[1] < k or not np.isfinite(sims).all():
