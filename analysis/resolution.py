@@ -22,6 +22,9 @@ import scipy.fft
 FACTORS = (1.25, 1.5, 1.75, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 6.0, 8.0)
 THRESHOLD = 0.15  # skimage photos: natural 0.17-0.71, 2x bicubic upscales 0.02-0.09
 LOSSLESS_QUALITY = 100.0
+# Names the measurement for caches of ResolutionSignal by content: change it whenever a change
+# here (factors, threshold, crop, quality estimate, fields) would give another signal.
+SIGNAL_VERSION = "1"
 
 
 @dataclass(frozen=True)

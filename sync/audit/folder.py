@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.audit import ISSUE_TYPES, AuditOptions, AuditResult, audit
 from analysis.duplicates_verify import VerifyOptions
-from sync.audit.pixels import SourcePixels
+from sync.audit.pixels import SourcePixels, flush_measures
 from winnow.config import Settings
 from winnow.features.extract import ExtractionReport
 from winnow.features.folder import compute_folder
@@ -49,7 +49,9 @@ def audit_folder(
         table["error_kind"] = table["error_kind"].fillna(table["error_kind_content"])
         table["error"] = table["error"].fillna(table["error_content"])
         vectors = aligned_embeddings(store, embedder.model_id, table) if embedder else None
-    return scan, report, audit(table, embeddings=vectors, options=options)
+    result = audit(table, embeddings=vectors, options=options)
+    flush_measures(options)
+    return scan, report, result
 
 
 def audit_options(

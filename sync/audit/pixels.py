@@ -4,11 +4,18 @@ The feature store keeps measurements, not pixels, so a candidate pair's images a
 from a source the store knows for that content (the same reader and policy as extraction:
 roots, SSRF guard, byte and pixel limits) and decoded small: JPEG draft mode straight to about
 ``size`` pixels. Only items that reach the verification step are read, once each.
+
+The keeper's signal (a native-size decode and an FFT per cluster member) depends on the
+content only, so it is cached in the store's ``measures`` table under
+:data:`~analysis.resolution.SIGNAL_VERSION`: a repeated audit of the same files reads no
+pixels for it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import logging
 import threading
 import weakref
 from collections.abc import Sequence
@@ -17,12 +24,18 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from analysis.resolution import ResolutionSignal, resolution_signal
+from analysis.audit import AuditOptions
+from analysis.resolution import SIGNAL_VERSION, ResolutionSignal, resolution_signal
 from winnow.config import Settings
-from winnow.errors import ImageError
+from winnow.errors import ImageError, StoreError
 from winnow.features.measure import make_thumbnail
 from winnow.imageio import ImageReader, decode_image
 from winnow.store import FeatureStore
+from winnow.store.measures import MeasureCache
+
+log = logging.getLogger(__name__)
+KEEPER_KIND = "keeper_signal"
+FLUSH_EVERY = 256  # new signals written per transaction (and by flush() at the end)
 
 
 class SourcePixels:
@@ -36,6 +49,8 @@ class SourcePixels:
         self._uris: dict[str, list[str]] | None = None
         self._lock = threading.Lock()
         self._reader: ImageReader | None = None
+        self._signals: dict[str, ResolutionSignal] | None = None  # cached, by sha256
+        self._new: dict[str, ResolutionSignal] = {}  # measured here, not yet written
 
     def __call__(self, sha256: str) -> np.ndarray | None:
         for uri in self._sources().get(sha256, []):
@@ -50,8 +65,41 @@ class SourcePixels:
         return None
 
     def resolution(self, sha256: str) -> ResolutionSignal | None:
-        """The keeper signal of that content, decoded at native size (only cluster members
-        are measured, so the full decode is paid for a few files), or None when unreadable."""
+        """The keeper signal of that content, from the store's cache or decoded at native size
+        (only cluster members are measured, so the full decode is paid for a few files), or
+        None when unreadable. New signals are written every :data:`FLUSH_EVERY` and by
+        :meth:`flush`."""
+        cached = self._cached().get(sha256)
+        if cached is not None:
+            return cached
+        signal = self._measure(sha256)
+        if signal is not None:
+            with self._lock:
+                self._new[sha256] = signal
+                full = len(self._new) >= FLUSH_EVERY
+            if full:
+                self.flush()
+        return signal
+
+    def flush(self) -> None:
+        """Write the signals measured since the last flush to the store's cache. A store that
+        cannot be written costs the next audit a re-measure, never this one its result."""
+        with self._lock:
+            new, self._new = self._new, {}
+        if not new or not self.settings.store_path.exists():
+            return
+        values = {sha: dataclasses.asdict(signal) for sha, signal in new.items()}
+        try:
+            with MeasureCache(self.settings.store_path) as cache:
+                cache.put(KEEPER_KIND, SIGNAL_VERSION, values)
+        except StoreError as exc:
+            log.warning("keeper signals not cached: %s", exc)
+            return
+        cached = self._cached()
+        with self._lock:
+            cached.update(new)
+
+    def _measure(self, sha256: str) -> ResolutionSignal | None:
         for uri in self._sources().get(sha256, []):
             try:
                 data = self._open().read(uri)
@@ -63,6 +111,24 @@ class SourcePixels:
             except (ImageError, OSError, ValueError):
                 continue
         return None
+
+    def _cached(self) -> dict[str, ResolutionSignal]:
+        """Every cached signal of the store's contents, read once (one query per 900)."""
+        if self._signals is None:
+            shas = list(self._sources())
+            found: dict[str, ResolutionSignal] = {}
+            if shas and self.settings.store_path.exists():
+                try:
+                    with MeasureCache(self.settings.store_path) as cache:
+                        rows = cache.get(KEEPER_KIND, SIGNAL_VERSION, shas)
+                except StoreError as exc:
+                    log.warning("keeper signal cache not read: %s", exc)
+                    rows = {}
+                found = {sha: s for sha, v in rows.items() if (s := _signal(v)) is not None}
+            with self._lock:
+                if self._signals is None:
+                    self._signals = found
+        return self._signals
 
     def _sources(self) -> dict[str, list[str]]:
         with self._lock:  # the keeper's signals are measured on several threads
@@ -88,3 +154,19 @@ class SourcePixels:
                 weakref.finalize(self, reader.close)
                 self._reader = reader
             return self._reader
+
+
+def flush_measures(options: AuditOptions) -> None:
+    """Write what the audit under ``options`` measured and did not write yet (call it once
+    the audit is done; options built elsewhere have nothing to write)."""
+    owner = getattr(options.resolution, "__self__", None)
+    if isinstance(owner, SourcePixels):
+        owner.flush()
+
+
+def _signal(value: dict) -> ResolutionSignal | None:
+    """A cached row back as a signal; None for a row of another shape (measured again)."""
+    try:
+        return ResolutionSignal(**value)
+    except TypeError:
+        return None

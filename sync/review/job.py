@@ -32,6 +32,7 @@ from label_studio_sdk import LabelStudio
 
 from analysis.findings import ISSUE_COLUMNS
 from sync.audit.folder import audit_options
+from sync.audit.pixels import flush_measures
 from sync.review.agreement import disagreement_issues, ontology_warnings, project_kappa
 from sync.review.audit_inputs import (
     AuditPart,
@@ -296,6 +297,7 @@ def _audit(
         def by_content() -> AuditPart:
             pii = pii_issues(tasks, table, settings) if not table.empty else None
             found = content_issues(table, store=store, model_id=model_id, options=options, pii=pii)
+            flush_measures(options)
             return AuditPart("", {}, _records(found))
 
         content, content_n = _part(

@@ -18,6 +18,7 @@ import numpy as np
 
 from winnow.detection.base import Detection
 from winnow.errors import StoreError
+from winnow.store.connection import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS detections (
@@ -34,9 +35,8 @@ class DetectionStore:
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = connect(str(self.path))
         try:
-            self._db = sqlite3.connect(str(self.path), timeout=60, check_same_thread=False)
-            self._db.execute("PRAGMA busy_timeout=60000")
             self._db.execute("PRAGMA journal_mode=WAL")
             with self._db:
                 self._db.executescript(_SCHEMA)

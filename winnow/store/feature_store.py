@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import pandas as pd
 
 from winnow.errors import StoreError
 from winnow.features.measure import ImageMeasurements
+from winnow.store.connection import chunks, connect
 
 SCHEMA_VERSION = 1
 _MEASURE_COLUMNS = [f.name for f in fields(ImageMeasurements)]
@@ -127,10 +128,10 @@ class FeatureStore:
         self.path = Path(path)
         if readonly:
             uri = f"file:{self.path}?mode=ro"
-            self._db = _connect(uri, uri=True)
+            self._db = connect(uri, uri=True)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = _connect(str(self.path))
+            self._db = connect(str(self.path))
             self._db.execute("PRAGMA journal_mode=WAL")
             self._migrate()
 
@@ -298,24 +299,10 @@ class FeatureStore:
     def _select_in(self, query: str, keys: list[str], *params: Any) -> list[tuple[Any, ...]]:
         """Run ``query`` (with one ``IN ({})`` slot) over ``keys`` in SQLite-sized chunks."""
         rows: list[tuple[Any, ...]] = []
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             sql = query.format(",".join("?" * len(chunk)))
             rows += self._db.execute(sql, (*params, *chunk)).fetchall()
         return rows
 
     def _present(self, query: str, keys: list[str], *params: Any) -> set[str]:
         return {row[0] for row in self._select_in(query, keys, *params)}
-
-
-def _connect(target: str, *, uri: bool = False) -> sqlite3.Connection:
-    try:
-        db = sqlite3.connect(target, uri=uri, timeout=60, check_same_thread=False)
-        db.execute("PRAGMA busy_timeout=60000")
-        return db
-    except sqlite3.Error as exc:
-        raise StoreError(f"cannot open feature store {target}: {exc}") from exc
-
-
-def _chunks(items: list[str], size: int = 900) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -1,0 +1,86 @@
+"""Per-content measurements that the audit derives from pixels, cached in the store's file.
+
+Why: the feature store keeps what extraction measures, but some checks read the pixels again
+for the few files they concern (the duplicate keeper decodes each cluster member at native
+size). Those results depend only on the content and on the measuring code, so a table keyed
+by ``(sha256, kind, version)`` turns a repeated audit's re-reads into one lookup. A new
+``version`` of a measurement simply adds rows; old rows are never read by the new code.
+Values are small JSON objects: the cache stores numbers, it does not know their meaning.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from winnow.errors import StoreError
+from winnow.store.connection import chunks, connect
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS measures (
+    sha256 TEXT NOT NULL, kind TEXT NOT NULL, version TEXT NOT NULL, value TEXT NOT NULL,
+    computed_at REAL NOT NULL, PRIMARY KEY (sha256, kind, version)
+);
+"""
+
+
+class MeasureCache:
+    """The ``measures`` table in the SQLite file at ``path`` (the feature store's).
+    Thread-safe: one connection behind a lock."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = connect(str(self.path))
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            with self._db:
+                self._db.executescript(_SCHEMA)
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise StoreError(f"cannot open the measurement cache in {self.path}: {exc}") from exc
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> MeasureCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def get(self, kind: str, version: str, shas: list[str]) -> dict[str, dict[str, Any]]:
+        """The cached values of ``shas``; absent (or unparsable) ones are not in the result."""
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in chunks(shas):
+            marks = ",".join("?" * len(chunk))
+            with self._lock:
+                rows = self._db.execute(
+                    "SELECT sha256, value FROM measures"
+                    f" WHERE kind = ? AND version = ? AND sha256 IN ({marks})",
+                    [kind, version, *chunk],
+                ).fetchall()
+            for sha, value in rows:
+                try:
+                    parsed = json.loads(value)
+                except ValueError:
+                    continue  # a damaged row is measured again, not trusted
+                if isinstance(parsed, dict):
+                    found[sha] = parsed
+        return found
+
+    def put(self, kind: str, version: str, values: Mapping[str, Mapping[str, Any]]) -> None:
+        """Store (or replace) one value per content sha256, in one transaction."""
+        now = time.time()
+        rows = [(sha, kind, version, json.dumps(dict(v)), now) for sha, v in values.items()]
+        try:
+            with self._lock, self._db:
+                self._db.executemany("INSERT OR REPLACE INTO measures VALUES (?, ?, ?, ?, ?)", rows)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write the measurement cache in {self.path}: {exc}") from exc
