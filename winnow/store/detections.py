@@ -8,17 +8,13 @@ are bit-packed and zlib-compressed: a person mask at 640x480 is a few hundred by
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 import time
 import zlib
-from pathlib import Path
 
 import numpy as np
 
 from winnow.detection.base import Detection
-from winnow.errors import StoreError
-from winnow.store.connection import connect
+from winnow.store.connection import SideTable, chunks
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS detections (
@@ -29,35 +25,16 @@ CREATE TABLE IF NOT EXISTS detections (
 """
 
 
-class DetectionStore:
+class DetectionStore(SideTable):
     """Open the ``detections`` table in the SQLite file at ``path`` (the feature store's)."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = connect(str(self.path))
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            with self._db:
-                self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open the detection cache in {self.path}: {exc}") from exc
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> DetectionStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    SCHEMA = _SCHEMA
+    WHAT = "detection cache"
 
     def get(self, shas: list[str], model_version: str) -> dict[str, Detection]:
         """The cached detections of ``shas`` by this model; absent shas are not in the result."""
         found: dict[str, Detection] = {}
-        for start in range(0, len(shas), 900):
-            chunk = shas[start : start + 900]
+        for chunk in chunks(shas):
             marks = ",".join("?" * len(chunk))
             with self._lock:
                 rows = self._db.execute(

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from winnow.errors import StoreError
-from winnow.store.connection import chunks, connect
+from winnow.store.connection import SideTable, chunks
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS measures (
@@ -29,31 +27,12 @@ CREATE TABLE IF NOT EXISTS measures (
 """
 
 
-class MeasureCache:
+class MeasureCache(SideTable):
     """The ``measures`` table in the SQLite file at ``path`` (the feature store's).
     Thread-safe: one connection behind a lock."""
 
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = connect(str(self.path))
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            with self._db:
-                self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            self._db.close()
-            raise StoreError(f"cannot open the measurement cache in {self.path}: {exc}") from exc
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> MeasureCache:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    SCHEMA = _SCHEMA
+    WHAT = "measurement cache"
 
     def get(self, kind: str, version: str, shas: list[str]) -> dict[str, dict[str, Any]]:
         """The cached values of ``shas``; absent (or unparsable) ones are not in the result."""
