@@ -8,8 +8,9 @@ the given and suggested labels, and the evidence in ``details``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,13 @@ from analysis.duplicates import (
     split_leakage,
 )
 from analysis.duplicates_evidence import match_evidence
-from analysis.duplicates_verify import VerifyOptions, features_from_pixels, verified_neighbors
+from analysis.duplicates_verify import (
+    MatchCache,
+    PairMatch,
+    VerifyOptions,
+    features_from_pixels,
+    verified_neighbors,
+)
 from analysis.embedding_pairs import embedding_knn, embedding_neighbors, knn_with_copies
 from analysis.findings import ISSUE_COLUMNS
 from analysis.integrity import wrong_extension_mask
@@ -58,6 +65,16 @@ ISSUE_TYPES = (
 DUPLICATE_CHECKS = frozenset({"exact_duplicate", "near_duplicate", "split_leak"})
 
 
+class ContentMatchCache(Protocol):
+    """A :class:`~analysis.duplicates_verify.MatchCache` keyed by content: pairs of sha256."""
+
+    def load(
+        self, version: str, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], PairMatch]: ...
+
+    def save(self, version: str, found: Mapping[tuple[str, str], PairMatch]) -> None: ...
+
+
 @dataclass(frozen=True)
 class AuditOptions:
     checks: frozenset[str] = frozenset(ISSUE_TYPES)
@@ -74,6 +91,9 @@ class AuditOptions:
     # keeps the copy with the highest effective resolution, then JPEG quality, not the largest.
     resolution: Callable[[str], ResolutionSignal | None] | None = None
     resolution_workers: int = 1  # threads measuring ``resolution`` (decode + FFT free the GIL)
+    # Raw geometric matches of earlier audits by content pair (sha256, sha256): reused instead
+    # of the pixels, and the new ones saved (analysis.duplicates_verify.MatchCache).
+    match_cache: ContentMatchCache | None = None
     verify: VerifyOptions = field(default_factory=VerifyOptions)
     n_folds: int = 5
     # Label issues: the "likely" queue's estimated precision, and how many planting seeds
@@ -294,10 +314,30 @@ def _verified_pairs(
 ) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     """Embedding candidates kept by geometric verification, with per-item evidence."""
     assert opts.pixels is not None
-    features = features_from_pixels(opts.pixels, list(content["sha256"]))
-    found = verified_neighbors(vectors, features, joined=joined, options=opts.verify, knn=knn)
+    shas = list(content["sha256"])
+    features = features_from_pixels(opts.pixels, shas)
+    cache = None if opts.match_cache is None else _MatchesByIndex(opts.match_cache, shas)
+    found = verified_neighbors(
+        vectors, features, joined=joined, options=opts.verify, knn=knn, cache=cache
+    )
     sizes = content[["width", "height"]].to_numpy(float)
     return found.pairs, found.sims, match_evidence(found, list(content["uri"]), sizes)
+
+
+class _MatchesByIndex(MatchCache):
+    """The content-keyed cache seen through this audit's item indices."""
+
+    def __init__(self, cache: ContentMatchCache, shas: list[str]) -> None:
+        self.cache, self.shas = cache, shas
+
+    def load(
+        self, version: str, pairs: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], PairMatch]:
+        keys = {(self.shas[i], self.shas[j]): (i, j) for i, j in pairs}
+        return {keys[k]: m for k, m in self.cache.load(version, list(keys)).items() if k in keys}
+
+    def save(self, version: str, found: Mapping[tuple[int, int], PairMatch]) -> None:
+        self.cache.save(version, {(self.shas[i], self.shas[j]): m for (i, j), m in found.items()})
 
 
 def _hamming(hashes: np.ndarray, pairs: np.ndarray) -> np.ndarray:

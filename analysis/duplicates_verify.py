@@ -16,19 +16,26 @@ the mirror image's features only for an item whose straight match failed. With
 ``workers`` > 1, later candidates are matched ahead on threads (:mod:`analysis.verify_ahead`):
 the same pairs, evidence and counts, sooner; a match started for a candidate that ends up
 skipped costs time only.
+
+A match depends only on the two contents and on the matching code, so with a ``cache``
+(:class:`MatchCache`) the raw matches of earlier audits are reused: the thresholds decide on
+them again, and a repeated audit of the same files reads no pixels for its candidates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
+from typing import Protocol
 
 import numpy as np
 from scipy.cluster.hierarchy import DisjointSet
 
 from analysis.embedding_pairs import embedding_knn, embedding_neighbors_from_knn
 from analysis.geometric import (
+    MATCH_VERSION,
     GeometricMatch,
     LocalFeatures,
     is_same_picture,
@@ -66,8 +73,33 @@ class VerifiedPairs:
     matches: list[GeometricMatch | None]  # (P,): the evidence; None when not verified
     shapes: dict[int, tuple[int, int]] = field(default_factory=dict)  # item -> working copy
     candidates: int = 0  # candidate pairs at or above candidate_cosine
-    verified: int = 0  # candidates that were matched geometrically
+    verified: int = 0  # candidates that were matched geometrically (or found in the cache)
     skipped: int = 0  # candidates already inside one group
+    cached: int = 0  # of ``verified``, matches reused from the cache
+
+
+@dataclass(frozen=True)
+class PairMatch:
+    """A pair's raw geometric match and both working copies' (height, width): what a cache
+    keeps, so that the evidence can be rescaled without reading the pixels again."""
+
+    match: GeometricMatch
+    shapes: tuple[tuple[int, int], tuple[int, int]]
+
+
+class MatchCache(Protocol):
+    """Raw matches of candidate pairs ``(i, j)`` (item indices, i < j) from earlier runs.
+    ``version`` names the matching code and the settings that change a raw match."""
+
+    def load(
+        self, version: str, pairs: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], PairMatch]:
+        """The cached matches among ``pairs`` (absent pairs are left out)."""
+        ...
+
+    def save(self, version: str, found: Mapping[tuple[int, int], PairMatch]) -> None:
+        """Keep the new matches (failures to write must not raise)."""
+        ...
 
 
 def verified_neighbors(
@@ -77,12 +109,14 @@ def verified_neighbors(
     joined: np.ndarray | None = None,
     options: VerifyOptions | None = None,
     knn: tuple[np.ndarray, np.ndarray] | None = None,
+    cache: MatchCache | None = None,
 ) -> VerifiedPairs:
     """Pairs of ``vectors`` (N, D) whose embeddings are candidates and whose pixels share a
     homography. ``joined`` (E, 2): pairs already known to be duplicates (for example pHash
     neighbours); they only save work and are not returned. ``knn``: (indices, cosines) (N, k)
     from :func:`~analysis.embedding_pairs.embedding_knn` (or a vector index) when the caller
-    already has them; only the first ``options.neighbors`` columns are used."""
+    already has them; only the first ``options.neighbors`` columns are used. ``cache``:
+    raw matches from earlier runs, reused instead of pixels; the new ones are saved to it."""
     opts = options or VerifyOptions()
     check_float(opts.candidate_cosine, "candidate_cosine", -1.0, 1.0)
     n = len(vectors)
@@ -97,10 +131,29 @@ def verified_neighbors(
     for i, j in check_indices(known, "joined", (None, 2), n):
         groups.merge(int(i), int(j))
     feats = Once(features)
+    version = f"{MATCH_VERSION}/min_inliers={opts.min_inliers}"
+    pair_list = [(int(i), int(j)) for i, j in cand]
+    known = {} if cache is None else cache.load(version, pair_list)
+    new: dict[tuple[int, int], PairMatch] = {}
+    shapes: dict[int, tuple[int, int]] = {}
+    lock = threading.Lock()
 
     def judge(p: int) -> tuple[GeometricMatch | bool, bool]:
-        i, j = int(cand[p, 0]), int(cand[p, 1])
-        return _judge(float(cand_sims[p]), feats(i), feats(j), opts)
+        pair = pair_list[p]
+        hit = known.get(pair)
+        if hit is not None:
+            with lock:
+                shapes.update(zip(pair, hit.shapes, strict=True))
+            return _decide(hit.match, opts), True
+        fa, fb = feats(pair[0]), feats(pair[1])
+        decision, match = _judge(float(cand_sims[p]), fa, fb, opts)
+        with lock:
+            shapes.update(
+                (k, f.shape) for k, f in zip(pair, (fa, fb), strict=True) if f is not None
+            )
+            if match is not None and fa is not None and fb is not None:
+                new[pair] = PairMatch(match, (fa.shape, fb.shape))
+        return decision, match is not None
 
     out = VerifiedPairs(np.zeros((0, 2), np.int64), np.zeros(0, np.float32), [])
     out.candidates = len(cand)
@@ -121,13 +174,16 @@ def verified_neighbors(
             else:
                 match, verified = ahead.result(int(p))
                 out.verified += verified
+                out.cached += verified and pair_list[p] in known
                 used.update((i, j))
             if match is not False:
                 groups.merge(i, j)
                 kept.append(int(p))
                 out.matches.append(match if isinstance(match, GeometricMatch) else None)
     out.pairs, out.sims = cand[kept], cand_sims[kept]
-    out.shapes = {i: f.shape for i in sorted(used) if (f := feats(i)) is not None}
+    out.shapes = {i: shapes[i] for i in sorted(used) if i in shapes}
+    if cache is not None and new:
+        cache.save(version, new)
     return out
 
 
@@ -148,12 +204,18 @@ def features_from_pixels(
 
 def _judge(
     sim: float, fa: LocalFeatures | None, fb: LocalFeatures | None, opts: VerifyOptions
-) -> tuple[GeometricMatch | bool, bool]:
-    """``(decision, verified)``: a match (kept, with evidence), True (kept without evidence)
-    or False (rejected), and whether the pixels were matched. Pure, so it runs on any thread."""
+) -> tuple[GeometricMatch | bool, GeometricMatch | None]:
+    """``(decision, raw match)``: the decision is a match (kept, with evidence), True (kept
+    without evidence) or False (rejected); the raw match is None when the pixels could not be
+    matched (the plain cosine rule decided). Pure, so it runs on any thread."""
     usable = [f is not None and len(f.points) >= opts.min_inliers for f in (fa, fb)]
     if not all(usable):
-        return sim >= opts.fallback_cosine, False
-    inliers, ratio = opts.min_inliers, opts.min_ratio
-    match = match_features(fa, fb, min_inliers=inliers)  # type: ignore[arg-type]
-    return (match if is_same_picture(match, min_inliers=inliers, min_ratio=ratio) else False), True
+        return sim >= opts.fallback_cosine, None
+    match = match_features(fa, fb, min_inliers=opts.min_inliers)  # type: ignore[arg-type]
+    return _decide(match, opts), match
+
+
+def _decide(match: GeometricMatch, opts: VerifyOptions) -> GeometricMatch | bool:
+    """The match itself when it shows one picture under ``opts``' thresholds, else False."""
+    same = is_same_picture(match, min_inliers=opts.min_inliers, min_ratio=opts.min_ratio)
+    return match if same else False

@@ -31,6 +31,9 @@ LOWE_RATIO = 0.8  # best match must beat the second best by this factor
 # only loosely (parallax), so at 2 px its inliers fall to half of its matches.
 RANSAC_PIXELS = 2.0
 MAX_SCALE = 8.0  # a homography scaling area by more than this (or less than 1/this) is a fluke
+# Names the raw match for caches of it: change it whenever a change here (ORB settings, ratio
+# test, RANSAC, the mirror rule) would give another match for the same two working copies.
+MATCH_VERSION = "orb1"
 
 
 @dataclass(frozen=True)

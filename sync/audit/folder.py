@@ -70,6 +70,7 @@ def audit_options(
         pixels=pixels if a.duplicate_verify else None,
         resolution=pixels.resolution,
         resolution_workers=threads,
+        match_cache=pixels,
         verify=VerifyOptions(
             candidate_cosine=a.duplicate_candidate_cosine,
             min_inliers=a.duplicate_min_inliers,

@@ -6,9 +6,10 @@ roots, SSRF guard, byte and pixel limits) and decoded small: JPEG draft mode str
 ``size`` pixels. Only items that reach the verification step are read, once each.
 
 The keeper's signal (a native-size decode and an FFT per cluster member) depends on the
-content only, so it is cached in the store's ``measures`` table under
-:data:`~analysis.resolution.SIGNAL_VERSION`: a repeated audit of the same files reads no
-pixels for it.
+content only, and a candidate pair's raw geometric match on the two contents only, so both are
+cached in the store's ``measures`` table, under :data:`~analysis.resolution.SIGNAL_VERSION`
+and the matcher's version with this working size: a repeated audit of the same files reads no
+pixels for either.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ import io
 import logging
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from analysis.audit import AuditOptions
+from analysis.duplicates_verify import PairMatch
+from analysis.geometric import GeometricMatch
 from analysis.resolution import SIGNAL_VERSION, ResolutionSignal, resolution_signal
 from winnow.config import Settings
 from winnow.errors import ImageError, StoreError
@@ -35,6 +38,7 @@ from winnow.store.measures import MeasureCache
 
 log = logging.getLogger(__name__)
 KEEPER_KIND = "keeper_signal"
+MATCH_KIND = "pair_match"
 FLUSH_EVERY = 256  # new signals written per transaction (and by flush() at the end)
 
 
@@ -99,6 +103,35 @@ class SourcePixels:
         with self._lock:
             cached.update(new)
 
+    def load(
+        self, version: str, pairs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], PairMatch]:
+        """Cached raw matches of content pairs ``(sha_a, sha_b)`` (a ContentMatchCache)."""
+        if not pairs or not self.settings.store_path.exists():
+            return {}
+        keys = {f"{a}:{b}": (a, b) for a, b in pairs}
+        try:
+            with MeasureCache(self.settings.store_path) as cache:
+                rows = cache.get(MATCH_KIND, self._match_version(version), list(keys))
+        except StoreError as exc:
+            log.warning("geometric match cache not read: %s", exc)
+            return {}
+        return {keys[k]: m for k, v in rows.items() if (m := _pair_match(v)) is not None}
+
+    def save(self, version: str, found: Mapping[tuple[str, str], PairMatch]) -> None:
+        """Cache new raw matches; a store that cannot be written logs and costs a re-match."""
+        if not found or not self.settings.store_path.exists():
+            return
+        values = {f"{a}:{b}": _match_row(m) for (a, b), m in found.items()}
+        try:
+            with MeasureCache(self.settings.store_path) as cache:
+                cache.put(MATCH_KIND, self._match_version(version), values)
+        except StoreError as exc:
+            log.warning("geometric matches not cached: %s", exc)
+
+    def _match_version(self, version: str) -> str:
+        return f"{version}/size={self.size}"
+
     def _measure(self, sha256: str) -> ResolutionSignal | None:
         for uri in self._sources().get(sha256, []):
             try:
@@ -162,6 +195,34 @@ def flush_measures(options: AuditOptions) -> None:
     owner = getattr(options.resolution, "__self__", None)
     if isinstance(owner, SourcePixels):
         owner.flush()
+
+
+def _match_row(m: PairMatch) -> dict:
+    h = m.match.homography
+    return {
+        "inliers": m.match.inliers,
+        "matches": m.match.matches,
+        "homography": None if h is None else np.asarray(h, float).ravel().tolist(),
+        "mirrored": m.match.mirrored,
+        "shapes": [list(shape) for shape in m.shapes],
+    }
+
+
+def _pair_match(value: dict) -> PairMatch | None:
+    """A cached row back as a match (floats round-trip exactly through JSON); None for a row
+    of another shape (matched again)."""
+    try:
+        h = value["homography"]
+        match = GeometricMatch(
+            inliers=int(value["inliers"]),
+            matches=int(value["matches"]),
+            homography=None if h is None else np.asarray(h, np.float64).reshape(3, 3),
+            mirrored=bool(value["mirrored"]),
+        )
+        a, b = (tuple(int(x) for x in shape) for shape in value["shapes"])
+        return PairMatch(match, (a, b))  # type: ignore[arg-type]
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 def _signal(value: dict) -> ResolutionSignal | None:

@@ -1,4 +1,5 @@
-"""Verification on threads answers exactly as on one: same pairs, evidence, counts and shapes.
+"""Verification on threads, or from a cache of earlier raw matches, answers exactly as on one
+thread from the pixels: same pairs, evidence, counts and shapes.
 
 Real photos (scikit-image) with crops, mirrors, rescales and rotations, plus Tux Paint stamps
 (look-alike drawings that RANSAC rejects), and a loose candidate threshold so that many
@@ -17,7 +18,13 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from analysis.duplicates_verify import VerifyOptions, features_from_pixels, verified_neighbors
+from analysis.duplicates_verify import (
+    MatchCache,
+    PairMatch,
+    VerifyOptions,
+    features_from_pixels,
+    verified_neighbors,
+)
 from analysis.verify_ahead import Once
 from winnow.features.measure import make_thumbnail
 
@@ -56,15 +63,37 @@ def _vectors(copies: list[np.ndarray]) -> np.ndarray:
     return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def _run(copies: list[np.ndarray], workers: int, reads: Counter | None = None):
+def _run(
+    copies: list[np.ndarray],
+    workers: int,
+    reads: Counter | None = None,
+    cache: MatchCache | None = None,
+    **options: float,
+):
     def pixels(key: str) -> np.ndarray:
         if reads is not None:
             reads[key] += 1
         return copies[int(key)]
 
     keys = [str(i) for i in range(len(copies))]
-    opts = VerifyOptions(candidate_cosine=0.3, neighbors=8, workers=workers)
-    return verified_neighbors(_vectors(copies), features_from_pixels(pixels, keys), options=opts)
+    opts = VerifyOptions(candidate_cosine=0.3, neighbors=8, workers=workers, **options)
+    features = features_from_pixels(pixels, keys)
+    return verified_neighbors(_vectors(copies), features, options=opts, cache=cache)
+
+
+class DictCache:
+    """A MatchCache in memory that records what it was asked and given."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, tuple[int, int]], PairMatch] = {}
+        self.saves = 0
+
+    def load(self, version: str, pairs) -> dict:
+        return {p: self.rows[(version, p)] for p in pairs if (version, p) in self.rows}
+
+    def save(self, version: str, found) -> None:
+        self.saves += 1
+        self.rows.update({(version, p): m for p, m in found.items()})
 
 
 def _evidence(found) -> list[tuple]:
@@ -104,6 +133,47 @@ def test_threads_read_each_working_copy_once_more_at_most(working_copies) -> Non
     _run(working_copies, 3, threaded)
     assert set(sequential) <= set(threaded)
     assert all(threaded[k] <= sequential[k] + 1 for k in threaded)  # a mirror may race once
+
+
+@pytest.mark.parametrize("workers", [1, 3])
+def test_a_filled_cache_answers_without_pixels(working_copies, workers: int) -> None:
+    fresh = _run(working_copies, 1)
+    cache = DictCache()
+    filling = _run(working_copies, workers, cache=cache)
+    assert cache.saves == 1 and len(cache.rows) >= fresh.verified  # every match, kept or not
+    assert filling.cached == 0
+    reads: Counter = Counter()
+    again = _run(working_copies, workers, reads, cache=cache)
+    assert sum(reads.values()) == 0  # no working copy was read
+    assert again.cached == again.verified == fresh.verified
+    assert np.array_equal(again.pairs, fresh.pairs)
+    assert np.array_equal(again.sims, fresh.sims)
+    assert _evidence(again) == _evidence(fresh)
+    assert (again.candidates, again.skipped) == (fresh.candidates, fresh.skipped)
+    assert again.shapes == fresh.shapes
+    assert cache.saves == 1  # nothing new to save
+
+
+def test_cached_raw_matches_are_decided_again_under_new_thresholds(working_copies) -> None:
+    cache = DictCache()
+    _run(working_copies, 1, cache=cache)
+    strict = {"min_ratio": 0.8}  # same min_inliers: the raw matches stay valid
+    fresh = _run(working_copies, 1, **strict)
+    reads: Counter = Counter()
+    before = set(cache.rows)
+    cached = _run(working_copies, 1, reads, cache=cache, **strict)
+    assert len(fresh.pairs) < len(_run(working_copies, 1).pairs)  # the threshold bites
+    assert np.array_equal(cached.pairs, fresh.pairs)
+    assert _evidence(cached) == _evidence(fresh)
+    assert cached.cached > 0
+    # pixels were read only for pairs that the looser run had never matched
+    added = {i for _, pair in set(cache.rows) - before for i in pair}
+    assert cached.verified - cached.cached == len(set(cache.rows) - before)
+    assert {int(k) for k in reads} <= added
+    # another min_inliers changes the raw match (the mirror's RANSAC is skipped below it),
+    # so it is another version: nothing is reused.
+    other = _run(working_copies, 1, cache=cache, min_inliers=30)
+    assert other.cached == 0
 
 
 def test_once_computes_each_key_once_under_contention() -> None:

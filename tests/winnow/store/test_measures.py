@@ -39,8 +39,8 @@ def test_a_damaged_row_is_left_out_not_trusted(tmp_path: Path) -> None:
         cache.put("k", "1", {"good": {"v": 1}, "bad": {"v": 2}, "list": {"v": 3}})
     db = sqlite3.connect(path)
     with db:
-        db.execute("UPDATE measures SET value = '{not json' WHERE sha256 = 'bad'")
-        db.execute("UPDATE measures SET value = '[1, 2]' WHERE sha256 = 'list'")
+        db.execute("UPDATE measures SET value = '{not json' WHERE key = 'bad'")
+        db.execute("UPDATE measures SET value = '[1, 2]' WHERE key = 'list'")
     db.close()
     with MeasureCache(path) as cache:
         assert cache.get("k", "1", ["good", "bad", "list"]) == {"good": {"v": 1}}

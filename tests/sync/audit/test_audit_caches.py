@@ -1,4 +1,5 @@
-"""The duplicate keeper's signals are cached by content: a repeated audit reads no pixels."""
+"""The duplicate check's pixel work is cached by content: the keeper's signals and the
+candidate pairs' raw matches, so a repeated audit reads no pixels for them."""
 
 import shutil
 from pathlib import Path
@@ -9,6 +10,8 @@ from PIL import Image
 from skimage import data
 
 import sync.audit.pixels as pixels_module
+from analysis.duplicates_verify import PairMatch
+from analysis.geometric import MATCH_VERSION, local_features, match_features
 from analysis.resolution import SIGNAL_VERSION, resolution_signal
 from sync.audit.folder import audit_folder
 from sync.audit.pixels import KEEPER_KIND, SourcePixels
@@ -92,3 +95,28 @@ def test_a_store_that_cannot_be_written_costs_a_remeasure_not_the_result(
     monkeypatch.undo()
     with MeasureCache(settings.store_path) as cache:
         assert cache.get(KEEPER_KIND, "another", list(shas.values())) == {}
+
+
+def test_pair_matches_round_trip_exactly_and_are_keyed_by_working_size(
+    copies: Path, tmp_path: Path
+) -> None:
+    settings = Settings(data_dir=tmp_path / "store")
+    audit_folder(copies, settings, embed=False)  # the store now knows the files
+    shas = _shas(settings)
+    a, b = shas["coffee.jpg"], shas["coffee_q40.jpg"]
+    pixels = SourcePixels(settings, size=320, trusted_roots=(copies,))
+    fa, fb = local_features(pixels(a)), local_features(pixels(b))
+    match = match_features(fa, fb)
+    assert match.homography is not None and match.inliers >= 20
+    version = f"{MATCH_VERSION}/min_inliers=20"
+    pixels.save(version, {(a, b): PairMatch(match, (fa.shape, fb.shape))})
+
+    got = SourcePixels(settings, size=320).load(version, [(a, b), (b, a)])
+    assert list(got) == [(a, b)]  # a pair is directed: (b, a) is another match
+    back = got[(a, b)]
+    assert (back.match.inliers, back.match.matches) == (match.inliers, match.matches)
+    assert back.match.mirrored == match.mirrored
+    assert back.match.homography.tobytes() == match.homography.tobytes()  # bit for bit
+    assert back.shapes == (fa.shape, fb.shape)
+    assert SourcePixels(settings, size=256).load(version, [(a, b)]) == {}
+    assert SourcePixels(settings, size=320).load("orb0/min_inliers=20", [(a, b)]) == {}
