@@ -133,14 +133,14 @@ def verified_neighbors(
     feats = Once(features)
     version = f"{MATCH_VERSION}/min_inliers={opts.min_inliers}"
     pair_list = [(int(i), int(j)) for i, j in cand]
-    known = {} if cache is None else cache.load(version, pair_list)
+    reused = {} if cache is None else cache.load(version, pair_list)
     new: dict[tuple[int, int], PairMatch] = {}
     shapes: dict[int, tuple[int, int]] = {}
     lock = threading.Lock()
 
     def judge(p: int) -> tuple[GeometricMatch | bool, bool]:
         pair = pair_list[p]
-        hit = known.get(pair)
+        hit = reused.get(pair)
         if hit is not None:
             with lock:
                 shapes.update(zip(pair, hit.shapes, strict=True))
@@ -174,7 +174,7 @@ def verified_neighbors(
             else:
                 match, verified = ahead.result(int(p))
                 out.verified += verified
-                out.cached += verified and pair_list[p] in known
+                out.cached += verified and pair_list[p] in reused
                 used.update((i, j))
             if match is not False:
                 groups.merge(i, j)
