@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -65,16 +64,6 @@ ISSUE_TYPES = (
 DUPLICATE_CHECKS = frozenset({"exact_duplicate", "near_duplicate", "split_leak"})
 
 
-class ContentMatchCache(Protocol):
-    """A :class:`~analysis.duplicates_verify.MatchCache` keyed by content: pairs of sha256."""
-
-    def load(
-        self, version: str, pairs: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], PairMatch]: ...
-
-    def save(self, version: str, found: Mapping[tuple[str, str], PairMatch]) -> None: ...
-
-
 @dataclass(frozen=True)
 class AuditOptions:
     checks: frozenset[str] = frozenset(ISSUE_TYPES)
@@ -92,8 +81,8 @@ class AuditOptions:
     resolution: Callable[[str], ResolutionSignal | None] | None = None
     resolution_workers: int = 1  # threads measuring ``resolution`` (decode + FFT free the GIL)
     # Raw geometric matches of earlier audits by content pair (sha256, sha256): reused instead
-    # of the pixels, and the new ones saved (analysis.duplicates_verify.MatchCache).
-    match_cache: ContentMatchCache | None = None
+    # of the pixels, and the new ones saved.
+    match_cache: MatchCache[str] | None = None
     verify: VerifyOptions = field(default_factory=VerifyOptions)
     n_folds: int = 5
     # Label issues: the "likely" queue's estimated precision, and how many planting seeds
@@ -324,10 +313,10 @@ def _verified_pairs(
     return found.pairs, found.sims, match_evidence(found, list(content["uri"]), sizes)
 
 
-class _MatchesByIndex(MatchCache):
+class _MatchesByIndex(MatchCache[int]):
     """The content-keyed cache seen through this audit's item indices."""
 
-    def __init__(self, cache: ContentMatchCache, shas: list[str]) -> None:
+    def __init__(self, cache: MatchCache[str], shas: list[str]) -> None:
         self.cache, self.shas = cache, shas
 
     def load(

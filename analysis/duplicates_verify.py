@@ -28,7 +28,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache, partial
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 from scipy.cluster.hierarchy import DisjointSet
@@ -87,17 +87,22 @@ class PairMatch:
     shapes: tuple[tuple[int, int], tuple[int, int]]
 
 
-class MatchCache(Protocol):
-    """Raw matches of candidate pairs ``(i, j)`` (item indices, i < j) from earlier runs.
-    ``version`` names the matching code and the settings that change a raw match."""
+Key = TypeVar("Key")
+
+
+class MatchCache(Protocol[Key]):
+    """Raw matches of candidate pairs from earlier runs: ``MatchCache[int]`` by item indices
+    ``(i, j)``, i < j, as :func:`verified_neighbors` asks; ``MatchCache[str]`` by content
+    (sha256 pairs), as the audit's callers keep them. ``version`` names the matching code and
+    the settings that change a raw match."""
 
     def load(
-        self, version: str, pairs: Sequence[tuple[int, int]]
-    ) -> dict[tuple[int, int], PairMatch]:
+        self, version: str, pairs: Sequence[tuple[Key, Key]]
+    ) -> dict[tuple[Key, Key], PairMatch]:
         """The cached matches among ``pairs`` (absent pairs are left out)."""
         ...
 
-    def save(self, version: str, found: Mapping[tuple[int, int], PairMatch]) -> None:
+    def save(self, version: str, found: Mapping[tuple[Key, Key], PairMatch]) -> None:
         """Keep the new matches (failures to write must not raise)."""
         ...
 
@@ -109,7 +114,7 @@ def verified_neighbors(
     joined: np.ndarray | None = None,
     options: VerifyOptions | None = None,
     knn: tuple[np.ndarray, np.ndarray] | None = None,
-    cache: MatchCache | None = None,
+    cache: MatchCache[int] | None = None,
 ) -> VerifiedPairs:
     """Pairs of ``vectors`` (N, D) whose embeddings are candidates and whose pixels share a
     homography. ``joined`` (E, 2): pairs already known to be duplicates (for example pHash

@@ -106,7 +106,7 @@ class SourcePixels:
     def load(
         self, version: str, pairs: Sequence[tuple[str, str]]
     ) -> dict[tuple[str, str], PairMatch]:
-        """Cached raw matches of content pairs ``(sha_a, sha_b)`` (a ContentMatchCache)."""
+        """Cached raw matches of content pairs ``(sha_a, sha_b)`` (a ``MatchCache[str]``)."""
         if not pairs or not self.settings.store_path.exists():
             return {}
         keys = {f"{a}:{b}": (a, b) for a, b in pairs}
