@@ -129,9 +129,9 @@ def render(summary) -> None:
             f"{_num(estimate['recall_possible'])}",
             highlight=False,
         )
-        from analysis.label_issue_estimate import weak_probe_warning
+        from analysis.label_issue_estimate import estimate_warning
 
-        warning = weak_probe_warning(estimate.get("probe_accuracy"))
+        warning = estimate_warning(estimate)
         if warning:
             console.print(f"[yellow]label-issue estimate {warning}[/]", highlight=False)
     for line in summary.ontology:

@@ -139,3 +139,22 @@ def test_an_unreliable_estimate_is_said_beside_the_queues(inputs) -> None:
     page = lxml_html.fromstring(render_data_report(report, {}))
     (warned,) = page.xpath('//section[@id="audit"]//*[@data-key="queue:estimate-warning"]')
     assert weak.warning in warned.text_content() and "60%" in weak.warning
+
+
+def test_an_over_stated_estimate_is_said_beside_the_queues(inputs) -> None:
+    """Errors that repeat fixed class pairs (noise concentration over the bar) put the same
+    kind of warning under the queue table, with its own reason."""
+    from dataclasses import replace
+
+    _, data = inputs
+    strong = replace(data.result.label_estimate, probe_accuracy=0.95)
+    for concentration, warned in ((0.3, False), (0.7, True)):
+        estimate = replace(strong, noise_concentration=concentration)
+        report = build_data_report(
+            data.result.files, data.result.issues, projection="tsne", label_estimate=estimate
+        )
+        page = lxml_html.fromstring(render_data_report(report, {}))
+        found = page.xpath('//section[@id="audit"]//*[@data-key="queue:estimate-warning"]')
+        assert bool(found) is warned
+        if warned:
+            assert "over-stated" in found[0].text_content() and "70%" in found[0].text_content()
