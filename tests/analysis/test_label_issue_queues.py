@@ -129,7 +129,7 @@ def test_estimate_warning_names_the_stronger_reason_and_reads_old_estimates() ->
     assert estimate_warning({**base, "probe_accuracy": 0.9, "noise_concentration": 0.3}) is None
     concentrated = {**base, "probe_accuracy": 0.9, "noise_concentration": 0.62}
     assert "over-stated" in estimate_warning(concentrated)
-    assert "62%" in estimate_warning(concentrated)
+    assert "concentration 0.62" in estimate_warning(concentrated)
     at_bar = {**concentrated, "noise_concentration": MAX_NOISE_CONCENTRATION}
     assert estimate_warning(at_bar) is None
     weak = {**concentrated, "probe_accuracy": 0.7}
@@ -152,9 +152,15 @@ def test_noise_concentration_reads_the_noise_matrix() -> None:
     anywhere[wrong] = (true[wrong] + rng.integers(1, 5, len(wrong))) % 5
     one_way = true.copy()
     one_way[wrong] = (true[wrong] + 1) % 5  # each class to one fixed other class
-    assert noise_concentration(anywhere, probs) == pytest.approx(0.25, abs=0.1)  # 1 / (K - 1)
+    assert noise_concentration(anywhere, probs) == pytest.approx(0.0, abs=0.1)
     assert noise_concentration(one_way, probs) == pytest.approx(1.0)
     assert noise_concentration(true, probs) is None  # no errors at all
+    # two classes: an error (and a plant) has one place to go, so there is nothing to mark
+    binary = (true[:400] >= 1).astype(np.int64)
+    flipped = binary.copy()
+    flipped[:40] = 1 - flipped[:40]
+    two = np.column_stack([probs[:400, 0], 1 - probs[:400, 0]])
+    assert noise_concentration(flipped, two) is None
 
 
 def test_estimate_recovers_planted_flips(noisy_fashion: dict) -> None:
