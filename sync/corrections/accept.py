@@ -19,6 +19,11 @@ log is the record of who accepted what: one JSON line a batch in ``data_dir/revi
 batches.jsonl`` with the batch id, reviewer, time, task ids and the annotation ids with the
 ``updated_at`` each had when created.
 
+Before anything is written, the reviewers' verdicts on the queue (:func:`sync.review.decisions.
+review_checks`) are checked against its estimate: when the tasks reviewers settled show the
+queue less precise than estimated (the interval lies below the estimate), accept refuses
+unless ``force``: the estimate that made the queue look safe to accept did not hold.
+
 ``undo`` deletes exactly those annotations, only where they still exist unchanged (same
 ``updated_at``); an edited one is a reviewer's work now and is kept and reported. The undo is
 logged as its own line.
@@ -26,8 +31,6 @@ logged as its own line.
 
 from __future__ import annotations
 
-import json
-import os
 import uuid
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +39,9 @@ from typing import Any
 
 from label_studio_sdk import LabelStudio
 
+from analysis.label_issue_review import ReviewCheck
+from sync.review.batch_log import BatchError, append, batches
+from sync.review.decisions import review_checks
 from sync.review.pull import fetch_batches
 from sync.review.queues import LABEL_QUEUES, PREDICTION_VERSION, Queue
 from sync.review.state import SyncState, iter_chunks
@@ -46,8 +52,8 @@ ACTION = "predictions_to_annotations"
 ACTION_CHUNK = 500  # tasks per Data Manager action request
 
 
-class BatchError(WinnowError):
-    """An unknown batch id, or an audit log line that cannot be read."""
+class OverStatedQueue(WinnowError):
+    """Reviewers found the queue less precise than its estimate; accept with ``force``."""
 
 
 @dataclass
@@ -64,6 +70,7 @@ class AcceptReport:
     annotations: list[dict[str, Any]] = field(default_factory=list)  # id, task, updated_at
     batch: str | None = None
     dry_run: bool = False
+    check: ReviewCheck | None = None  # reviewers' verdicts on the queue against its estimate
 
 
 @dataclass
@@ -72,10 +79,6 @@ class UndoReport:
     deleted: list[int] = field(default_factory=list)
     edited: list[int] = field(default_factory=list)  # changed since the batch: kept
     gone: list[int] = field(default_factory=list)  # deleted by someone already
-
-
-def log_path(data_dir: Path) -> Path:
-    return Path(data_dir) / "review" / "batches.jsonl"
 
 
 def queue_candidates(
@@ -157,12 +160,20 @@ def accept(
     dry_run: bool = False,
     skip_annotated: bool = False,
     page_size: int = 100,
+    force: bool = False,
 ) -> AcceptReport:
     """Turn the suggested labels of ``queue`` into annotations; see the module docstring."""
     if queue not in LABEL_QUEUES:
         raise ValueError(f"queue must be one of {sorted(LABEL_QUEUES)}, got {queue!r}")
     spec = LABEL_QUEUES[queue]
     report = AcceptReport(project=project, queue=queue, dry_run=dry_run)
+    report.check = review_checks(state.label_reviews(project)).get(queue)
+    if report.check and report.check.verdict == "over-stated" and not (force or dry_run):
+        raise OverStatedQueue(
+            f"{report.check.describe(queue)}: reviewers found the queue less precise than "
+            "estimated, so its unreviewed suggestions are not accepted in bulk; review more of "
+            "it, or accept anyway with --force"
+        )
     ids = queue_candidates(state, project, spec, min_score=min_score)
     report.candidates = len(ids)
     fresh = [t for page in fetch_batches(ls, project, ids, page_size=page_size) for t in page]
@@ -182,7 +193,7 @@ def accept(
         "task_ids": report.accepted,
         "skipped_human": report.human,
     }
-    _append(log, {**record, "kind": "pending", "at": _now()})  # before any write: see doc
+    append(log, {**record, "kind": "pending", "at": _now()})  # before any write: see doc
     for chunk in iter_chunks(report.accepted, ACTION_CHUNK):
         ls_call(
             f"create annotations from review predictions of {len(chunk)} tasks",
@@ -193,7 +204,7 @@ def accept(
             request_options={"additional_body_parameters": {"model_version": PREDICTION_VERSION}},
         )
     report.annotations = _created(ls, project, report.accepted, page_size)
-    _append(log, {**record, "kind": "accept", "at": _now(), "annotations": report.annotations})
+    append(log, {**record, "kind": "accept", "at": _now(), "annotations": report.annotations})
     return report
 
 
@@ -208,7 +219,7 @@ def _complete_pending(ls: LabelStudio, project: int, log: Path, page_size: int) 
             continue
         made = _created(ls, project, line["task_ids"], page_size)
         found = [a for a in made if a["id"] not in known]
-        _append(log, {**line, "kind": "accept", "at": _now(), "annotations": found,
+        append(log, {**line, "kind": "accept", "at": _now(), "annotations": found,
                       "recovered": True})  # fmt: skip
 
 
@@ -222,21 +233,6 @@ def _created(ls: LabelStudio, project: int, task_ids: list[int], page_size: int)
                 if prediction is not None and a.get("parent_prediction") == prediction["id"]:
                     out.append({"id": a["id"], "task": task["id"], "updated_at": a["updated_at"]})
     return sorted(out, key=lambda a: a["id"])
-
-
-def batches(log: Path) -> list[dict[str, Any]]:
-    """Every line of the audit log, oldest first."""
-    if not log.exists():
-        return []
-    out = []
-    for n, line in enumerate(log.read_text().splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError as exc:
-            raise BatchError(f"{log} line {n} is not JSON: {exc}") from exc
-    return out
 
 
 def undo(ls: LabelStudio, batch: str, *, log: Path, reviewer: str) -> UndoReport:
@@ -258,7 +254,7 @@ def undo(ls: LabelStudio, batch: str, *, log: Path, reviewer: str) -> UndoReport
             continue
         ls_call(f"delete annotation {ann['id']}", ls.annotations.delete, id=ann["id"])
         report.deleted.append(ann["id"])
-    _append(log, {"kind": "undo", "project": found[0]["project"], "reviewer": reviewer,
+    append(log, {"kind": "undo", "project": found[0]["project"], "reviewer": reviewer,
                   "at": _now(), **asdict(report)})  # fmt: skip
     return report
 
@@ -268,15 +264,6 @@ def _stamp(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-
-
-def _append(log: Path, record: dict[str, Any]) -> None:
-    """One line, fsynced: a batch in Label Studio is never missing from the log after return."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("a", encoding="utf-8") as handle:
-        handle.write(json.dumps(record, sort_keys=True) + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
 
 
 def _now() -> str:

@@ -40,10 +40,16 @@ def accept(
     dry_run: bool = typer.Option(
         False, "--dry-run", help="say what would be accepted, write nothing"
     ),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="accept even where reviewers found the queue less precise than its estimate",
+    ),
 ) -> None:
     """Add the suggested labels of a queue as annotations (human ones are never edited)."""
     from sync.corrections.accept import accept as run_accept
-    from sync.corrections.accept import log_path
+    from sync.review.batch_log import log_path
+    from sync.review.cli import print_review_check
     from sync.review.job import sync_lock
     from sync.review.queues import LABEL_QUEUES
     from sync.review.state import SyncState, state_path
@@ -65,7 +71,9 @@ def accept(
             dry_run=dry_run,
             skip_annotated=skip_annotated,
             page_size=settings.sync.page_size,
+            force=force,
         )
+    print_review_check(report.check, queue)
     verb = "would accept" if dry_run else "accepted"
     console.print(
         f"{report.candidates} tasks in queue {queue!r} at score >= {min_score}: {verb} "
@@ -86,8 +94,8 @@ def undo(
     reviewer: str | None = typer.Option(None, "--reviewer", help="who undoes the batch"),
 ) -> None:
     """Delete the annotations a batch added, unless someone edited them since."""
-    from sync.corrections.accept import log_path
     from sync.corrections.accept import undo as run_undo
+    from sync.review.batch_log import log_path
     from winnow.labelstudio import connect
 
     settings = get_settings()

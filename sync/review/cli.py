@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 from rich.table import Table
 
 from winnow.cli.console import console, err_console, progress_bar
 from winnow.config import get_settings
+
+if TYPE_CHECKING:
+    from analysis.label_issue_review import ReviewCheck
 
 
 def sync(
@@ -134,8 +139,31 @@ def render(summary) -> None:
         warning = estimate_warning(estimate)
         if warning:
             console.print(f"[yellow]label-issue estimate {warning}[/]", highlight=False)
+    _print_reviews(getattr(summary, "label_reviews", {}))
     for line in summary.ontology:
         console.print(f"[yellow]class names that look like one class:[/] {line}", highlight=False)
+
+
+def _print_reviews(checks: dict[str, dict]) -> None:
+    """Each reviewed label-issue queue's verdicts against its estimate."""
+    from analysis.label_issue_review import ReviewCheck
+
+    for queue, stored in checks.items():
+        print_review_check(ReviewCheck.from_dict(stored), queue)
+
+
+def print_review_check(check: ReviewCheck | None, queue: str) -> None:
+    """What reviewers found in a label-issue queue so far; yellow where nobody reviewed it or
+    where they found it less precise than estimated (check before accepting it in bulk)."""
+    if check is None:
+        console.print(
+            f"[yellow]{queue} queue: no flag settled by a reviewer yet; its precision is the "
+            "planted estimate alone (check the top of the queue first)[/]",
+            highlight=False,
+        )
+        return
+    style = "yellow" if check.verdict == "over-stated" else "default"
+    console.print(f"[{style}]{check.describe(queue)}[/]", highlight=False)
 
 
 def _num(value: float | None) -> str:

@@ -6,15 +6,20 @@
   label issue is dismissed for the new label (a human chose it after seeing the flag).
 - ``relabel`` / ``remove``: recorded in the audit log; the flags stay until acted on.
 
-Each decision is logged once (per annotation version) with who and when.
+Each decision is logged once (per annotation version) with who and when. A keep or a changed
+label on a label-issue flag is also kept as a verdict on that queue (``SyncState.
+label_reviews``), with the queue's estimated precision at the time: the verdicts check the
+estimate (:mod:`analysis.label_issue_review`). An annotation made by ``winnow review accept``
+is a machine suggestion, not a verdict, and is left out of them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sync.review.queues import LABEL_ISSUE_TYPES
-from sync.review.state import Finding, SyncState, TaskRow
+from analysis.label_issue_review import ReviewCheck, check_reviews
+from sync.review.queues import LABEL_ISSUE_TYPES, LABEL_QUEUE_OF
+from sync.review.state import Finding, LabelReview, SyncState, TaskRow
 from sync.review.taskinfo import label_key, labels_of, review_choice, who
 from winnow.labelstudio.label_config import LabelControl
 
@@ -26,10 +31,40 @@ class DecisionReport:
     other: int = 0
 
 
+@dataclass(frozen=True)
+class Verdicts:
+    """What a label-issue verdict is checked against: ``estimate``, the last audit's
+    :meth:`~analysis.label_issue_estimate.QueueEstimate.as_dict` (None: no estimate), and
+    ``machine``, the ids of annotations made by accepted batches (not a reviewer's verdict)."""
+
+    estimate: dict | None = None
+    machine: frozenset[int] = frozenset()
+
+    def precision(self, queue: str) -> float | None:
+        return (self.estimate or {}).get(f"precision_{queue}")
+
+
+def review_checks(reviews: list[LabelReview]) -> dict[str, ReviewCheck]:
+    """Queue ("likely", "possible") -> its reviewers' verdicts, checked against the mean of
+    the estimates each verdict was given under (what the queue promised for those tasks)."""
+    out = {}
+    for queue in sorted({r.queue for r in reviews}):
+        mine = [r for r in reviews if r.queue == queue]
+        promised = [r.estimate for r in mine if r.estimate is not None]
+        estimate = sum(promised) / len(promised) if promised else None
+        out[queue] = check_reviews(sum(r.confirmed for r in mine), len(mine), estimate)
+    return out
+
+
 def record_decisions(
-    state: SyncState, project: int, tasks: list[TaskRow], control: LabelControl
+    state: SyncState,
+    project: int,
+    tasks: list[TaskRow],
+    control: LabelControl,
+    verdicts: Verdicts | None = None,
 ) -> DecisionReport:
     """Compare the open findings with each task's current annotation; dismiss and log."""
+    verdicts = verdicts or Verdicts()
     report = DecisionReport()
     open_by_task: dict[int, list[Finding]] = {}
     for f in state.findings(project):
@@ -45,6 +80,8 @@ def record_decisions(
         if state.decision_seen(project, task.task_id, int(annotation.get("id") or 0), stamp):
             continue
         _decide(state, project, task, findings, choice, annotation, control, report)
+        if int(annotation.get("id") or 0) not in verdicts.machine:
+            _verdict(state, project, task, findings, choice, annotation, control, verdicts)
     return report
 
 
@@ -99,3 +136,34 @@ def _decide(
             what=f"marked {choice}; open: {', '.join(f.issue_type for f in findings)}",
         )
         report.other += 1
+
+
+def _verdict(
+    state: SyncState,
+    project: int,
+    task: TaskRow,
+    findings: list[Finding],
+    choice: str | None,
+    annotation: dict,
+    control: LabelControl,
+    verdicts: Verdicts,
+) -> None:
+    """Keep the reviewer's verdict on the task's label-issue flag, if they gave one."""
+    flag = next((f for f in findings if f.issue_type in LABEL_ISSUE_TYPES), None)
+    if flag is None:
+        return
+    given = flag.given_label or ""
+    changed = given != label_key(labels_of(task, control))
+    if choice != "keep" and not changed:
+        return  # no verdict yet: the label stands and nobody said keep
+    queue = LABEL_QUEUE_OF[flag.issue_type]
+    review = LabelReview(
+        task.task_id,
+        given,
+        queue,
+        confirmed=choice != "keep",
+        estimate=verdicts.precision(queue),
+        who=who(annotation),
+        at=str(annotation.get("updated_at") or ""),
+    )
+    state.record_review(project, review)

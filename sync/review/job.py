@@ -47,8 +47,9 @@ from sync.review.audit_inputs import (
     remember_part,
 )
 from sync.review.audit_project import audit_table, audit_tasks, content_issues, label_issues
+from sync.review.batch_log import batch_annotations, log_path
 from sync.review.content import read_errors, resolve_content
-from sync.review.decisions import DecisionReport, record_decisions
+from sync.review.decisions import DecisionReport, Verdicts, record_decisions, review_checks
 from sync.review.evidence import review_evidence
 from sync.review.label_refit import load_probe, probe_path, reusable_probe, save_probe
 from sync.review.meter import CountingClient, Meter
@@ -57,7 +58,7 @@ from sync.review.pull import PullReport, image_key_of, label_control, pull
 from sync.review.push import PushReport, panels_wanted, push_all
 from sync.review.queues import ALL_FLAGGED, QUEUES, queue_of
 from sync.review.state import Finding, SyncState, state_path
-from sync.review.views import ensure_views, queue_notes, queue_url
+from sync.review.views import ensure_views, queue_notes, queue_url, with_checks
 from winnow.config import Settings
 from winnow.labelstudio import connect
 from winnow.labelstudio.label_config import LabelControl
@@ -78,6 +79,7 @@ class SyncSummary:
     kappa: float | None = None  # Fleiss' kappa over tasks with 2+ annotations
     ontology: list[str] = field(default_factory=list)  # class names that look like one
     label_estimate: dict | None = None  # est. precision/recall of the label-issue queues
+    label_reviews: dict[str, dict] = field(default_factory=dict)  # queue -> ReviewCheck dict
     audited: bool = True  # False: nothing the audit reads changed; the stored findings stand
     audit_work: str = ""  # what the audit recomputed and what it reused
     panels_built: int = 0  # evidence panels built; the other flagged tasks' panels were current
@@ -190,7 +192,11 @@ def run_sync(
         config = state.project_info(project)["label_config"]
         control = label_control(config)
         with meter.phase("audit"):
-            summary.decisions = record_decisions(state, project, tasks, control)
+            machine = batch_annotations(log_path(settings.data_dir), project)
+            record = last_audit(state, project)
+            summary.decisions = record_decisions(
+                state, project, tasks, control, Verdicts(record and record.estimate, machine)
+            )
             key = audit_key(
                 tasks,
                 dismissed=state.dismissed(),
@@ -198,7 +204,6 @@ def run_sync(
                 model_id=model_id,
                 label_config=config,
             )
-            record = last_audit(state, project)
             summary.audited = record is None or record.key != key
             if summary.audited:
                 findings, record, summary.audit_work = _audit(
@@ -208,6 +213,8 @@ def run_sync(
                 findings = state.findings(project)
             summary.label_estimate = record.estimate
             summary.kappa, summary.ontology = record.kappa, record.ontology
+            checks = review_checks(state.label_reviews(project))
+            summary.label_reviews = {q: c.as_dict() for q, c in checks.items()}
         summary.unreadable = sum(f.issue_type == "unreadable" for f in findings)
         with meter.phase("evidence"):
             wanted = panels_wanted(tasks, findings, refresh_evidence=refresh_evidence)
@@ -252,7 +259,7 @@ def run_sync(
                     project,
                     detection=control.tag == "RectangleLabels",
                     state=state,
-                    notes=record.notes,
+                    notes=with_checks(record.notes, checks),
                 )
             )
         if not dry_run:

@@ -32,7 +32,8 @@ POSSIBLE = Queue(
     "label_issues_possible", "Review: label issues (possible)", "winnow_label_issue_score"
 )
 LABEL_QUEUES = {"likely": LIKELY, "possible": POSSIBLE}  # `winnow review accept --queue`
-LABEL_ISSUE_TYPES = frozenset({"label_issue", "possible_label_issue"})
+LABEL_QUEUE_OF = {"label_issue": "likely", "possible_label_issue": "possible"}
+LABEL_ISSUE_TYPES = frozenset(LABEL_QUEUE_OF)
 QUEUES = (
     LIKELY,
     POSSIBLE,

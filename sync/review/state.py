@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +39,10 @@ CREATE TABLE IF NOT EXISTS decisions_seen (
 CREATE TABLE IF NOT EXISTS audit_log (
     id INTEGER PRIMARY KEY AUTOINCREMENT, project INTEGER NOT NULL, task_id INTEGER,
     at TEXT NOT NULL, who TEXT, action TEXT NOT NULL, what TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS label_reviews (
+    project INTEGER NOT NULL, task_id INTEGER NOT NULL, given_label TEXT NOT NULL,
+    queue TEXT NOT NULL, confirmed INTEGER NOT NULL, estimate REAL, who TEXT, at TEXT,
+    PRIMARY KEY (project, task_id, given_label));
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS views (
     project INTEGER NOT NULL, name TEXT NOT NULL, view_id INTEGER NOT NULL,
@@ -70,6 +74,21 @@ class Finding:
     suggested_label: str | None
     details: str
     sha256: str | None
+
+
+@dataclass(frozen=True)
+class LabelReview:
+    """A reviewer's verdict on a label-issue flag: ``confirmed`` when they changed the flagged
+    ``given_label`` (the flag was right), not when they kept it; ``queue``: "likely" or
+    "possible"; ``estimate``: the queue's planted precision estimate when it was decided."""
+
+    task_id: int
+    given_label: str
+    queue: str
+    confirmed: bool
+    estimate: float | None
+    who: str | None
+    at: str | None
 
 
 class SyncState:
@@ -253,6 +272,23 @@ class SyncState:
                 "VALUES (?,?,?,?,?,?)",
                 (project, task_id, at, who, action, what),
             )
+
+    def record_review(self, project: int, review: LabelReview) -> None:
+        """One reviewer verdict on a label-issue flag; a later verdict on the same flagged
+        label replaces it (a reviewer changed their mind)."""
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO label_reviews VALUES (?,?,?,?,?,?,?,?)",
+                (project, *astuple(review)),
+            )
+
+    def label_reviews(self, project: int) -> list[LabelReview]:
+        cur = self._db.execute(
+            "SELECT task_id, given_label, queue, confirmed, estimate, who, at FROM label_reviews "
+            "WHERE project=? ORDER BY at, task_id",
+            (project,),
+        )
+        return [LabelReview(t, g, q, bool(c), e, w, a) for t, g, q, c, e, w, a in cur]
 
     def audit_log(self, project: int) -> list[dict[str, Any]]:
         cur = self._db.execute(

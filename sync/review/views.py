@@ -63,6 +63,16 @@ def queue_notes(estimate: Any) -> dict[str, str]:
     return {queue.key: estimate.line(part) for part, queue in LABEL_QUEUES.items()}
 
 
+def with_checks(notes: dict[str, str], checks: dict[str, Any]) -> dict[str, str]:
+    """``notes`` with each label-issue queue's review check appended (``checks``: queue part
+    -> ``analysis.label_issue_review.ReviewCheck``; a queue nobody reviewed keeps its note)."""
+    out = dict(notes)
+    for part, check in checks.items():
+        key = LABEL_QUEUES[part].key
+        out[key] = NOTE_SEPARATOR.join(filter(None, (out.get(key), check.line())))
+    return out
+
+
 def view_data(queue: Queue | None, note: str | None = None) -> dict[str, Any]:
     """The View's filter (queue membership) and ordering (severity, highest first); ``note``
     (the queue's estimate) follows the title."""

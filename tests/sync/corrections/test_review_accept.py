@@ -20,7 +20,8 @@ import httpx
 import pytest
 from label_studio_sdk import LabelStudio as LSClient
 
-from sync.corrections.accept import accept, batches, log_path, undo
+from sync.corrections.accept import accept, undo
+from sync.review.batch_log import batches, log_path
 from sync.review.pull import pull
 from sync.review.queues import LIKELY, POSSIBLE, PREDICTION_VERSION
 from sync.review.state import SyncState, state_path

@@ -329,6 +329,12 @@ def _relabel_and_keep(
     summary = run_sync(settings, project)
     assert (summary.decisions.kept, summary.decisions.relabelled) == (1, 1)
     assert summary.pulled.fetched == 2 and summary.audited  # only the two edited tasks
+    # the fixed label is a verdict on its label-issue queue; keeping a blurred photo is not
+    (queue, check), *others = summary.label_reviews.items()
+    assert not others and (check["confirmed"], check["reviewed"]) == (1, 1)
+    assert check["verdict"] == "unchecked"  # 1 verdict of the 10 a check needs
+    titles = [v.data["title"] for v in client.views.list(project=project)]
+    assert sum(t.endswith("reviewed 1 of 1 right (0.21-1.00)") for t in titles) == 1, titles
     # one label edit of 53 (under sync.label_refit_share) is rescored on the first sync's
     # fit, no refit; what content decides is reused
     assert summary.audit_work.startswith(

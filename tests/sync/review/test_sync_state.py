@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sync.review.decisions import record_decisions
-from sync.review.state import Finding, SyncState, TaskRow
+from sync.review.decisions import Verdicts, record_decisions, review_checks
+from sync.review.state import Finding, LabelReview, SyncState, TaskRow
 from winnow.labelstudio.label_config import build_label_config, find_label_control
 
 CONTROL = find_label_control(build_label_config(["cat", "dog"]))
@@ -86,6 +86,61 @@ def test_unchanged_annotation_is_no_decision(tmp_path: Path) -> None:
         report = record_decisions(state, 1, [_task(["cat"])], CONTROL)
         assert (report.kept, report.relabelled, report.other) == (0, 0, 0)
         assert state.dismissed() == set() and state.audit_log(1) == []
+
+
+ESTIMATE = {"precision_likely": 0.9, "precision_possible": 0.4}
+
+
+def test_label_issue_verdicts_are_kept_per_queue(tmp_path: Path) -> None:
+    """A keep refutes the flag, a changed label confirms it; each carries the queue's
+    estimate at the time, and a flag that is not a label issue gives no verdict."""
+    with SyncState(tmp_path / "sync.sqlite") as state:
+        state.replace_findings(1, [_flag("label_issue")])
+        verdicts = Verdicts(ESTIMATE)
+        record_decisions(state, 1, [_task(["dog"], at="2026-01-03T00:00:00Z")], CONTROL, verdicts)
+        state.replace_findings(1, [_flag("possible_label_issue", given="dog"), _flag("blurry")])
+        kept = _task(["dog"], review="keep", at="2026-01-04T00:00:00Z")
+        record_decisions(state, 1, [kept], CONTROL, verdicts)
+        state.replace_findings(1, [_flag("blurry", given="dog")])
+        later = _task(["dog"], review="keep", at="2026-01-05T00:00:00Z")
+        record_decisions(state, 1, [later], CONTROL, verdicts)
+        reviews = state.label_reviews(1)
+    who = "rev@example.com, 2"
+    assert reviews == [
+        LabelReview(5, "cat", "likely", True, 0.9, who, "2026-01-03T00:00:00Z"),
+        LabelReview(5, "dog", "possible", False, 0.4, who, "2026-01-04T00:00:00Z"),
+    ]
+    checks = review_checks(reviews)
+    assert (checks["likely"].confirmed, checks["likely"].reviewed) == (1, 1)
+    assert (checks["possible"].confirmed, checks["possible"].estimate) == (0, 0.4)
+
+
+def test_a_batch_accepted_annotation_is_no_verdict(tmp_path: Path) -> None:
+    """A machine suggestion accepted in bulk still settles the flag, but says nothing about
+    the queue's precision."""
+    with SyncState(tmp_path / "sync.sqlite") as state:
+        state.replace_findings(1, [_flag("label_issue")])
+        task = _task(["dog"], at="2026-01-03T00:00:00Z")
+        report = record_decisions(state, 1, [task], CONTROL, Verdicts(ESTIMATE, frozenset({7})))
+        assert report.relabelled == 1 and (SHA, "dog", "label_issue") in state.dismissed()
+        assert state.label_reviews(1) == []
+
+
+def test_no_verdict_while_the_label_stands(tmp_path: Path) -> None:
+    with SyncState(tmp_path / "sync.sqlite") as state:
+        state.replace_findings(1, [_flag("label_issue")])
+        record_decisions(state, 1, [_task(["cat"], review="relabel")], CONTROL, Verdicts(ESTIMATE))
+        assert state.label_reviews(1) == []
+
+
+def test_a_second_verdict_on_the_same_flag_replaces_the_first(tmp_path: Path) -> None:
+    with SyncState(tmp_path / "sync.sqlite") as state:
+        first = LabelReview(5, "cat", "likely", False, 0.9, "a", "2026-01-01")
+        state.record_review(1, first)
+        state.record_review(1, LabelReview(5, "cat", "likely", True, 0.9, "b", "2026-01-02"))
+        state.record_review(2, first)  # another project
+        assert [(r.confirmed, r.who) for r in state.label_reviews(1)] == [(True, "b")]
+        assert len(state.label_reviews(2)) == 1
 
 
 def test_project_frame_reads_the_state(tmp_path: Path) -> None:
