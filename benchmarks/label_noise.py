@@ -18,6 +18,10 @@ down the queue sees) beside the same with the logistic probe averaged with a nei
 accuracy on the clean labels. Speed: ``out_of_sample_probs`` + ``find_label_issues`` on 100k
 synthetic clustered 1280-d unit vectors, 10 classes.
 
+With ``--skip-filters`` only the queues run: the estimate beside the truth over ``--draws``
+noise draws, and a simulated reviewer settling ``--review`` likely tasks (the View's top, or
+the spot check's random sample) to check it.
+
     python benchmarks/label_noise.py [--n 10000] [--rates 0.05 0.1 0.2] [--record]
 """
 
@@ -32,6 +36,7 @@ import numpy as np
 from _common import machine_line, record_result
 from _label_data import fashion_mnist, tuxpaint
 
+from analysis.label_issue_cut import OperatingPoint
 from analysis.label_issue_estimate import (
     MAX_NOISE_CONCENTRATION,
     MIN_PROBE_ACCURACY,
@@ -40,6 +45,7 @@ from analysis.label_issue_estimate import (
     run_queues,
     weak_probe_warning,
 )
+from analysis.label_issue_review import check_reviews, spot_check
 from analysis.label_issues import PROBE_DEFAULT, PROBES, find_label_issues, out_of_sample_probs
 from winnow.config import get_settings
 from winnow.models import make_embedder
@@ -53,6 +59,7 @@ GOALS = {
     ("Tux Paint", "uniform"): (0.8, 0.75),
 }
 QUEUES_TITLE = "Label issues: likely/possible queues and their planted-flip estimate"
+REVIEWED = 30  # tasks of the likely queue a simulated reviewer settles (sync.label_spot_check)
 
 
 def inject(labels: np.ndarray, rate: float, kind: str, k: int, seed: int) -> np.ndarray:
@@ -146,6 +153,7 @@ def evaluate_queues(
     plants: str = PLANTS_DEFAULT,
     probe: str = PROBE_DEFAULT,
     draws: int = 1,
+    reviewed: int = REVIEWED,
 ) -> list[str]:
     """The two queues at the default cut: true precision/recall beside the estimate.
 
@@ -154,6 +162,12 @@ def evaluate_queues(
     cut moves with a handful of plants), so the band is counted over every draw. The row
     shows the first draw; ``band`` counts the draws inside it, ``over`` those whose likely
     queue promised more than 0.1 above its true precision without being marked unreliable.
+
+    Then a reviewer settles ``reviewed`` tasks of each draw's likely queue, once from the top
+    of its View (the most probably wrong first) and once its spot check (a random sample,
+    :func:`analysis.label_issue_review.spot_check`), and the verdicts check the estimate
+    (:func:`analysis.label_issue_review.check_reviews`): how many over-promising estimates
+    each catches, and how many estimates within 0.1 it calls over-stated.
     """
     x, y, names = data
     k = len(names)
@@ -173,12 +187,14 @@ def evaluate_queues(
     }
     lines.append(_clean_line(x, y, {**fit, "seed": seed}))
     n_runs, n_close, misses_flagged, hits_flagged, n_over = 0, 0, 0, 0, 0
+    all_runs: list[dict] = []
     for kind in ("uniform", "class-conditional"):
         for rate in rates:
             runs = [
-                _queue_draw(x, y, kind, rate, seed + d, {**fit, "seed": seed + d})
+                _queue_draw(x, y, kind, rate, seed + d, {**fit, "seed": seed + d}, reviewed)
                 for d in range(draws)
             ]
+            all_runs += runs
             close = [r["close"] for r in runs]
             over = [r["over"] for r in runs]
             n_runs += len(runs)
@@ -204,11 +220,37 @@ def evaluate_queues(
         f"{misses_flagged} of the {n_runs - n_close} misses, {hits_flagged} of the {n_close} "
         f"hits; likely precision promised > {TOLERANCE} above the truth, unmarked: {n_over}"
     )
-    return lines
+    return lines + _review_lines(all_runs, reviewed) if reviewed else lines
 
 
-def _queue_draw(x: np.ndarray, y: np.ndarray, kind: str, rate: float, seed: int, fit: dict) -> dict:
-    """One noise draw through :func:`run_queues`: the truth, the estimate and the row's cells."""
+def _review_lines(runs: list[dict], reviewed: int) -> list[str]:
+    """How well settled tasks check the estimate, over every draw with a likely queue."""
+    queues = [r for r in runs if r["true"]["pl"] is not None and r["guess"]["pl"] is not None]
+    over = [r for r in queues if r["guess"]["pl"] - r["true"]["pl"] > TOLERANCE]
+    close = [r for r in queues if abs(r["guess"]["pl"] - r["true"]["pl"]) <= TOLERANCE]
+
+    def said(rs: list[dict], how: str) -> int:
+        return sum(r["review"][how] == "over-stated" for r in rs)
+
+    near = sum(abs(r["review"]["spot_p"] - r["true"]["pl"]) <= TOLERANCE for r in queues)
+    lean = np.mean([r["review"]["top_p"] - r["true"]["pl"] for r in queues]) if queues else 0.0
+    return [
+        f"  reviewers settle {reviewed} likely tasks: of {len(over)} estimates promising > "
+        f"{TOLERANCE} above the truth (marked or not), the spot check calls "
+        f"{said(over, 'spot')} over-stated, the top of the View {said(over, 'top')}; of "
+        f"{len(close)} within {TOLERANCE}, over-stated by the spot check {said(close, 'spot')}, "
+        f"by the top {said(close, 'top')}",
+        f"  the spot check's precision is within {TOLERANCE} of the queue's in {near} of "
+        f"{len(queues)} draws; the top's leans {lean:+.3f} (queues shorter than {reviewed}: "
+        f"{sum(r['n_likely'] < reviewed for r in queues)}, settled whole)",
+    ]
+
+
+def _queue_draw(
+    x: np.ndarray, y: np.ndarray, kind: str, rate: float, seed: int, fit: dict, reviewed: int
+) -> dict:
+    """One noise draw through :func:`run_queues`: the truth, the estimate, the row's cells,
+    and ``reviewed`` settled tasks checking the estimate (:func:`_review`)."""
     noisy = inject(y, rate, kind, fit["n_classes"], seed)
     truth = noisy != y
     t0 = time.perf_counter()
@@ -251,6 +293,29 @@ def _queue_draw(x: np.ndarray, y: np.ndarray, kind: str, rate: float, seed: int,
         "probe": f"{acc_true:.2f}/{est.probe_accuracy:.2f}{'!' if weak else ' '}",
         "conc": "-" if conc is None else f"{conc:.2f}{'!' if flagged and not weak else ' '}",
         "seconds": seconds,
+        "review": _review(base.point, truth, est.precision_likely, reviewed, seed),
+    }
+
+
+def _review(
+    point: OperatingPoint, truth: np.ndarray, estimate: float | None, reviewed: int, seed: int
+) -> dict:
+    """A reviewer settles ``reviewed`` likely tasks: the View's top (highest probability of a
+    wrong label first) or its spot check (by index keys, salted by the draw's seed)."""
+    likely = point.likely
+    if not reviewed or not len(likely):
+        return {"top": "unchecked", "spot": "unchecked", "top_p": 0.0, "spot_p": 0.0}
+    top = likely[np.argsort(-point.wrong[likely], kind="stable")[:reviewed]]
+    spot = likely[spot_check([str(i) for i in likely], reviewed, salt=str(seed))]
+    checks = {
+        k: check_reviews(int(truth[s].sum()), len(s), estimate)
+        for k, s in (("top", top), ("spot", spot))
+    }
+    return {
+        "top": checks["top"].verdict,
+        "spot": checks["spot"].verdict,
+        "top_p": checks["top"].precision,
+        "spot_p": checks["spot"].precision,
     }
 
 
@@ -353,6 +418,12 @@ def main() -> None:
     parser.add_argument(
         "--probe", choices=PROBES, default=PROBE_DEFAULT, help="the queues' probe (and speed's)"
     )
+    parser.add_argument(
+        "--review",
+        type=int,
+        default=REVIEWED,
+        help="likely tasks a simulated reviewer settles to check the estimate (0: none)",
+    )
     parser.add_argument("--note", default="", help="a line recorded under the output")
     args = parser.parse_args()
 
@@ -375,6 +446,7 @@ def main() -> None:
                 plants=plants,
                 probe=args.probe,
                 draws=args.draws,
+                reviewed=args.review,
             )
     if args.speed_n:
         lines += speed(args.speed_n, args.seed, args.probe)

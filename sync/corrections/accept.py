@@ -71,6 +71,7 @@ class AcceptReport:
     batch: str | None = None
     dry_run: bool = False
     check: ReviewCheck | None = None  # reviewers' verdicts on the queue against its estimate
+    check_name: str = ""  # which verdicts: "likely queue", "likely spot check", ...
 
 
 @dataclass
@@ -167,12 +168,12 @@ def accept(
         raise ValueError(f"queue must be one of {sorted(LABEL_QUEUES)}, got {queue!r}")
     spec = LABEL_QUEUES[queue]
     report = AcceptReport(project=project, queue=queue, dry_run=dry_run)
-    report.check = review_checks(state.label_reviews(project)).get(queue)
+    report.check, report.check_name = _check(review_checks(state.label_reviews(project)), queue)
     if report.check and report.check.verdict == "over-stated" and not (force or dry_run):
         raise OverStatedQueue(
-            f"{report.check.describe(queue)}: reviewers found the queue less precise than "
-            "estimated, so its unreviewed suggestions are not accepted in bulk; review more of "
-            "it, or accept anyway with --force"
+            f"{report.check.describe(report.check_name)}: reviewers found the queue less "
+            "precise than estimated, so its unreviewed suggestions are not accepted in bulk; "
+            "review more of it, or accept anyway with --force"
         )
     ids = queue_candidates(state, project, spec, min_score=min_score)
     report.candidates = len(ids)
@@ -206,6 +207,15 @@ def accept(
     report.annotations = _created(ls, project, report.accepted, page_size)
     append(log, {**record, "kind": "accept", "at": _now(), "annotations": report.annotations})
     return report
+
+
+def _check(checks: dict[str, ReviewCheck], queue: str) -> tuple[ReviewCheck | None, str]:
+    """The verdicts that speak for ``queue``, with their name: for "likely" its spot check
+    once that can check the estimate (a random sample), else every verdict on the queue."""
+    spot = checks.get("likely spot check")
+    if queue == "likely" and spot is not None and spot.verdict != "unchecked":
+        return spot, "likely spot check"
+    return checks.get(f"{queue} queue"), f"{queue} queue"
 
 
 def _complete_pending(ls: LabelStudio, project: int, log: Path, page_size: int) -> None:

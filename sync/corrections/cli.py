@@ -73,7 +73,7 @@ def accept(
             page_size=settings.sync.page_size,
             force=force,
         )
-    print_review_check(report.check, queue)
+    print_review_check(report.check, report.check_name)
     verb = "would accept" if dry_run else "accepted"
     console.print(
         f"{report.candidates} tasks in queue {queue!r} at score >= {min_score}: {verb} "

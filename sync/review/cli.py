@@ -148,22 +148,23 @@ def _print_reviews(checks: dict[str, dict]) -> None:
     """Each reviewed label-issue queue's verdicts against its estimate."""
     from analysis.label_issue_review import ReviewCheck
 
-    for queue, stored in checks.items():
-        print_review_check(ReviewCheck.from_dict(stored), queue)
+    for name, stored in checks.items():
+        print_review_check(ReviewCheck.from_dict(stored), name)
 
 
-def print_review_check(check: ReviewCheck | None, queue: str) -> None:
-    """What reviewers found in a label-issue queue so far; yellow where nobody reviewed it or
-    where they found it less precise than estimated (check before accepting it in bulk)."""
+def print_review_check(check: ReviewCheck | None, name: str) -> None:
+    """What reviewers found in a label-issue queue so far (``name``: the check's, e.g.
+    "likely spot check"); yellow where nobody reviewed it or where they found it less precise
+    than estimated (check before accepting it in bulk)."""
     if check is None:
         console.print(
-            f"[yellow]{queue} queue: no flag settled by a reviewer yet; its precision is the "
-            "planted estimate alone (check the top of the queue first)[/]",
+            f"[yellow]{name}: no flag settled by a reviewer yet; its precision is the planted "
+            "estimate alone (settle the spot-check View first)[/]",
             highlight=False,
         )
         return
     style = "yellow" if check.verdict == "over-stated" else "default"
-    console.print(f"[{style}]{check.describe(queue)}[/]", highlight=False)
+    console.print(f"[{style}]{check.describe(name)}[/]", highlight=False)
 
 
 def _num(value: float | None) -> str:

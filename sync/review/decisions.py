@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from analysis.label_issue_review import ReviewCheck, check_reviews
-from sync.review.queues import LABEL_ISSUE_TYPES, LABEL_QUEUE_OF
+from sync.review.queues import LABEL_ISSUE_TYPES, LABEL_QUEUE_OF, SPOT_CHECK_TYPE
 from sync.review.state import Finding, LabelReview, SyncState, TaskRow
 from sync.review.taskinfo import label_key, labels_of, review_choice, who
 from winnow.labelstudio.label_config import LabelControl
@@ -45,14 +45,23 @@ class Verdicts:
 
 
 def review_checks(reviews: list[LabelReview]) -> dict[str, ReviewCheck]:
-    """Queue ("likely", "possible") -> its reviewers' verdicts, checked against the mean of
-    the estimates each verdict was given under (what the queue promised for those tasks)."""
+    """Check name (:data:`~sync.review.queues.CHECK_QUEUES`) -> reviewers' verdicts, each
+    checked against the mean of the estimates its verdicts were given under (what the queue
+    promised for those tasks): "likely queue" and "possible queue" hold every verdict on the
+    queue (mostly its top: an upper estimate), "likely spot check" only those on the likely
+    queue's random sample (:mod:`sync.review.spot_check`)."""
+    groups = {
+        "likely queue": [r for r in reviews if r.queue == "likely"],
+        "likely spot check": [r for r in reviews if r.queue == "likely" and r.spot],
+        "possible queue": [r for r in reviews if r.queue == "possible"],
+    }
     out = {}
-    for queue in sorted({r.queue for r in reviews}):
-        mine = [r for r in reviews if r.queue == queue]
+    for name, mine in groups.items():
+        if not mine:
+            continue
         promised = [r.estimate for r in mine if r.estimate is not None]
         estimate = sum(promised) / len(promised) if promised else None
-        out[queue] = check_reviews(sum(r.confirmed for r in mine), len(mine), estimate)
+        out[name] = check_reviews(sum(r.confirmed for r in mine), len(mine), estimate)
     return out
 
 
@@ -165,5 +174,6 @@ def _verdict(
         estimate=verdicts.precision(queue),
         who=who(annotation),
         at=str(annotation.get("updated_at") or ""),
+        spot=any(f.issue_type == SPOT_CHECK_TYPE for f in findings),
     )
     state.record_review(project, review)

@@ -35,6 +35,7 @@ DUPLICATE_TYPES = frozenset({"exact_duplicate", "near_duplicate", "split_leak"})
 TITLES = {
     "label_issue": "Label issue (likely)",
     "possible_label_issue": "Label issue (possible)",
+    "label_spot_check": "Label issue spot check",
     "split_leak": "Split leakage",
     "pii": "PII",
 }

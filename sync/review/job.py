@@ -57,6 +57,7 @@ from sync.review.pii import pii_issues
 from sync.review.pull import PullReport, image_key_of, label_control, pull
 from sync.review.push import PushReport, panels_wanted, push_all
 from sync.review.queues import ALL_FLAGGED, QUEUES, queue_of
+from sync.review.spot_check import spot_check_findings
 from sync.review.state import Finding, SyncState, state_path
 from sync.review.views import ensure_views, queue_notes, queue_url, with_checks
 from winnow.config import Settings
@@ -343,6 +344,7 @@ def _audit(
             labels=_frame(labels.records),
             extra=disagreement_issues(tasks, control),
         )
+        findings += spot_check_findings(findings, settings.sync.label_spot_check, salt=str(project))
     record = AuditRecord(
         key,
         labels.estimate,

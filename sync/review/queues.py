@@ -6,6 +6,8 @@ keys, so one task can sit in several queues) and sorted by severity, most severe
 Label issues come in two queues: "likely" (the top of the ranking, cut where the estimated
 precision falls below ``audit.label_issue_precision``) and "possible" (the rest of Cleanlab's
 flags, with annotator disagreement). Both sort on the probability that the label is wrong.
+A third View, the likely queue's spot check, holds a random sample of it in task order
+(:mod:`sync.review.spot_check`): settled, it checks the queue's estimated precision.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ class Queue:
     key: str  # value in the task's winnow_queues list
     title: str  # the View's name
     score_field: str  # task data field the View sorts on (descending)
+    ordering: str | None = None  # another order, in Label Studio's terms ("tasks:id")
 
     @property
     def name(self) -> str:
@@ -31,11 +34,21 @@ LIKELY = Queue("label_issues_likely", "Review: label issues (likely)", "winnow_l
 POSSIBLE = Queue(
     "label_issues_possible", "Review: label issues (possible)", "winnow_label_issue_score"
 )
+SPOT_CHECK = Queue(
+    "label_issues_spot_check",
+    "Review: label issues (likely, spot check)",
+    "winnow_label_issue_score",
+    ordering="tasks:id",  # not by score: a half-settled sample would lean to the top
+)
+SPOT_CHECK_TYPE = "label_spot_check"
 LABEL_QUEUES = {"likely": LIKELY, "possible": POSSIBLE}  # `winnow review accept --queue`
+# review check name (sync.review.decisions.review_checks) -> the View that shows it
+CHECK_QUEUES = {"likely queue": LIKELY, "likely spot check": SPOT_CHECK, "possible queue": POSSIBLE}
 LABEL_QUEUE_OF = {"label_issue": "likely", "possible_label_issue": "possible"}
 LABEL_ISSUE_TYPES = frozenset(LABEL_QUEUE_OF)
 QUEUES = (
     LIKELY,
+    SPOT_CHECK,
     POSSIBLE,
     Queue("near_duplicates", "Review: near duplicates", "winnow_severity"),
     Queue("split_leakage", "Review: split leakage", "winnow_severity"),
@@ -49,6 +62,7 @@ _BY_KEY = {q.key: q for q in QUEUES}
 _SPECIAL = {
     "label_issue": LIKELY.key,
     "possible_label_issue": POSSIBLE.key,
+    SPOT_CHECK_TYPE: SPOT_CHECK.key,
     "annotator_disagreement": POSSIBLE.key,
     "exact_duplicate": "near_duplicates",
     "near_duplicate": "near_duplicates",
@@ -57,7 +71,7 @@ _SPECIAL = {
 }
 # Every finding type Winnow raises; flags outside this set (import provenance such as
 # no_licence) belong to other jobs and are kept as they are.
-MANAGED_FLAGS = frozenset((*ISSUE_TYPES, "pii", "annotator_disagreement"))
+MANAGED_FLAGS = frozenset((*ISSUE_TYPES, "pii", "annotator_disagreement", SPOT_CHECK_TYPE))
 # The task data fields a sync writes; any other field is never changed.
 FIELDS = (
     "winnow_flags",

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
 CREATE TABLE IF NOT EXISTS label_reviews (
     project INTEGER NOT NULL, task_id INTEGER NOT NULL, given_label TEXT NOT NULL,
     queue TEXT NOT NULL, confirmed INTEGER NOT NULL, estimate REAL, who TEXT, at TEXT,
-    PRIMARY KEY (project, task_id, given_label));
+    spot INTEGER NOT NULL, PRIMARY KEY (project, task_id, given_label));
 CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS views (
     project INTEGER NOT NULL, name TEXT NOT NULL, view_id INTEGER NOT NULL,
@@ -80,7 +80,8 @@ class Finding:
 class LabelReview:
     """A reviewer's verdict on a label-issue flag: ``confirmed`` when they changed the flagged
     ``given_label`` (the flag was right), not when they kept it; ``queue``: "likely" or
-    "possible"; ``estimate``: the queue's planted precision estimate when it was decided."""
+    "possible"; ``estimate``: the queue's planted precision estimate when it was decided;
+    ``spot``: the task was in the likely queue's spot check (a random draw, not its top)."""
 
     task_id: int
     given_label: str
@@ -89,6 +90,7 @@ class LabelReview:
     estimate: float | None
     who: str | None
     at: str | None
+    spot: bool = False
 
 
 class SyncState:
@@ -278,17 +280,17 @@ class SyncState:
         label replaces it (a reviewer changed their mind)."""
         with self._db:
             self._db.execute(
-                "INSERT OR REPLACE INTO label_reviews VALUES (?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO label_reviews VALUES (?,?,?,?,?,?,?,?,?)",
                 (project, *astuple(review)),
             )
 
     def label_reviews(self, project: int) -> list[LabelReview]:
         cur = self._db.execute(
-            "SELECT task_id, given_label, queue, confirmed, estimate, who, at FROM label_reviews "
-            "WHERE project=? ORDER BY at, task_id",
+            "SELECT task_id, given_label, queue, confirmed, estimate, who, at, spot "
+            "FROM label_reviews WHERE project=? ORDER BY at, task_id",
             (project,),
         )
-        return [LabelReview(t, g, q, bool(c), e, w, a) for t, g, q, c, e, w, a in cur]
+        return [LabelReview(t, g, q, bool(c), e, w, a, bool(s)) for t, g, q, c, e, w, a, s in cur]
 
     def audit_log(self, project: int) -> list[dict[str, Any]]:
         cur = self._db.execute(

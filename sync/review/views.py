@@ -16,7 +16,7 @@ from typing import Any
 
 from label_studio_sdk import LabelStudio
 
-from sync.review.queues import ALL_FLAGGED, LABEL_QUEUES, QUEUES, Queue
+from sync.review.queues import ALL_FLAGGED, CHECK_QUEUES, LABEL_QUEUES, QUEUES, Queue
 from sync.review.state import SyncState
 from winnow.labelstudio.calls import ls_call
 
@@ -68,7 +68,7 @@ def with_checks(notes: dict[str, str], checks: dict[str, Any]) -> dict[str, str]
     -> ``analysis.label_issue_review.ReviewCheck``; a queue nobody reviewed keeps its note)."""
     out = dict(notes)
     for part, check in checks.items():
-        key = LABEL_QUEUES[part].key
+        key = CHECK_QUEUES[part].key
         out[key] = NOTE_SEPARATOR.join(filter(None, (out.get(key), check.line())))
     return out
 
@@ -92,12 +92,13 @@ def view_data(queue: Queue | None, note: str | None = None) -> dict[str, Any]:
             "value": queue.key,
         }
         title, field = queue.title, queue.score_field
+    ordering = queue.ordering if queue is not None and queue.ordering else f"-tasks:data.{field}"
     if note:
         title = f"{title}{NOTE_SEPARATOR}{note}"
     return {
         "title": title,
         "filters": {"conjunction": "and", "items": [item]},
-        "ordering": [f"-tasks:data.{field}"],
+        "ordering": [ordering],
         "hiddenColumns": _HIDDEN,
     }
 

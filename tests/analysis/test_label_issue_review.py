@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from analysis.label_issue_review import MIN_REVIEWED, ReviewCheck, check_reviews
+from analysis.label_issue_review import MIN_REVIEWED, ReviewCheck, check_reviews, spot_check
 
 
 def _wilson(k: int, n: int, z: float = 1.959964) -> tuple[float, float]:
@@ -37,10 +37,10 @@ def test_verdicts_against_the_estimate() -> None:
 def test_texts_say_what_was_reviewed() -> None:
     assert check_reviews(0, 0, 0.9).line() == "not reviewed yet"
     assert check_reviews(27, 30, 0.9).line() == "reviewed 27 of 30 right (0.74-0.97)"
-    text = check_reviews(15, 30, 0.9).describe("likely")
+    text = check_reviews(15, 30, 0.9).describe("likely queue")
     assert text.startswith("likely queue: reviewers settled 30 flags, 15 of them wrong labels")
     assert text.endswith("the estimate 0.90 is over-stated")
-    few = check_reviews(3, 4, 0.9).describe("possible")
+    few = check_reviews(3, 4, 0.9).describe("possible queue")
     assert f"too few to check (at least {MIN_REVIEWED})" in few
 
 
@@ -56,3 +56,21 @@ def test_refuses_impossible_counts() -> None:
         check_reviews(31, 30)
     with pytest.raises(TypeError, match="reviewed"):
         check_reviews(1, 2.5)  # type: ignore[arg-type]
+
+
+def test_spot_check_is_a_stable_uniform_sample() -> None:
+    keys = [f"{i:064x}" for i in range(2000)]
+    picked = spot_check(keys, 400)
+    assert len(picked) == 400 == len(set(picked)) and picked == sorted(picked)
+    # uniform over the queue: as many from its top half as from its bottom half, within
+    # about 3 standard deviations (10) of 200
+    assert abs(sum(i < 1000 for i in picked) - 200) < 30
+    # stable: leaving out an unsampled key keeps the sample; leaving out a sampled one
+    # replaces only it
+    rest = [k for i, k in enumerate(keys) if i not in set(picked[:1])]
+    again = {rest[i] for i in spot_check(rest, 400)}
+    before = {keys[i] for i in picked}
+    assert len(before & again) == 399 and keys[picked[0]] not in again
+    assert spot_check(keys, 400, salt="2") != picked  # another project draws another sample
+    assert spot_check(keys[:5], 30) == [0, 1, 2, 3, 4]  # a short queue is sampled whole
+    assert spot_check([], 30) == [] and spot_check(keys, 0) == []

@@ -19,10 +19,15 @@ class NoServer:
         raise AssertionError(f"Label Studio was called ({name})")
 
 
-def _reviewed(state: SyncState, right: int, total: int, estimate: float) -> None:
-    for i in range(total):
-        review = LabelReview(i, "cat", "likely", i < right, estimate, "rev", f"2026-01-{i:02d}")
-        state.record_review(1, review)
+def _reviewed(
+    state: SyncState, right: int, total: int, estimate: float, *, spot: bool = False, first: int = 0
+) -> None:
+    for i in range(first, first + total):
+        at = f"2026-01-01T{i // 60:02d}:{i % 60:02d}"
+        confirmed = i - first < right
+        state.record_review(
+            1, LabelReview(i, "cat", "likely", confirmed, estimate, "rev", at, spot)
+        )
 
 
 def test_an_over_stated_queue_is_refused(tmp_path: Path) -> None:
@@ -54,3 +59,13 @@ def test_a_queue_that_holds_its_estimate_is_not_refused(tmp_path: Path) -> None:
             NoServer(), state, 1, queue="possible", log=tmp_path / "b.jsonl", reviewer="r"
         )
         assert other.check is None  # nobody reviewed that queue
+
+
+def test_the_spot_check_speaks_for_the_likely_queue(tmp_path: Path) -> None:
+    """The queue's top held (60 of 60 right) but its random sample did not (10 of 20): the
+    sample is the one that says how the rest of the queue will do."""
+    with SyncState(tmp_path / "sync.sqlite") as state:
+        _reviewed(state, 60, 60, 0.9)
+        _reviewed(state, 10, 20, 0.9, spot=True, first=60)
+        with pytest.raises(OverStatedQueue, match="^likely spot check: reviewers settled 20"):
+            accept(NoServer(), state, 1, queue="likely", log=tmp_path / "b.jsonl", reviewer="r")

@@ -224,7 +224,7 @@ def test_sync_queues_decisions_and_kill_mid_push(
     assert _annotations(label_studio, project) == before  # human annotations untouched
     first_state = _end_state(label_studio, project)
     _check_queues(label_studio, project, views)
-    assert len(views) == 7 and summary.pushed.predictions_created >= len(WRONG)
+    assert len(views) == 8 and summary.pushed.predictions_created >= len(WRONG)
     assert (summary.pushed.tasks_updated, summary.pushed.predictions_created) == (
         dry.pushed.tasks_updated,
         dry.pushed.predictions_created,
@@ -256,6 +256,13 @@ def _check_queues(ls: LabelStudio, project: int, views: dict[str, str]) -> None:
         assert 0 < task["data"]["winnow_label_issue_score"] <= 1
         assert {"label_issue", "possible_label_issue"} & set(task["data"]["winnow_flags"])
         assert [p["result"][0]["value"]["choices"] for p in _ours(task)] == [[true]]
+    # a queue of up to 30 tasks is its own spot check, in task order
+    likely = _queue(ls, project, views, "Review: label issues (likely)")
+    spot = _queue(ls, project, views, "Review: label issues (likely, spot check)")
+    assert _names(spot) == _names(likely) and [t["id"] for t in spot] == sorted(
+        t["id"] for t in spot
+    )
+    assert all("label_spot_check" in t["data"]["winnow_flags"] for t in spot)
     dups = _queue(ls, project, views, "Review: near duplicates")
     dup = [t for t in dups if t["data"]["name"] in {"dup_copy.jpg", "insect_05.png"}]
     assert len(dup) == 1 and dup[0]["data"]["winnow_dup_group"].startswith("dup-")
@@ -330,11 +337,15 @@ def _relabel_and_keep(
     assert (summary.decisions.kept, summary.decisions.relabelled) == (1, 1)
     assert summary.pulled.fetched == 2 and summary.audited  # only the two edited tasks
     # the fixed label is a verdict on its label-issue queue; keeping a blurred photo is not
-    (queue, check), *others = summary.label_reviews.items()
-    assert not others and (check["confirmed"], check["reviewed"]) == (1, 1)
-    assert check["verdict"] == "unchecked"  # 1 verdict of the 10 a check needs
+    # (in the likely queue, the fixed task was also in its spot check)
+    checks = summary.label_reviews
+    assert set(checks) in ({"possible queue"}, {"likely queue", "likely spot check"}), checks
+    for check in checks.values():
+        assert (check["confirmed"], check["reviewed"]) == (1, 1)
+        assert check["verdict"] == "unchecked"  # 1 verdict of the 10 a check needs
     titles = [v.data["title"] for v in client.views.list(project=project)]
-    assert sum(t.endswith("reviewed 1 of 1 right (0.21-1.00)") for t in titles) == 1, titles
+    ends = [t for t in titles if t.endswith("reviewed 1 of 1 right (0.21-1.00)")]
+    assert len(ends) == len(checks), titles
     # one label edit of 53 (under sync.label_refit_share) is rescored on the first sync's
     # fit, no refit; what content decides is reused
     assert summary.audit_work.startswith(

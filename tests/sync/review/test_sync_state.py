@@ -111,8 +111,21 @@ def test_label_issue_verdicts_are_kept_per_queue(tmp_path: Path) -> None:
         LabelReview(5, "dog", "possible", False, 0.4, who, "2026-01-04T00:00:00Z"),
     ]
     checks = review_checks(reviews)
-    assert (checks["likely"].confirmed, checks["likely"].reviewed) == (1, 1)
-    assert (checks["possible"].confirmed, checks["possible"].estimate) == (0, 0.4)
+    assert set(checks) == {"likely queue", "possible queue"}  # no spot-check task settled
+    assert (checks["likely queue"].confirmed, checks["likely queue"].reviewed) == (1, 1)
+    assert (checks["possible queue"].confirmed, checks["possible queue"].estimate) == (0, 0.4)
+
+
+def test_spot_check_verdicts_are_kept_apart(tmp_path: Path) -> None:
+    with SyncState(tmp_path / "sync.sqlite") as state:
+        state.replace_findings(1, [_flag("label_issue"), _flag("label_spot_check")])
+        task = _task(["cat"], review="keep", at="2026-01-03T00:00:00Z")
+        record_decisions(state, 1, [task], CONTROL, Verdicts(ESTIMATE))
+        (review,) = state.label_reviews(1)
+    assert review.spot and not review.confirmed and review.queue == "likely"
+    checks = review_checks([review])
+    assert checks["likely spot check"] == checks["likely queue"]
+    assert checks["likely spot check"].estimate == 0.9
 
 
 def test_a_batch_accepted_annotation_is_no_verdict(tmp_path: Path) -> None:
