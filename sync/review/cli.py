@@ -139,17 +139,21 @@ def render(summary) -> None:
         warning = estimate_warning(estimate)
         if warning:
             console.print(f"[yellow]label-issue estimate {warning}[/]", highlight=False)
-    _print_reviews(getattr(summary, "label_reviews", {}))
+    _print_reviews(getattr(summary, "label_reviews", {}), summary.findings)
     for line in summary.ontology:
         console.print(f"[yellow]class names that look like one class:[/] {line}", highlight=False)
 
 
-def _print_reviews(checks: dict[str, dict]) -> None:
-    """Each reviewed label-issue queue's verdicts against its estimate."""
+def _print_reviews(checks: dict[str, dict], findings: dict[str, int]) -> None:
+    """Each reviewed label-issue queue's verdicts against its estimate, and a reminder while
+    the likely queue's spot check has none."""
     from analysis.label_issue_review import ReviewCheck
+    from sync.review.queues import SPOT_CHECK
 
     for name, stored in checks.items():
         print_review_check(ReviewCheck.from_dict(stored), name)
+    if findings.get(SPOT_CHECK.title) and "likely spot check" not in checks:
+        print_review_check(None, "likely spot check")
 
 
 def print_review_check(check: ReviewCheck | None, name: str) -> None:
