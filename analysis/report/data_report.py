@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 
 from analysis.audit import ISSUE_TYPES
 from analysis.label_issue_estimate import QueueEstimate
+from analysis.label_issue_review import ReviewCheck
 from analysis.report import data_figures as figs
 from analysis.report import eda, picks
 from analysis.report.html import environment, figure_html, plotly_script
@@ -48,6 +49,8 @@ class DataReport:
     embedding_note: str = ""
     # how far to trust the label-issue queues (planted flips); None: not estimated
     label_estimate: QueueEstimate | None = None
+    # reviewers' verdicts on them (a Label Studio project's sync): check name -> check
+    label_reviews: dict[str, ReviewCheck] = field(default_factory=dict)
 
     def thumbnail_rows(self) -> list[int]:
         """Row indices (into ``files``) of every image the page shows."""
@@ -75,11 +78,14 @@ def build_data_report(
     title: str = "Data report",
     seed: int = 0,
     label_estimate: QueueEstimate | None = None,
+    label_reviews: dict[str, ReviewCheck] | None = None,
 ) -> DataReport:
     """Compute the report. ``files``/``issues``: :class:`analysis.audit.AuditResult` tables;
     ``vectors`` float ``(N, D)`` aligned with ``files`` (rows of unreadable files ignored);
     ``label_estimate``: the audit's estimate of the label-issue queues' precision and recall,
-    shown beside the queues so a reader knows how far to trust them."""
+    shown beside the queues so a reader knows how far to trust them; ``label_reviews``:
+    reviewers' verdicts on the queues (check name, e.g. "likely spot check" -> check), which
+    test that estimate."""
     f = eda.with_groups(files)
     comp = eda.composition(f)
     report = DataReport(
@@ -94,6 +100,7 @@ def build_data_report(
         audit=eda.audit_summary(issues, len(f), ISSUE_TYPES),
         fingerprint=eda.dataset_fingerprint(f),
         label_estimate=label_estimate,
+        label_reviews=dict(label_reviews or {}),
     )
     report.figures = {
         "class_counts": figs.class_counts(comp.counts),

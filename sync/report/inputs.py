@@ -8,7 +8,7 @@ result is one table in the audit's shape, so the reports never care where images
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +38,9 @@ class ReportInputs:
     source: str  # what the report is about, for its title
     # labels are sets (a choice="multiple" project); None: judge by the labels (folders)
     multi_label: bool | None = None
+    # a project's reviewer verdicts on its label-issue queues, from its syncs (check name ->
+    # analysis.label_issue_review.ReviewCheck); empty for a folder
+    label_reviews: dict = field(default_factory=dict)
 
 
 def folder_inputs(
@@ -68,6 +71,8 @@ def project_inputs(settings: Settings, project_id: int) -> ReportInputs:
     """The project's tasks joined with the stored features, audited like a folder. Whether
     labels are sets comes from the project's labeling config."""
     from sync.project_frame import labels_are_sets, project_frame
+    from sync.review.decisions import review_checks
+    from sync.review.state import SyncState, state_path
 
     frame = project_frame(settings, project_id)
     multi_label = labels_are_sets(settings, project_id)
@@ -78,6 +83,8 @@ def project_inputs(settings: Settings, project_id: int) -> ReportInputs:
     vectors = aligned_vectors(settings, embedder, table)
     reader = ImageReader(settings.io, settings.label_studio, settings.s3)
     options = AuditOptions(label_set_separator="+") if multi_label else None
+    with SyncState(state_path(settings.data_dir)) as state:
+        reviews = review_checks(state.label_reviews(project_id))
     return ReportInputs(
         audit(table, embeddings=vectors, options=options),
         vectors,
@@ -85,6 +92,7 @@ def project_inputs(settings: Settings, project_id: int) -> ReportInputs:
         reader.read,
         f"Label Studio project {project_id}",
         multi_label,
+        reviews,
     )
 
 

@@ -25,6 +25,7 @@ def write_data_report(
         projection=projection,
         title=f"Data report: {inputs.source}",
         label_estimate=result.label_estimate,
+        label_reviews=inputs.label_reviews,
     )
     uris = report.files["uri"]
     images = load_images(inputs.read, [(i, uris[i]) for i in report.thumbnail_rows()], settings)

@@ -159,3 +159,31 @@ def test_an_over_stated_estimate_is_said_beside_the_queues(inputs) -> None:
         if warned:
             shown = found[0].text_content()
             assert "over-stated" in shown and "concentration 0.70" in shown
+
+
+def test_reviewer_verdicts_are_shown_beside_the_estimate(inputs) -> None:
+    """A project's verdicts (from its syncs) follow the queue table, an over-stated one
+    marked; a folder has none and shows no list."""
+    from analysis.label_issue_review import check_reviews
+
+    _, data = inputs
+    checks = {
+        "likely queue": check_reviews(28, 30, 0.9),
+        "likely spot check": check_reviews(15, 30, 0.9),
+    }
+    report = build_data_report(
+        data.result.files,
+        data.result.issues,
+        projection="tsne",
+        label_estimate=data.result.label_estimate,
+        label_reviews=checks,
+    )
+    page = lxml_html.fromstring(render_data_report(report, {}))
+    (spot,) = page.xpath('//*[@data-key="reviews:likely spot check"]')
+    assert spot.get("data-value") == "over-stated" and spot.get("class") == "warn"
+    assert spot.text_content() == checks["likely spot check"].describe("likely spot check")
+    (top,) = page.xpath('//*[@data-key="reviews:likely queue"]')
+    assert top.get("data-value") == "agrees" and top.get("class") is None
+    assert data.label_reviews == {}  # a folder: nobody reviewed it in Label Studio
+    plain = build_data_report(data.result.files, data.result.issues, projection="tsne")
+    assert 'data-list="label-reviews"' not in render_data_report(plain, {})
