@@ -13,8 +13,9 @@ Reviewers work a View from its most severe task down, so the tasks they settle f
 the queue's top, and their precision is an upper estimate for the rest of it. A spot check
 is a uniform random sample of the queue (:func:`spot_check`) that, settled, estimates its
 precision without that lean. Measured on the 8-draw benchmark runs (``benchmarks/
-label_noise.py --review``): with the top 30 reviewed, 0 of 16 over-stated likely queues on
-Fashion-MNIST were caught, with a random 30, 12 of 16.
+label_noise.py --review``): of 16 likely queues on Fashion-MNIST promising more than 0.1
+above their truth, 30 settled from the top called none over-stated, a random 30 called 8, a
+random 50 called 12; the random 30's precision was within 0.1 of the queue's in 42 of 46.
 """
 
 from __future__ import annotations

@@ -59,7 +59,9 @@ GOALS = {
     ("Tux Paint", "uniform"): (0.8, 0.75),
 }
 QUEUES_TITLE = "Label issues: likely/possible queues and their planted-flip estimate"
-REVIEWED = 30  # tasks of the likely queue a simulated reviewer settles (sync.label_spot_check)
+# Likely tasks a simulated reviewer settles: the spot-check View's size (sync.label_spot_check),
+# which refills as tasks are settled, so a team can settle more (--review 50).
+REVIEWED = 30
 
 
 def inject(labels: np.ndarray, rate: float, kind: str, k: int, seed: int) -> np.ndarray:

@@ -300,9 +300,10 @@ class SyncSettings(BaseModel):
     write_concurrency: int = Field(
         4, ge=1, le=32, description="task writes in flight (Label Studio has no bulk update)"
     )
-    # 30 settled caught 12 of 16 likely queues over-stated by more than 0.1 on Fashion-MNIST
-    # and all 35 on the Tux Paint stamps, with 1 false alarm in 23 estimates within 0.1
-    # (benchmarks/label_noise.py --review)
+    # 30 settled called 8 of 16 likely queues over-stated by more than 0.1 on Fashion-MNIST
+    # and 37 of 40 on the Tux Paint stamps, with 1 false alarm in 35 estimates within 0.1; 50
+    # (the View refills as its tasks are settled) called 12 of 16 and 39 of 40
+    # (benchmarks/label_noise.py --review, RESULTS.md)
     label_spot_check: int = Field(
         30,
         ge=0,
