@@ -88,9 +88,10 @@ def record_decisions(
         stamp = str(annotation.get("updated_at") or "")
         if state.decision_seen(project, task.task_id, int(annotation.get("id") or 0), stamp):
             continue
-        _decide(state, project, task, findings, choice, annotation, control, report)
-        if int(annotation.get("id") or 0) not in verdicts.machine:
-            _verdict(state, project, task, findings, choice, annotation, control, verdicts)
+        confirmed = _decide(state, project, task, findings, choice, annotation, control, report)
+        review = _verdict(task.task_id, findings, confirmed, annotation, verdicts)
+        if review is not None:
+            state.record_review(project, review)
     return report
 
 
@@ -103,7 +104,9 @@ def _decide(
     annotation: dict,
     control: LabelControl,
     report: DecisionReport,
-) -> None:
+) -> bool | None:
+    """Dismiss and log; returns the verdict on the label-issue flag: False for a keep, True
+    for a changed label, None for neither."""
     labels = label_key(labels_of(task, control))
     by, at = who(annotation), str(annotation.get("updated_at") or "")
     sha = task.sha256 or ""
@@ -120,7 +123,7 @@ def _decide(
             what=f"kept label {labels or '(none)'}; dismissed {types}",
         )
         report.kept += 1
-        return
+        return False
     label_issue = next((f for f in findings if f.issue_type in LABEL_ISSUE_TYPES), None)
     if label_issue is not None and (label_issue.given_label or "") != labels:
         for issue_type in sorted(LABEL_ISSUE_TYPES):  # either queue: the new label is a decision
@@ -135,6 +138,9 @@ def _decide(
             f"(suggested {label_issue.suggested_label})",
         )
         report.relabelled += 1
+        relabelled = True
+    else:
+        relabelled = None
     if choice in ("relabel", "remove"):
         state.log(
             project,
@@ -145,35 +151,29 @@ def _decide(
             what=f"marked {choice}; open: {', '.join(f.issue_type for f in findings)}",
         )
         report.other += 1
+    return relabelled
 
 
 def _verdict(
-    state: SyncState,
-    project: int,
-    task: TaskRow,
+    task_id: int,
     findings: list[Finding],
-    choice: str | None,
+    confirmed: bool | None,
     annotation: dict,
-    control: LabelControl,
     verdicts: Verdicts,
-) -> None:
-    """Keep the reviewer's verdict on the task's label-issue flag, if they gave one."""
+) -> LabelReview | None:
+    """The reviewer's verdict on the task's label-issue flag, or None: no flag, no verdict
+    (the label stands and nobody said keep), or an annotation a batch made."""
     flag = next((f for f in findings if f.issue_type in LABEL_ISSUE_TYPES), None)
-    if flag is None:
-        return
-    given = flag.given_label or ""
-    changed = given != label_key(labels_of(task, control))
-    if choice != "keep" and not changed:
-        return  # no verdict yet: the label stands and nobody said keep
+    if flag is None or confirmed is None or int(annotation.get("id") or 0) in verdicts.machine:
+        return None
     queue = LABEL_QUEUE_OF[flag.issue_type]
-    review = LabelReview(
-        task.task_id,
-        given,
+    return LabelReview(
+        task_id,
+        flag.given_label or "",
         queue,
-        confirmed=choice != "keep",
+        confirmed=confirmed,
         estimate=verdicts.precision(queue),
         who=who(annotation),
         at=str(annotation.get("updated_at") or ""),
         spot=any(f.issue_type == SPOT_CHECK_TYPE for f in findings),
     )
-    state.record_review(project, review)
